@@ -1,0 +1,23 @@
+"""Transferability scores: pure maths on arrays, one module per score, one registry.
+
+Importing this package registers every score. Modules listed in ``SCORE_MODULES`` are imported in order.
+"""
+from __future__ import annotations
+
+import importlib
+
+from .registry import (ScoreResult, ScoreSpec, available_scores, compute_score, get_score_spec,
+                       register_score, score, score_options)
+from .validation import ScoreInputs, prepare_inputs
+
+SCORE_MODULES = ("lead", "logme", "leep", "nce", "nleep", "hscore", "transrate", "gbc", "sfda", "ped")
+
+for _name in SCORE_MODULES:
+    try:
+        importlib.import_module(f"{__name__}.{_name}")
+    except ModuleNotFoundError as _err:  # a score module not written yet
+        if _err.name != f"{__name__}.{_name}":
+            raise
+
+__all__ = ["ScoreInputs", "ScoreResult", "ScoreSpec", "available_scores", "compute_score",
+           "get_score_spec", "prepare_inputs", "register_score", "score", "score_options"]

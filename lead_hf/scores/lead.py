@@ -1,0 +1,375 @@
+"""LEAD: logit-space evolution of fine-tuning, in closed form (Hu et al., CVPR 2024).
+
+Steps (docs/lead.md has the maths and every departure from the paper):
+1. initial logit state: one-vs-rest linear SVM on the features, scores mapped to per-class probabilities;
+2. a random MLP head (1024, 2048 hidden units by default) on the frozen features, seeded;
+3. per class, the mean eigenvalue of the empirical NTK of the head's summed output on S samples,
+   = the mean squared gradient norm, computed in closed form layer by layer (no Gram matrix);
+4. class-aware evolution  F_t = (1 - e_k) onehot + e_k P,  e_k = exp(-rate_k);
+5. score = minus the mean cross-entropy of F_t against the labels (higher is better).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from .registry import ScoreResult, register_score
+from .validation import ScoreInputs
+
+ETA_NORMALIZATIONS = ("class_mean", "class_max", "unit_features", "none")
+SVM_LOSSES = ("least_squares", "squared_hinge")
+SVM_FITS = ("out_of_fold", "in_sample")
+SVM_PROBABILITIES = ("softmax", "sigmoid", "clip")
+
+
+@dataclass
+class LeadOptions:
+    t: float = 1.0
+    """Time coefficient of the evolution."""
+    samples_per_class: int = 64
+    """S: samples per class for the class-aware NTK (all of a class when it has fewer)."""
+    head_widths: tuple[int, ...] = (1024, 2048)
+    """Hidden widths of the random MLP head."""
+    seed: int = 0
+    """Seed of the head initialisation, the NTK sample choice and the SVM folds."""
+    eta: float = 1.0
+    """Learning-rate-like factor multiplying every rate (after normalisation)."""
+    eta_normalization: str = "class_mean"
+    """How eta*lambda_k*t is put on a usable scale: class_mean | class_max | unit_features | none."""
+    class_aware: bool = True
+    """False: one global NTK rate for all classes (the paper's ablation)."""
+    svm_loss: str = "least_squares"
+    """least_squares (LS-SVM, closed form) | squared_hinge (scikit-learn LinearSVC's objective)."""
+    svm_fit: str = "out_of_fold"
+    """out_of_fold (exact leave-one-out for least_squares, k-fold for squared_hinge) | in_sample."""
+    svm_C: float | None = None
+    """SVM regularisation C. None: chosen by leave-one-out error (least_squares) or 1.0 (squared_hinge)."""
+    svm_folds: int = 5
+    """Folds of the out-of-fold squared-hinge SVM."""
+    svm_probability: str = "softmax"
+    """How SVM scores become probabilities: softmax | sigmoid (then row-normalised) | clip."""
+    standardize: bool = True
+    """Z-score every feature dimension before the SVM (makes C comparable across models)."""
+    softmax_before_ce: bool = False
+    """Apply a softmax to the evolved logits before the cross-entropy (they already sum to 1)."""
+
+    def __post_init__(self):
+        _check_choice("eta_normalization", self.eta_normalization, ETA_NORMALIZATIONS)
+        _check_choice("svm_loss", self.svm_loss, SVM_LOSSES)
+        _check_choice("svm_fit", self.svm_fit, SVM_FITS)
+        _check_choice("svm_probability", self.svm_probability, SVM_PROBABILITIES)
+        if not (self.t >= 0 and math.isfinite(self.t)):
+            raise ValueError(f"t must be a finite number >= 0, got {self.t}")
+        if not (self.eta > 0 and math.isfinite(self.eta)):
+            raise ValueError(f"eta must be a finite number > 0, got {self.eta}")
+        if self.samples_per_class < 1:
+            raise ValueError(f"samples_per_class must be >= 1, got {self.samples_per_class}")
+        if not self.head_widths or any(int(w) < 1 for w in self.head_widths):
+            raise ValueError(f"head_widths must be positive integers, got {self.head_widths}")
+        if self.svm_C is not None and not (self.svm_C > 0 and math.isfinite(self.svm_C)):
+            raise ValueError(f"svm_C must be > 0 (or None to choose it from the data), got {self.svm_C}")
+        if self.svm_folds < 2:
+            raise ValueError(f"svm_folds must be >= 2, got {self.svm_folds}")
+
+
+def _check_choice(name: str, value: str, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        raise ValueError(f"{name}={value!r} is not one of {', '.join(choices)}")
+
+
+# --------------------------------------------------------------------------------------------------
+# 2-3. random head and its class-aware NTK
+# --------------------------------------------------------------------------------------------------
+
+def make_head(in_dim: int, num_classes: int, widths=(1024, 2048), seed: int = 0,
+              dtype=torch.float64, device="cpu") -> nn.Sequential:
+    """The random MLP head: Linear-ReLU blocks then a Linear to K outputs, PyTorch default init.
+
+    Initialised on the CPU under a private RNG state, so the head depends only on ``seed`` (not on the
+    device, nor on the caller's global RNG).
+    """
+    layers: list[nn.Module] = []
+    dims = [in_dim, *[int(w) for w in widths]]
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        for a, b in zip(dims[:-1], dims[1:]):
+            layers += [nn.Linear(a, b, dtype=torch.float64), nn.ReLU()]
+        layers.append(nn.Linear(dims[-1], num_classes, dtype=torch.float64))
+    return nn.Sequential(*layers).to(device=device, dtype=dtype).requires_grad_(False)
+
+
+def ntk_traces(head: nn.Sequential, z: torch.Tensor) -> torch.Tensor:
+    """Per sample, ||d(sum_k F_k(z)) / d(head parameters)||^2, in closed form.
+
+    For a layer  out = W a + b  with back-propagated signal delta = d(sum F)/d(out), the gradient is
+    delta a^T for W and delta for b, so its squared norm is ||delta||^2 (||a||^2 + 1). The signal starts
+    as a vector of ones at the output and goes back through W^T and the ReLU masks.
+    """
+    linears = [m for m in head if isinstance(m, nn.Linear)]
+    acts, masks = [z], []
+    a = z
+    for lin in linears[:-1]:
+        pre = torch.addmm(lin.bias, a, lin.weight.T)
+        masks.append(pre > 0)
+        a = pre.clamp_min(0)
+        acts.append(a)
+    # delta at the output is all ones: ||delta||^2 = K, and W_L^T delta is the column sum of W_L.
+    last = linears[-1]
+    total = last.out_features * ((acts[-1] ** 2).sum(1) + 1)
+    back = last.weight.sum(0).expand(z.shape[0], -1)       # W_L^T 1, one row per sample
+    for i in range(len(linears) - 2, -1, -1):
+        delta = back * masks[i]
+        total = total + (delta ** 2).sum(1) * ((acts[i] ** 2).sum(1) + 1)
+        if i:
+            back = delta @ linears[i].weight
+    return total
+
+
+def select_ntk_samples(labels: torch.Tensor, num_classes: int, per_class: int, seed: int) -> torch.Tensor:
+    """Indices of at most ``per_class`` samples of each class, drawn without replacement with ``seed``."""
+    gen = torch.Generator().manual_seed(seed)
+    labels_cpu = labels.cpu()
+    order = torch.randperm(labels_cpu.numel(), generator=gen)
+    # a stable sort by label of a random permutation = a random order inside every class
+    shuffled = labels_cpu[order]
+    by_class = order[torch.sort(shuffled, stable=True).indices]
+    counts = torch.bincount(labels_cpu, minlength=num_classes)
+    starts = torch.cumsum(counts, 0) - counts
+    rank = torch.arange(labels_cpu.numel()) - starts[labels_cpu[by_class]]
+    return by_class[rank < per_class].to(labels.device)
+
+
+def class_ntk_rates(features: torch.Tensor, labels: torch.Tensor, num_classes: int,
+                    opts: LeadOptions, chunk: int = 4096) -> torch.Tensor:
+    """lambda_k: the mean eigenvalue (trace / S) of the class-k empirical NTK of the random head."""
+    idx = select_ntk_samples(labels, num_classes, opts.samples_per_class, opts.seed)
+    z = features[idx]
+    if opts.eta_normalization == "unit_features":
+        z = z / features.pow(2).sum(1).mean().sqrt().clamp_min(1e-12)
+    head = make_head(z.shape[1], num_classes, opts.head_widths, opts.seed, dtype=z.dtype, device=z.device)
+    traces = torch.cat([ntk_traces(head, part) for part in z.split(chunk)])
+    y = labels[idx]
+    sums = torch.zeros(num_classes, dtype=traces.dtype, device=traces.device).index_add_(0, y, traces)
+    counts = torch.bincount(y, minlength=num_classes).to(traces.dtype)
+    if not opts.class_aware:
+        return (sums.sum() / counts.sum()).expand(num_classes).clone()
+    return sums / counts
+
+
+def evolution_rates(lam: torch.Tensor, opts: LeadOptions, num_classes: int) -> torch.Tensor:
+    """eta * lambda_k * t on the scale chosen by ``eta_normalization``."""
+    mode = opts.eta_normalization
+    if mode == "class_mean":
+        lam = lam / lam.mean()
+    elif mode == "class_max":
+        lam = lam / lam.max()
+    elif mode == "unit_features":
+        lam = lam / num_classes  # the summed output puts a factor K into the last layer's term
+    return opts.eta * opts.t * lam
+
+
+# --------------------------------------------------------------------------------------------------
+# 1. initial logit state: one-vs-rest linear SVM
+# --------------------------------------------------------------------------------------------------
+
+def standardize(x: torch.Tensor) -> torch.Tensor:
+    """Z-score columns; constant columns become 0."""
+    std = x.std(0, unbiased=False)
+    return (x - x.mean(0)) / torch.where(std > 0, std, torch.ones_like(std))
+
+
+def _with_bias(x: torch.Tensor) -> torch.Tensor:
+    # liblinear's intercept: a constant feature (intercept_scaling = 1) whose weight is regularised too
+    return torch.cat([x, torch.ones(x.shape[0], 1, dtype=x.dtype, device=x.device)], 1)
+
+
+def ovr_targets(labels: torch.Tensor, num_classes: int, dtype) -> torch.Tensor:
+    y = -torch.ones(labels.numel(), num_classes, dtype=dtype, device=labels.device)
+    y[torch.arange(labels.numel(), device=labels.device), labels] = 1
+    return y
+
+
+def ls_svm_decision(x: torch.Tensor, y: torch.Tensor, C: float | None, out_of_fold: bool):
+    """Least-squares SVM (Suykens & Vandewalle 1999) one-vs-rest, all classes at once.
+
+    Minimises 0.5 ||w||^2 + C sum_i (1 - y_i w.x_i)^2 per class, i.e. ridge with alpha = 1 / (2C).
+    One eigendecomposition serves every class and every C; leave-one-out predictions are exact:
+    f_loo(x_i) = (f(x_i) - h_ii y_i) / (1 - h_ii) with h the hat matrix diagonal.
+    C=None picks C on a grid by the leave-one-out squared error.
+    Returns (decision [N, K], chosen C).
+    """
+    n, d = x.shape
+    if n > d:
+        s, v = torch.linalg.eigh(x.T @ x)
+        keep = s > s.max() * 1e-10
+        s, v = s[keep], v[:, keep]
+        u = (x @ v) / s.sqrt()
+    else:
+        s, u = torch.linalg.eigh(x @ x.T)
+        keep = s > s.max() * 1e-10
+        s, u = s[keep], u[:, keep]
+    r = u.T @ y                     # [rank, K]
+    u2 = u * u
+
+    def predict(alpha: float, loo: bool) -> torch.Tensor:
+        shrink = s / (s + alpha)
+        f = u @ (shrink[:, None] * r)
+        if loo:
+            h = (u2 @ shrink).clamp(max=1 - 1e-9)
+            f = (f - h[:, None] * y) / (1 - h)[:, None]
+        return f
+
+    if C is None:
+        # alpha on a grid relative to the mean eigenvalue (scale-free), chosen by leave-one-out error
+        # even for in-sample decisions: an in-sample criterion would always pick the weakest alpha
+        scale = float(s.mean())
+        grid = (scale * torch.logspace(-6, 2, 17, dtype=torch.float64)).tolist()
+        errors = [float(((y - predict(a, True)) ** 2).mean()) for a in grid]
+        C = 1.0 / (2.0 * grid[min(range(len(grid)), key=errors.__getitem__)])
+    return predict(1.0 / (2.0 * C), out_of_fold), C
+
+
+def squared_hinge_svm_weights(x: torch.Tensor, y: torch.Tensor, C: float, tol: float = 1e-8,
+                              max_newton: int = 100, max_cg: int = 500) -> torch.Tensor:
+    """L2-regularised squared-hinge linear SVM (LinearSVC's primal objective), all classes at once.
+
+    min_w 0.5 ||w||^2 + C sum_i max(0, 1 - y_i w.x_i)^2, solved by the finite Newton method of
+    Keerthi & DeCoste (2005): Newton steps on the active set by preconditioned conjugate gradients,
+    batched over classes, each followed by an exact line search on the piecewise-quadratic objective.
+    ``x`` already carries the bias column. Returns W [D, K].
+    """
+    d, k = x.shape[1], y.shape[1]
+    w = torch.zeros(d, k, dtype=x.dtype, device=x.device)
+    x2 = x * x
+    g0 = None
+    for _ in range(max_newton):
+        m = x @ w
+        active = (y * m < 1).to(x.dtype)
+        grad = w + 2 * C * (x.T @ (active * (m - y)))
+        gnorm = grad.norm(dim=0)
+        if g0 is None:
+            g0 = gnorm.clamp_min(1e-30)
+        todo = gnorm > tol * g0
+        if not bool(todo.any()):
+            break
+        # PCG for (I + 2C X_A^T X_A) p = -grad, Jacobi preconditioner, every class in parallel
+        diag = 1 + 2 * C * (x2.T @ active)
+        p = torch.zeros_like(w)
+        res = -grad * todo
+        z = res / diag
+        direc = z.clone()
+        rz = (res * z).sum(0)
+        rnorm0 = res.norm(dim=0).clamp_min(1e-300)
+        for _ in range(max_cg):
+            hd = direc + 2 * C * (x.T @ (active * (x @ direc)))
+            step = rz / (direc * hd).sum(0).clamp_min(1e-300)
+            p = p + step * direc
+            res = res - step * hd
+            if bool((res.norm(dim=0) <= 1e-3 * rnorm0).all()):
+                break
+            z = res / diag
+            rz_new = (res * z).sum(0)
+            direc = z + (rz_new / rz.clamp_min(1e-300)) * direc
+            rz = rz_new
+        # exact line search along p: phi'(a) is piecewise linear and increasing in a
+        xp = x @ p
+        wp, pp = (w * p).sum(0), (p * p).sum(0)
+        a = torch.ones(k, dtype=x.dtype, device=x.device)
+        for _ in range(50):
+            ma = m + a * xp
+            act = (y * ma < 1).to(x.dtype)
+            d1 = wp + a * pp + 2 * C * (act * (ma - y) * xp).sum(0)
+            d2 = pp + 2 * C * (act * xp * xp).sum(0)
+            a_new = a - d1 / d2.clamp_min(1e-300)
+            if bool(((a_new - a).abs() <= 1e-12 * a.abs().clamp_min(1)).all()):
+                a = a_new
+                break
+            a = a_new
+        w = w + a * p * todo
+    return w
+
+
+def stratified_folds(labels: torch.Tensor, num_folds: int, seed: int) -> torch.Tensor:
+    """Fold id of every sample: each class dealt round-robin over the folds in a seeded random order."""
+    gen = torch.Generator().manual_seed(seed + 1)
+    labels_cpu = labels.cpu()
+    order = torch.randperm(labels_cpu.numel(), generator=gen)
+    by_class = order[torch.sort(labels_cpu[order], stable=True).indices]
+    fold = torch.empty_like(labels_cpu)
+    fold[by_class] = torch.arange(labels_cpu.numel()) % num_folds
+    return fold.to(labels.device)
+
+
+def svm_decision(features: torch.Tensor, labels: torch.Tensor, num_classes: int, opts: LeadOptions):
+    """One-vs-rest SVM scores [N, K] of every sample (out-of-fold or in-sample) and the C used."""
+    x = standardize(features) if opts.standardize else features
+    x = _with_bias(x)
+    y = ovr_targets(labels, num_classes, x.dtype)
+    out_of_fold = opts.svm_fit == "out_of_fold"
+    if opts.svm_loss == "least_squares":
+        return ls_svm_decision(x, y, opts.svm_C, out_of_fold)
+    C = 1.0 if opts.svm_C is None else opts.svm_C
+    if not out_of_fold:
+        return x @ squared_hinge_svm_weights(x, y, C), C
+    folds = stratified_folds(labels, opts.svm_folds, opts.seed)
+    out = torch.empty_like(y)
+    for f in range(opts.svm_folds):
+        held = folds == f
+        if not bool(held.any()):
+            continue
+        w = squared_hinge_svm_weights(x[~held], y[~held], C)
+        out[held] = x[held] @ w
+    return out, C
+
+
+def scores_to_probabilities(scores: torch.Tensor, how: str) -> torch.Tensor:
+    if how == "softmax":
+        return torch.softmax(scores, 1)
+    if how == "sigmoid":
+        p = torch.sigmoid(scores)
+    else:  # clip: read +-1 targets as probabilities 0..1
+        p = ((scores + 1) / 2).clamp_min(1e-6)
+    return p / p.sum(1, keepdim=True)
+
+
+# --------------------------------------------------------------------------------------------------
+# 4-5. evolution and score
+# --------------------------------------------------------------------------------------------------
+
+def evolved_cross_entropy(probs: torch.Tensor, labels: torch.Tensor, rates: torch.Tensor,
+                          softmax_before_ce: bool) -> torch.Tensor:
+    """Mean CE of F_t = (1 - e) onehot + e P with e = exp(-rate of the sample's class)."""
+    e = torch.exp(-rates[labels])
+    rows = torch.arange(labels.numel(), device=labels.device)
+    if softmax_before_ce:
+        f = e[:, None] * probs
+        f[rows, labels] += 1 - e
+        return -torch.log_softmax(f, 1)[rows, labels].mean()
+    p_true = probs[rows, labels]
+    # -log(1 - e + e p) written to stay accurate when e is tiny (log1p) and when p is tiny
+    return -torch.log1p(-e * (1 - p_true)).mean()
+
+
+@register_score(
+    "lead", options=LeadOptions,
+    summary="LEAD: cross-entropy of logits evolved by a class-aware NTK ODE in closed form",
+    citation="Hu et al., Exploring Logit Space Evolution for Model Selection, CVPR 2024")
+def lead(inputs: ScoreInputs, opts: LeadOptions) -> ScoreResult:
+    z, y, k = inputs.features, inputs.labels, inputs.num_classes
+    decision, C = svm_decision(z, y, k, opts)
+    probs = scores_to_probabilities(decision, opts.svm_probability)
+    lam = class_ntk_rates(z, y, k, opts)
+    rates = evolution_rates(lam, opts, k)
+    ce = evolved_cross_entropy(probs, y, rates, opts.softmax_before_ce)
+    svm_acc = float((decision.argmax(1) == y).double().mean())
+    return ScoreResult("lead", -float(ce), details={
+        "cross_entropy": float(ce),
+        "ntk_lambda": lam.tolist(),
+        "rates": rates.tolist(),
+        "svm_C": float(C),
+        "svm_accuracy": svm_acc,
+        "initial_cross_entropy": float(-torch.log(probs[torch.arange(y.numel()), y].clamp_min(1e-300)).mean()),
+    })

@@ -1,0 +1,178 @@
+"""One registry for every transferability score.
+
+A score is a function ``fn(inputs: ScoreInputs, options) -> ScoreResult`` plus a dataclass of its
+options. ``register_score`` records both; ``compute_score`` validates the raw arrays once
+(``validation.prepare_inputs``), parses the options into the dataclass (unknown names are an error that
+lists the valid ones) and times the call. Score modules import nothing from models, extraction or hub.
+"""
+from __future__ import annotations
+
+import dataclasses
+import time
+import typing
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from .validation import ScoreInputs, prepare_inputs
+
+
+@dataclass
+class ScoreResult:
+    """What a score returns. ``value``: higher means more transferable, for every method."""
+
+    method: str
+    value: float
+    details: dict[str, Any] = field(default_factory=dict)
+    seconds: float = 0.0
+    options: dict[str, Any] = field(default_factory=dict)
+
+    def __float__(self) -> float:
+        return float(self.value)
+
+
+@dataclass(frozen=True)
+class ScoreSpec:
+    name: str
+    fn: Callable[[ScoreInputs, Any], ScoreResult]
+    options: type
+    needs_source_logits: bool
+    summary: str
+    citation: str
+
+
+_REGISTRY: dict[str, ScoreSpec] = {}
+
+
+def register_score(name: str, *, options: type, summary: str, citation: str,
+                   needs_source_logits: bool = False):
+    """Decorator: register ``fn(inputs, options) -> float | ScoreResult`` under ``name``."""
+    if not dataclasses.is_dataclass(options):
+        raise TypeError(f"options for score {name!r} must be a dataclass type")
+
+    def decorate(fn):
+        if name in _REGISTRY:
+            raise ValueError(f"score {name!r} is registered twice")
+        _REGISTRY[name] = ScoreSpec(name, fn, options, needs_source_logits, summary, citation)
+        return fn
+
+    return decorate
+
+
+def available_scores() -> list[str]:
+    """Names accepted by ``lead_hf.score``, sorted."""
+    return sorted(_REGISTRY)
+
+
+def get_score_spec(name: str) -> ScoreSpec:
+    key = name.lower().replace("-", "_")
+    if key not in _REGISTRY:
+        raise ValueError(f"unknown score {name!r}; available scores: {', '.join(available_scores())}")
+    return _REGISTRY[key]
+
+
+def _coerce(value: Any, annotation: Any) -> Any:
+    """Turn CLI/YAML strings and lists into the option's declared type (tuples of ints, bools...)."""
+    if isinstance(annotation, str):  # postponed annotations
+        annotation = eval(annotation, {"typing": typing, "Any": Any})  # noqa: S307 - our own dataclasses
+    origin = typing.get_origin(annotation)
+    args = typing.get_args(annotation)
+    if origin is typing.Union or (origin is not None and str(origin) == "<class 'types.UnionType'>"):
+        if value is None and type(None) in args:
+            return None
+        for arg in args:
+            if arg is type(None):
+                continue
+            try:
+                return _coerce(value, arg)
+            except (TypeError, ValueError):
+                continue
+        raise ValueError(f"{value!r} does not fit {annotation}")
+    if origin is tuple:
+        if isinstance(value, str):
+            value = [v for v in value.replace(",", " ").split() if v]
+        inner = args[0] if args else Any
+        return tuple(_coerce(v, inner) for v in value)
+    if annotation is bool:
+        if isinstance(value, str):
+            low = value.strip().lower()
+            if low in {"1", "true", "yes", "on"}:
+                return True
+            if low in {"0", "false", "no", "off"}:
+                return False
+            raise ValueError(f"{value!r} is not a boolean")
+        return bool(value)
+    if annotation in (int, float):
+        if isinstance(value, bool):
+            raise ValueError(f"{value!r} is not a number")
+        out = annotation(value)
+        if annotation is int and isinstance(value, float) and not value.is_integer():
+            raise ValueError(f"{value!r} is not an integer")
+        return out
+    if annotation is str:
+        if not isinstance(value, str):
+            raise ValueError(f"{value!r} is not a string")
+        return value
+    return value
+
+
+def make_options(spec: ScoreSpec, options: dict[str, Any] | Any | None):
+    """Build the options dataclass of ``spec`` from a dict (or pass an instance through)."""
+    if options is None:
+        return spec.options()
+    if isinstance(options, spec.options):
+        return options
+    fields = {f.name: f for f in dataclasses.fields(spec.options)}
+    unknown = sorted(set(options) - set(fields))
+    if unknown:
+        raise ValueError(
+            f"unknown option(s) {', '.join(unknown)} for score {spec.name!r}; "
+            f"valid options: {', '.join(sorted(fields)) or '(none)'}")
+    hints = typing.get_type_hints(spec.options)
+    kwargs = {}
+    for key, value in options.items():
+        try:
+            kwargs[key] = _coerce(value, hints.get(key, Any))
+        except (TypeError, ValueError) as err:
+            raise ValueError(f"option {key}={value!r} for score {spec.name!r}: {err}") from None
+    return spec.options(**kwargs)
+
+
+def compute_score(method: str, features, labels, *, source_logits=None, device: str | None = None,
+                  **options) -> ScoreResult:
+    """Validate the inputs, run score ``method`` and return a :class:`ScoreResult`."""
+    spec = get_score_spec(method)
+    opts = make_options(spec, options)
+    if spec.needs_source_logits and source_logits is None:
+        raise ValueError(
+            f"score {spec.name!r} needs the source model's logits on the same samples: pass "
+            "source_logits=<array [N, C]> (lead-hf extract saves them next to the features)")
+    inputs = prepare_inputs(features, labels, source_logits, device=device)
+    start = time.perf_counter()
+    out = spec.fn(inputs, opts)
+    seconds = time.perf_counter() - start
+    result = out if isinstance(out, ScoreResult) else ScoreResult(spec.name, float(out))
+    result.method = spec.name
+    result.seconds = seconds
+    result.options = dataclasses.asdict(opts)
+    if result.value != result.value or result.value in (float("inf"), float("-inf")):
+        raise FloatingPointError(
+            f"score {spec.name!r} produced a non-finite value ({result.value}); this is a bug in "
+            "lead-hf for these inputs, please report it with the array shapes")
+    return result
+
+
+def score(method: str, features, labels, *, source_logits=None, device: str | None = None,
+          **options) -> float:
+    """Transferability of a model whose frozen ``features`` [N, D] describe a labelled training split.
+
+    Higher is better for every method. ``labels`` may be any hashable values (strings included).
+    ``source_logits`` [N, C] are the model's own (pre-training head) logits, needed by LEEP and NCE.
+    ``options`` are the method's options (see ``lead_hf.score_options(method)``).
+    """
+    return compute_score(method, features, labels, source_logits=source_logits, device=device,
+                         **options).value
+
+
+def score_options(method: str) -> dict[str, Any]:
+    """Default options of ``method`` as a dict."""
+    return dataclasses.asdict(get_score_spec(method).options())
