@@ -1,0 +1,102 @@
+"""Options as dataclasses, shared by the Python API, the YAML config and the CLI.
+
+Every job (rank, extract, publish, ...) declares one options dataclass. Its fields' docstrings (the string
+literal under each field) become the ``--help`` text; ``options_from`` merges, in increasing priority,
+the dataclass defaults, a YAML file and command-line flags, converting types in one place.
+"""
+from __future__ import annotations
+
+import argparse
+import ast
+import dataclasses
+import functools
+import inspect
+import textwrap
+import typing
+from pathlib import Path
+from typing import Any
+
+from .scores.registry import _coerce
+
+
+@functools.lru_cache(maxsize=None)
+def field_docs(cls: type) -> dict[str, str]:
+    """The docstring written under each field of a dataclass (empty when the source is unavailable)."""
+    docs: dict[str, str] = {}
+    for klass in reversed(cls.__mro__):
+        if not dataclasses.is_dataclass(klass):
+            continue
+        try:
+            tree = ast.parse(textwrap.dedent(inspect.getsource(klass)))
+        except (OSError, TypeError, SyntaxError):
+            continue
+        body = tree.body[0].body
+        for node, nxt in zip(body, body[1:]):
+            if (isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name)
+                    and isinstance(nxt, ast.Expr) and isinstance(nxt.value, ast.Constant)
+                    and isinstance(nxt.value.value, str)):
+                docs[node.target.id] = " ".join(nxt.value.value.split())
+    return docs
+
+
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def add_options_arguments(parser: argparse.ArgumentParser, cls: type, *, skip=(), positional=()) -> None:
+    """Add one flag per dataclass field (``--field-name``). Flags default to 'not given' so that YAML
+    values are only overridden by flags the user actually typed."""
+    docs = field_docs(cls)
+    hints = typing.get_type_hints(cls)
+    for f in dataclasses.fields(cls):
+        if f.name in skip:
+            continue
+        default = f.default if f.default is not dataclasses.MISSING else (
+            f.default_factory() if f.default_factory is not dataclasses.MISSING else None)
+        help_text = docs.get(f.name, "")
+        hint = hints.get(f.name)
+        if f.name in positional:
+            parser.add_argument(f.name, nargs="*" if typing.get_origin(hint) in (list, tuple) else "?",
+                                default=argparse.SUPPRESS, help=help_text)
+            continue
+        shown = ",".join(map(str, default)) if isinstance(default, (list, tuple)) else default
+        if hint is bool:
+            parser.add_argument(_flag(f.name), dest=f.name, action=argparse.BooleanOptionalAction,
+                                default=argparse.SUPPRESS, help=f"{help_text} (default: {shown})")
+        else:
+            parser.add_argument(_flag(f.name), dest=f.name, default=argparse.SUPPRESS, metavar="VALUE",
+                                help=f"{help_text} (default: {shown})")
+
+
+def load_yaml(path: str | Path) -> dict[str, Any]:
+    import yaml
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"config file {str(path)!r} does not exist")
+    with path.open() as fh:
+        data = yaml.safe_load(fh) or {}
+    if not isinstance(data, dict):
+        raise ValueError(f"config file {str(path)!r} must hold a mapping of option: value, got {type(data).__name__}")
+    return {str(k).replace("-", "_"): v for k, v in data.items()}
+
+
+def options_from(cls: type, *sources: dict[str, Any] | None):
+    """Build ``cls`` from mappings applied in order (later wins), with type conversion and clear errors."""
+    fields = {f.name for f in dataclasses.fields(cls)}
+    hints = typing.get_type_hints(cls)
+    merged: dict[str, Any] = {}
+    for src in sources:
+        for key, value in (src or {}).items():
+            key = key.replace("-", "_")
+            if key not in fields:
+                raise ValueError(f"unknown option {key!r} for {cls.__name__}; valid options: {', '.join(sorted(fields))}")
+            merged[key] = value
+    kwargs = {}
+    for key, value in merged.items():
+        hint = hints.get(key, Any)
+        try:
+            kwargs[key] = value if hint is Any else _coerce(value, hint)
+        except (TypeError, ValueError) as err:
+            raise ValueError(f"option {key}={value!r}: {err}") from None
+    return cls(**kwargs)

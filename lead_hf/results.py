@@ -1,0 +1,128 @@
+"""The ranking results file: what `lead-hf rank` writes and `lead-hf publish` / `benchmark` read.
+
+One JSON document per (dataset split, set of models). Schema ``lead-hf/results/v1``:
+
+    {
+      "schema": "lead-hf/results/v1",
+      "dataset": {"id": str, "config": str|null, "split": str, "revision": str|null,
+                  "fingerprint": str|null, "num_samples": int, "num_classes": int,
+                  "label_names": [str]|null},
+      "scores": ["lead", "logme", ...],          # methods, in column order
+      "primary": "lead",                          # the method the ranking is sorted by
+      "models": [
+        {"model": str,                            # what the user asked for (zoo name, hub id, path)
+         "hub_id": str|null,                      # the Hub repo to publish to, when there is one
+         "revision": str|null,                    # commit sha or weights file hash
+         "status": "ok" | "failed",
+         "error": str|null,
+         "scores": {method: float},
+         "ranks": {method: int},                  # 1 = best
+         "seconds": {method: float, "extract": float},
+         "finetune_accuracy": float|null}         # ground truth, when supplied
+      ],
+      "options": {...}, "versions": {package: version}, "git_commit": str|null,
+      "created": ISO-8601 UTC
+    }
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .io import write_json_atomic
+
+SCHEMA = "lead-hf/results/v1"
+
+
+@dataclass
+class DatasetInfo:
+    id: str
+    split: str
+    config: str | None = None
+    revision: str | None = None
+    fingerprint: str | None = None
+    num_samples: int = 0
+    num_classes: int = 0
+    label_names: list[str] | None = None
+
+
+@dataclass
+class ModelResult:
+    model: str
+    hub_id: str | None = None
+    revision: str | None = None
+    status: str = "ok"
+    error: str | None = None
+    scores: dict[str, float] = field(default_factory=dict)
+    ranks: dict[str, int] = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=dict)
+    finetune_accuracy: float | None = None
+
+
+@dataclass
+class RankingResults:
+    dataset: DatasetInfo
+    scores: list[str]
+    primary: str
+    models: list[ModelResult]
+    options: dict[str, Any] = field(default_factory=dict)
+    versions: dict[str, str] = field(default_factory=dict)
+    git_commit: str | None = None
+    created: str | None = None
+    schema: str = SCHEMA
+
+    def assign_ranks(self) -> None:
+        """Rank every method over the models that succeeded (1 = highest score; ties share a rank)."""
+        ok = [m for m in self.models if m.status == "ok"]
+        for method in self.scores:
+            values = sorted({m.scores[method] for m in ok if method in m.scores}, reverse=True)
+            for m in ok:
+                if method in m.scores:
+                    m.ranks[method] = 1 + sum(v > m.scores[method] for v in values)
+
+    def sorted_models(self) -> list[ModelResult]:
+        """Successful models best-first by the primary score, then failures."""
+        ok = [m for m in self.models if m.status == "ok" and self.primary in m.scores]
+        ok.sort(key=lambda m: -m.scores[self.primary])
+        return ok + [m for m in self.models if m not in ok]
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out = {"schema": out.pop("schema"), **out}
+        return out
+
+    def save(self, path: str | Path) -> Path:
+        return write_json_atomic(path, self.to_dict())
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "RankingResults":
+        if data.get("schema") != SCHEMA:
+            raise ValueError(f"not a lead-hf results file (schema {data.get('schema')!r}, expected {SCHEMA!r})")
+        try:
+            return cls(
+                dataset=DatasetInfo(**data["dataset"]),
+                scores=list(data["scores"]),
+                primary=data["primary"],
+                models=[ModelResult(**m) for m in data["models"]],
+                options=data.get("options", {}),
+                versions=data.get("versions", {}),
+                git_commit=data.get("git_commit"),
+                created=data.get("created"),
+            )
+        except (KeyError, TypeError) as err:
+            raise ValueError(f"malformed lead-hf results file: {err}") from None
+
+    @classmethod
+    def load(cls, path: str | Path) -> "RankingResults":
+        path = Path(path)
+        if path.is_dir():
+            path = path / "results.json"
+        if not path.is_file():
+            raise FileNotFoundError(f"results file {str(path)!r} does not exist; run `lead-hf rank` first")
+        try:
+            data = json.loads(path.read_text())
+        except json.JSONDecodeError as err:
+            raise ValueError(f"{str(path)!r} is not valid JSON: {err}") from None
+        return cls.from_dict(data)
