@@ -1,0 +1,95 @@
+"""TransRate: mutual information between features and labels, estimated by coding rates.
+
+Huang, Huang, Rong, Yang, Wei. "Frustratingly Easy Transferability Estimation", ICML 2022.
+
+    TransRate = R(Z, eps) - R(Z | Y, eps)
+    R(Z, eps)     = 1/2 logdet(I_d + Z^T Z / (n eps))              (Z centred, normalised)
+    R(Z | Y, eps) = sum_k w_k R(Z_k, eps),  Z_k the rows of class k, w_k = 1/K (or n_k / n)
+
+R(Z) is the number of nats needed to code Z up to distortion eps; R(Z|Y) the same per class. Their
+difference is large when the features spread out overall but are compact inside each class.
+docs/baselines-2.md has the details and the choices this module makes.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+
+from .registry import ScoreResult, register_score
+from .validation import ScoreInputs
+
+NORMALIZATIONS = ("mean_norm", "l2", "none")
+CLASS_WEIGHTS = ("uniform", "proportional")
+
+
+@dataclass
+class TransRateOptions:
+    eps: float = 1e-4
+    """Distortion eps of the coding rate (the paper's code divides Z^T Z by n * eps)."""
+    normalize: str = "mean_norm"
+    """Feature scaling after centring: mean_norm (mean squared sample norm = 1; makes the score
+    independent of the feature scale) | l2 (each sample to unit length, then centred) | none."""
+    class_weights: str = "uniform"
+    """Weights of the per-class rates in R(Z|Y): uniform (1/K, the paper's code) | proportional (n_k/n)."""
+
+    def __post_init__(self):
+        if not (self.eps > 0 and math.isfinite(self.eps)):
+            raise ValueError(f"eps must be a finite number > 0, got {self.eps}")
+        if self.normalize not in NORMALIZATIONS:
+            raise ValueError(f"normalize={self.normalize!r} is not one of {', '.join(NORMALIZATIONS)}")
+        if self.class_weights not in CLASS_WEIGHTS:
+            raise ValueError(f"class_weights={self.class_weights!r} is not one of {', '.join(CLASS_WEIGHTS)}")
+
+
+def prepare_features(z: torch.Tensor, how: str) -> torch.Tensor:
+    """Centre (and scale) the features as TransRate expects."""
+    if how == "l2":
+        norms = z.norm(dim=1, keepdim=True)
+        z = z / torch.where(norms > 0, norms, torch.ones_like(norms))
+    z = z - z.mean(0)
+    if how == "mean_norm":
+        rms = z.pow(2).sum(1).mean().sqrt()
+        if rms > 0:  # constant features stay all zero: every rate is 0
+            z = z / rms
+    return z
+
+
+def coding_rate(z: torch.Tensor, eps: float) -> torch.Tensor:
+    """1/2 logdet(I_d + z^T z / (n eps)) through the eigenvalues of the smaller Gram matrix.
+
+    logdet(I_d + A^T A) = logdet(I_n + A A^T), so an n x n or d x d eigenproblem serves, whichever is
+    smaller; log1p keeps the tiny eigenvalues exact.
+    """
+    n, d = z.shape
+    gram = z @ z.T if n < d else z.T @ z
+    lam = torch.linalg.eigvalsh(gram).clamp_min(0)
+    return 0.5 * torch.log1p(lam / (n * eps)).sum()
+
+
+def transrate_parts(z: torch.Tensor, labels: torch.Tensor, num_classes: int, opts: TransRateOptions):
+    """(R(Z), R(Z|Y), per-class rates) on features already prepared."""
+    n = z.shape[0]
+    rz = coding_rate(z, opts.eps)
+    counts = torch.bincount(labels, minlength=num_classes)
+    rates = torch.stack([coding_rate(z[labels == k], opts.eps) for k in range(num_classes)])
+    if opts.class_weights == "uniform":
+        weights = torch.full_like(rates, 1.0 / num_classes)
+    else:
+        weights = counts.to(rates.dtype) / n
+    return rz, (weights * rates).sum(), rates
+
+
+@register_score(
+    "transrate", options=TransRateOptions,
+    summary="TransRate: coding rate of all features minus the mean coding rate per class",
+    citation="Huang et al., Frustratingly Easy Transferability Estimation, ICML 2022")
+def transrate(inputs: ScoreInputs, opts: TransRateOptions) -> ScoreResult:
+    z = prepare_features(inputs.features, opts.normalize)
+    rz, rzy, rates = transrate_parts(z, inputs.labels, inputs.num_classes, opts)
+    return ScoreResult("transrate", float(rz - rzy), details={
+        "rate_all": float(rz),
+        "rate_given_labels": float(rzy),
+        "class_rates": rates.tolist(),
+    })
