@@ -1,0 +1,113 @@
+"""GBC: Gaussian Bhattacharyya Coefficient (Pandy et al., CVPR 2022).
+
+Each class is a Gaussian with diagonal (or spherical) covariance in the PCA-reduced feature space.
+For two classes the Bhattacharyya distance is
+
+    D_B = 1/8 (mu_i - mu_j)^T S^-1 (mu_i - mu_j) + 1/2 log( det S / sqrt(det S_i det S_j) ),  S = (S_i + S_j)/2
+
+and the Bhattacharyya coefficient BC = exp(-D_B) in (0, 1] measures their overlap. The score is
+GBC = - sum over ordered pairs i != j of BC(i, j): 0 for perfectly separated classes, -K(K-1) when every
+class has the same distribution. docs/baselines-2.md has the details and the variance floor.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+
+from .registry import ScoreResult, register_score
+from .validation import ScoreInputs
+
+GAUSSIAN_TYPES = ("diagonal", "spherical")
+
+
+@dataclass
+class GbcOptions:
+    gaussian_type: str = "diagonal"
+    """Per-class covariance: diagonal (one variance per dimension) | spherical (one variance per class)."""
+    pca_dim: int | None = 64
+    """Project the centred features on their top principal components first (the paper uses 64);
+    None or 0 keeps the raw features (then diagonal GBC depends on the feature basis)."""
+    var_floor: float = 1e-4
+    """Lower bound of every class variance, relative to the mean variance of the (reduced) features:
+    keeps classes with one sample, and dimensions constant inside a class, finite."""
+
+    def __post_init__(self):
+        if self.gaussian_type not in GAUSSIAN_TYPES:
+            raise ValueError(f"gaussian_type={self.gaussian_type!r} is not one of {', '.join(GAUSSIAN_TYPES)}")
+        if self.pca_dim is not None and self.pca_dim < 0:
+            raise ValueError(f"pca_dim must be a positive number of components (or None/0 for no PCA), "
+                             f"got {self.pca_dim}")
+        if not (self.var_floor > 0 and math.isfinite(self.var_floor)):
+            raise ValueError(f"var_floor must be a finite number > 0, got {self.var_floor}")
+
+
+def pca_reduce(z: torch.Tensor, dim: int) -> torch.Tensor:
+    """Scores of the centred features on their top ``dim`` principal axes (numerically null axes dropped).
+
+    Uses the smaller of the n x n and d x d eigenproblems. Axis signs are arbitrary, which GBC ignores
+    (a diagonal Gaussian does not see a sign flip of a coordinate).
+    """
+    z = z - z.mean(0)
+    n, d = z.shape
+    if n < d:
+        s, u = torch.linalg.eigh(z @ z.T)
+        scores = u * s.clamp_min(0).sqrt()           # z v_i = sqrt(s_i) u_i
+    else:
+        s, v = torch.linalg.eigh(z.T @ z)
+        scores = z @ v
+    order = torch.argsort(s, descending=True)
+    s, scores = s[order], scores[:, order]
+    # one column at least, even for constant features (then every class is the same point mass)
+    rank = max(1, int((s > s[0].clamp_min(0) * 1e-12).sum()))
+    return scores[:, :min(dim, rank)]
+
+
+def class_gaussians(z: torch.Tensor, labels: torch.Tensor, num_classes: int, opts: GbcOptions):
+    """Per-class means [K, p] and floored variances [K, p] (spherical: the class mean variance, repeated)."""
+    counts = torch.bincount(labels, minlength=num_classes).to(z.dtype)
+    means = torch.zeros(num_classes, z.shape[1], dtype=z.dtype, device=z.device).index_add_(0, labels, z)
+    means = means / counts[:, None]
+    centred = z - means[labels]
+    var = torch.zeros_like(means).index_add_(0, labels, centred * centred) / counts[:, None]
+    total = z.var(0, unbiased=False).mean()
+    floor = opts.var_floor * (total if total > 0 else torch.ones_like(total))
+    var = var.clamp_min(floor)
+    if opts.gaussian_type == "spherical":
+        var = var.mean(1, keepdim=True).expand_as(var)
+    return means, var
+
+
+def bhattacharyya_matrix(means: torch.Tensor, var: torch.Tensor, chunk_elems: int = 1 << 22) -> torch.Tensor:
+    """[K, K] Bhattacharyya coefficients between diagonal Gaussians, in row blocks to bound memory."""
+    k, p = means.shape
+    log_var = var.log()
+    rows = max(1, chunk_elems // max(1, k * p))
+    out = []
+    for start in range(0, k, rows):
+        mi, vi, li = means[start:start + rows, None], var[start:start + rows, None], log_var[start:start + rows, None]
+        avg = 0.5 * (vi + var[None])
+        dist = ((mi - means[None]) ** 2 / avg).sum(-1) / 8 \
+            + 0.5 * (avg.log() - 0.5 * (li + log_var[None])).sum(-1)
+        out.append(torch.exp(-dist))
+    return torch.cat(out)
+
+
+@register_score(
+    "gbc", options=GbcOptions,
+    summary="GBC: minus the summed Bhattacharyya overlap of per-class Gaussians in PCA space",
+    citation="Pandy et al., Transferability Estimation using Bhattacharyya Class Separability, CVPR 2022")
+def gbc(inputs: ScoreInputs, opts: GbcOptions) -> ScoreResult:
+    z = inputs.features
+    if opts.pca_dim:
+        z = pca_reduce(z, opts.pca_dim)
+    means, var = class_gaussians(z, inputs.labels, inputs.num_classes, opts)
+    bc = bhattacharyya_matrix(means, var)
+    bc.fill_diagonal_(0)
+    k = inputs.num_classes
+    return ScoreResult("gbc", -float(bc.sum()), details={
+        "reduced_dim": int(z.shape[1]),
+        "mean_pair_coefficient": float(bc.sum() / (k * (k - 1))),
+        "single_sample_classes": int((inputs.class_counts() == 1).sum()),
+    })
