@@ -1,0 +1,181 @@
+"""``load_split``: any datasets source or embedded set -> a Dataset with ``image`` and ``label`` columns."""
+from __future__ import annotations
+
+import glob
+import hashlib
+from pathlib import Path
+
+import numpy as np
+
+from .embedded import embedded_source, png_bytes, source_fingerprint
+from .sampling import parse_split, slice_indices, stratified_indices
+
+IMAGE_COLUMN_GUESSES = ("image", "img", "images", "picture", "pixel_values")
+LABEL_COLUMN_GUESSES = ("label", "labels", "fine_label", "class", "target", "category", "y")
+
+
+def load_split(spec, split: str = "train", *, image_column: str | None = None,
+               label_column: str | None = None, max_per_class: int | None = None, seed: int = 0,
+               name: str | None = None):
+    """Load one split as a ``datasets.Dataset`` with columns ``image`` (``Image``) and ``label``
+    (``ClassLabel``), in the source's order.
+
+    ``spec``: ``embedded:NAME`` (digits, mnist, fashion_mnist, lfw_faces), ``imagefolder:DIR``,
+    ``parquet:GLOB`` (or a path ending in .parquet), a ``save_to_disk`` directory, a Hub dataset name, or a
+    ``datasets.Dataset`` / ``DatasetDict``. ``split`` may carry a slice (``train[:20%]``).
+    ``max_per_class``: low-data mode, at most that many samples per class drawn with ``seed`` (stratified).
+    ``name``: the dataset configuration (Hub datasets with several).
+    """
+    import datasets
+
+    if max_per_class is not None and max_per_class < 1:
+        raise ValueError(f"max_per_class must be >= 1 (or None for every sample), got {max_per_class}")
+    if isinstance(spec, str) and spec.startswith("embedded:"):
+        return _load_embedded(spec[len("embedded:"):], split, max_per_class, seed)
+    label = str(spec) if not isinstance(spec, (datasets.Dataset, datasets.DatasetDict)) else "<in-memory dataset>"
+    ds = _load_any(spec, split, name, label)
+    ds = normalize_columns(ds, image_column, label_column, label)
+    if max_per_class is not None:
+        ds = ds.select(stratified_indices(np.asarray(ds["label"]), max_per_class, seed))
+    if len(ds) == 0:
+        raise ValueError(f"split {split!r} of dataset {label!r} is empty; check the split name and slice")
+    return ds
+
+
+def _load_any(spec, split: str, name: str | None, label: str):
+    import datasets
+
+    if isinstance(spec, datasets.Dataset):
+        return _slice_dataset(spec, split, label, ignore_name=True)
+    if isinstance(spec, datasets.DatasetDict):
+        return _from_dict(spec, split, label)
+    if not isinstance(spec, str) or not spec.strip():
+        raise ValueError(f"dataset spec must be a non-empty string, got {spec!r}; e.g. embedded:digits")
+    try:
+        if spec.startswith("imagefolder:"):
+            folder = Path(spec[len("imagefolder:"):]).expanduser()
+            if not folder.is_dir():
+                raise FileNotFoundError(f"image folder {str(folder)!r} of dataset {label!r} does not exist")
+            return datasets.load_dataset("imagefolder", data_dir=str(folder), split=split)
+        if spec.startswith("parquet:") or spec.endswith(".parquet"):
+            pattern = spec[len("parquet:"):] if spec.startswith("parquet:") else spec
+            files = sorted(glob.glob(str(Path(pattern).expanduser())))
+            if not files:
+                raise FileNotFoundError(f"no parquet file matches {pattern!r}")
+            base, _, _ = parse_split(split)
+            return datasets.load_dataset("parquet", data_files={base: files}, split=split)
+        path = Path(spec).expanduser()
+        if path.is_dir() and ((path / "dataset_info.json").is_file() or (path / "dataset_dict.json").is_file()
+                              or (path / "state.json").is_file()):
+            loaded = datasets.load_from_disk(str(path))
+            if isinstance(loaded, datasets.DatasetDict):
+                return _from_dict(loaded, split, label)
+            return _slice_dataset(loaded, split, label, ignore_name=True)
+        if path.is_dir():
+            return datasets.load_dataset(str(path), name, split=split)
+        return datasets.load_dataset(spec, name, split=split)
+    except (FileNotFoundError, ValueError) as err:
+        if isinstance(err, FileNotFoundError) or "split" not in str(err).lower():
+            raise type(err)(_dataset_hint(label, err)) from None
+        raise ValueError(f"dataset {label!r}: {err}") from None
+    except (ConnectionError, OSError) as err:
+        raise ValueError(_dataset_hint(label, err)) from None
+
+
+def _dataset_hint(label: str, err: Exception) -> str:
+    return (f"dataset {label!r} could not be loaded ({type(err).__name__}: {str(err)[:300]}). Offline, only "
+            "datasets already in the local cache load by Hub name; otherwise pass imagefolder:DIR, "
+            "parquet:FILES, a save_to_disk directory, or an embedded set (embedded:digits, embedded:mnist, "
+            "embedded:fashion_mnist, embedded:lfw_faces)")
+
+
+def _from_dict(dd, split: str, label: str):
+    base, _, _ = parse_split(split)
+    if base not in dd:
+        raise ValueError(f"dataset {label!r} has no split {base!r}; its splits: {', '.join(dd)}")
+    return _slice_dataset(dd[base], split, label, ignore_name=True)
+
+
+def _slice_dataset(ds, split: str, label: str, ignore_name: bool):
+    _, start, stop = parse_split(split)
+    if start is None and stop is None:
+        return ds
+    return ds.select(slice_indices(len(ds), start, stop))
+
+
+def normalize_columns(ds, image_column: str | None, label_column: str | None, label: str):
+    """Keep the image and label columns, renamed ``image`` / ``label``, label cast to ``ClassLabel``."""
+    import datasets
+
+    feats = ds.features
+    cols = list(ds.column_names)
+    if image_column is not None and image_column not in cols:
+        raise ValueError(f"dataset {label!r} has no image column {image_column!r}; its columns: {', '.join(cols)}")
+    if label_column is not None and label_column not in cols:
+        raise ValueError(f"dataset {label!r} has no label column {label_column!r}; its columns: {', '.join(cols)}")
+    img = image_column or next((c for c in cols if isinstance(feats[c], datasets.Image)), None) \
+        or next((c for c in IMAGE_COLUMN_GUESSES if c in cols), None)
+    if img is None:
+        raise ValueError(f"dataset {label!r} has no image column (no Image feature and none of "
+                         f"{', '.join(IMAGE_COLUMN_GUESSES)}); its columns: {', '.join(cols)}; "
+                         "name it with image_column=...")
+    if not isinstance(feats[img], datasets.Image):
+        if isinstance(feats[img], datasets.Value) and feats[img].dtype in ("string", "large_string", "binary"):
+            ds = ds.cast_column(img, datasets.Image())  # paths or encoded bytes
+        else:
+            raise ValueError(f"column {img!r} of dataset {label!r} is {feats[img]}, not images; name the "
+                             f"image column with image_column=... (columns: {', '.join(cols)})")
+    lab = label_column or next((c for c in cols if c != img and isinstance(feats[c], datasets.ClassLabel)), None) \
+        or next((c for c in LABEL_COLUMN_GUESSES if c in cols and c != img), None)
+    if lab is None:
+        raise ValueError(f"dataset {label!r} has no label column (no ClassLabel feature and none of "
+                         f"{', '.join(LABEL_COLUMN_GUESSES)}); its columns: {', '.join(cols)}; "
+                         "name it with label_column=...")
+    if lab == img:
+        raise ValueError(f"image_column and label_column are both {img!r} in dataset {label!r}")
+    ds = ds.select_columns([img, lab])
+    if not isinstance(ds.features[lab], datasets.ClassLabel):
+        feature = ds.features[lab]
+        if not isinstance(feature, datasets.Value) or feature.dtype.startswith("float"):
+            raise ValueError(f"label column {lab!r} of dataset {label!r} holds {feature}, not class labels; "
+                             "name the class column with label_column=...")
+        if feature.dtype in ("string", "large_string"):
+            ds = ds.class_encode_column(lab)
+        else:
+            values = sorted(set(ds[lab]))
+            if values and (values[0] < 0):
+                raise ValueError(f"label column {lab!r} of dataset {label!r} has negative labels "
+                                 f"({values[0]}); drop unlabelled samples first")
+            names = [str(v) for v in range(int(values[-1]) + 1)] if values else []
+            ds = ds.cast_column(lab, datasets.ClassLabel(names=names))
+    if img != "image" or lab != "label":
+        ds = ds.rename_columns({k: v for k, v in ((img, "image"), (lab, "label")) if k != v})
+    return ds
+
+
+def _load_embedded(name: str, split: str, max_per_class: int | None, seed: int):
+    import datasets
+    from datasets.table import InMemoryTable
+    import pyarrow as pa
+
+    source = embedded_source(name)
+    base, start, stop = parse_split(split)
+    if base not in source.splits:
+        raise ValueError(f"embedded dataset {name!r} has no split {base!r}; its splits: {', '.join(source.splits)}")
+    images, labels = source.load(base)
+    idx = slice_indices(len(labels), start, stop)
+    if max_per_class is not None:
+        idx = idx[stratified_indices(labels[idx], max_per_class, seed)]
+    if idx.size == 0:
+        raise ValueError(f"split {split!r} of dataset 'embedded:{name}' is empty; check the slice")
+    h = hashlib.sha256(f"{source_fingerprint(source)}|{split}|{max_per_class}|{seed}".encode())
+    features = datasets.Features({"image": datasets.Image(),
+                                  "label": datasets.ClassLabel(names=list(source.class_names))})
+    table = pa.table({
+        "image": pa.array([{"bytes": png_bytes(images[i]), "path": None} for i in idx],
+                          type=features["image"].pa_type),
+        "label": pa.array(labels[idx], type=pa.int64()),
+    })
+    table = table.cast(features.arrow_schema)
+    info = datasets.DatasetInfo(description=source.description, features=features)
+    return datasets.Dataset(InMemoryTable(table), info=info, split=base, fingerprint=h.hexdigest()[:32])

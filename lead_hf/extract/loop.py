@@ -1,0 +1,317 @@
+"""The accelerate extraction loop: features and source logits of one model on one dataset split.
+
+Every process reads its shard of the not-yet-done samples (accelerate's sampler sharding; the last
+uneven batch is padded and the padding dropped again by ``gather_for_metrics``), so the main process
+receives the outputs in dataset order and writes them chunk by chunk; a killed run restarts at the first
+missing chunk. Images are decoded and preprocessed in DataLoader workers, the forward runs in inference
+mode, channels-last, optionally under autocast.
+"""
+from __future__ import annotations
+
+import dataclasses
+import datetime as _dt
+import io
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from . import cache as _cache
+
+MIXED_PRECISION = ("no", "fp16", "bf16")
+
+
+@dataclass
+class ExtractOptions:
+    split: str = "train"
+    """Dataset split, optionally sliced like datasets does it: train, test[:500], train[:20%]."""
+    image_column: str | None = None
+    """Image column (default: the Image feature, else image/img/...)."""
+    label_column: str | None = None
+    """Label column (default: the ClassLabel feature, else label/labels/...)."""
+    dataset_config: str | None = None
+    """Configuration name of a Hub dataset that has several."""
+    max_per_class: int | None = None
+    """Low-data mode: at most this many samples per class, drawn with seed (stratified). None: all."""
+    seed: int = 0
+    """Seed of the low-data sample selection."""
+    batch_size: int = 0
+    """Images per forward pass and process; 0 picks one (32 on CPU, about 256 at 224 px on a GPU)."""
+    num_workers: int = -1
+    """DataLoader workers decoding images off the main thread; -1 picks from the CPU count."""
+    mixed_precision: str = "no"
+    """no | fp16 | bf16 (autocast for the forward pass; outputs are stored in float32)."""
+    channels_last: bool = True
+    """Run the model and its input in channels-last memory format (faster convolutions)."""
+    chunk_size: int = 1024
+    """Samples per resume chunk written to the cache while running."""
+    cache_dir: str | None = None
+    """Cache root (default: $LEAD_HF_CACHE or ~/.cache/lead_hf)."""
+    use_cache: bool = True
+    """Read a finished result from the cache; False recomputes (and overwrites) it."""
+    progress: bool = True
+    """Show a progress bar (main process only)."""
+
+    def __post_init__(self):
+        if self.mixed_precision not in MIXED_PRECISION:
+            raise ValueError(f"mixed_precision={self.mixed_precision!r} is not one of {', '.join(MIXED_PRECISION)}")
+        if self.batch_size < 0:
+            raise ValueError(f"batch_size must be >= 1 (or 0 for automatic), got {self.batch_size}")
+        if self.num_workers < -1:
+            raise ValueError(f"num_workers must be >= 0 (or -1 for automatic), got {self.num_workers}")
+        if self.chunk_size < 1:
+            raise ValueError(f"chunk_size must be >= 1, got {self.chunk_size}")
+        if self.max_per_class is not None and self.max_per_class < 1:
+            raise ValueError(f"max_per_class must be >= 1 (or None for every sample), got {self.max_per_class}")
+
+    def cache_root(self) -> Path:
+        return Path(self.cache_dir).expanduser() if self.cache_dir else _cache.default_cache_root()
+
+
+@dataclass
+class Extracted:
+    """Features and source logits of one model on one split, in dataset order."""
+
+    features: np.ndarray
+    """float32 [N, D]: the input of the model's classification layer."""
+    logits: np.ndarray | None
+    """float32 [N, C]: the model's own (source-task) logits."""
+    labels: np.ndarray
+    """int64 [N]: downstream labels, indices into label_names."""
+    label_names: list[str]
+    provenance: dict[str, Any] = field(default_factory=dict)
+    cache_path: Path | None = None
+    from_cache: bool = False
+
+    @property
+    def num_samples(self) -> int:
+        return int(self.features.shape[0])
+
+
+class _Images(torch.utils.data.Dataset):
+    """Decodes and preprocesses rows ``indices`` of an HF dataset; a bad image gives zeros and a flag so
+    every process can stop together with one clear error instead of hanging in a collective."""
+
+    def __init__(self, ds, indices: np.ndarray, preprocess, size: tuple[int, int]):
+        import datasets
+        self.ds = ds.cast_column("image", datasets.Image(decode=False))
+        self.indices = indices
+        self.preprocess = preprocess
+        self.size = size
+
+    def __len__(self):
+        return len(self.indices)
+
+    def __getitem__(self, j):
+        from PIL import Image
+        i = int(self.indices[j])
+        try:
+            cell = self.ds[i]["image"]
+            if cell is None:
+                raise ValueError("the image is missing (None)")
+            src = io.BytesIO(cell["bytes"]) if cell.get("bytes") else cell["path"]
+            with Image.open(src) as img:
+                img.load()
+                pixels = self.preprocess(img)
+            return pixels, i, ""
+        except Exception as err:  # noqa: BLE001 - any decoding failure is reported with the row index
+            return torch.zeros(3, *self.size), i, f"{type(err).__name__}: {err}"
+
+
+def _collate(items):
+    pixels = torch.stack([p for p, _, _ in items])
+    rows = torch.tensor([i for _, i, _ in items], dtype=torch.int64)
+    bad = torch.tensor([1 if e else 0 for _, _, e in items], dtype=torch.int64)
+    errors = [(i, e) for _, i, e in items if e]
+    return pixels, rows, bad, errors
+
+
+def auto_batch_size(device: torch.device, image_size: tuple[int, int]) -> int:
+    if device.type == "cpu":
+        return 32
+    scale = (224 * 224) / float(image_size[0] * image_size[1])
+    return int(min(1024, max(16, round(256 * scale / 16) * 16)))
+
+
+def auto_num_workers(num_processes: int) -> int:
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    per_process = cpus // max(1, num_processes)
+    # keep one core per process for the forward pass; a 2-core machine gets one decoding worker
+    return int(max(0, min(8, per_process - 1)))
+
+
+def _versions() -> dict[str, str]:
+    import importlib.metadata as md
+    out = {}
+    for pkg in ("lead-hf", "torch", "timm", "transformers", "datasets", "accelerate", "numpy"):
+        try:
+            out[pkg] = md.version(pkg)
+        except md.PackageNotFoundError:
+            pass
+    return out
+
+
+def _dataset_identity(dataset_spec, opts: ExtractOptions):
+    """(fingerprint, label, loader) for the key; embedded sets are fingerprinted without building them."""
+    from ..data import load_split
+    from ..data.embedded import embedded_source, source_fingerprint
+
+    def build():
+        return load_split(dataset_spec, opts.split, image_column=opts.image_column,
+                          label_column=opts.label_column, max_per_class=opts.max_per_class,
+                          seed=opts.seed, name=opts.dataset_config)
+
+    if isinstance(dataset_spec, str) and dataset_spec.startswith("embedded:"):
+        source = embedded_source(dataset_spec[len("embedded:"):])
+        fp = f"embedded:{source_fingerprint(source)}"
+        return fp, dataset_spec, build
+    ds = build()
+    label = dataset_spec if isinstance(dataset_spec, str) else "<in-memory dataset>"
+    return ds._fingerprint, label, (lambda: ds)
+
+
+def extract(model_spec, dataset_spec, options: ExtractOptions | None = None, **overrides) -> Extracted:
+    """Features and source logits of ``model_spec`` on a split of ``dataset_spec`` (cached).
+
+    Run it in one process, or under ``accelerate launch`` / ``torchrun``: every process then calls
+    ``extract`` with the same arguments and gets the same result; the work is split between them.
+    """
+    from ..models import resolve_model
+
+    opts = dataclasses.replace(options or ExtractOptions(), **overrides) if overrides else (options or ExtractOptions())
+    ref = resolve_model(model_spec)
+    fingerprint, ds_label, build = _dataset_identity(dataset_spec, opts)
+    key_parts = {
+        "model": ref.name, "revision": ref.revision, "family": ref.family, "preprocess": ref.preprocess_config,
+        "dataset": fingerprint, "split": opts.split, "image_column": opts.image_column,
+        "label_column": opts.label_column, "dataset_config": opts.dataset_config,
+        "max_per_class": opts.max_per_class, "seed": opts.seed if opts.max_per_class else None,
+        "mixed_precision": opts.mixed_precision,
+    }
+    key = _cache.request_key(key_parts)
+    directory = _cache.entry_dir(opts.cache_root(), key)
+    if opts.use_cache:
+        hit = _cache.read_entry(directory)
+        if hit is not None:
+            return _result(hit[0], hit[1], directory, from_cache=True)
+
+    from accelerate import Accelerator
+    acc = Accelerator()
+    try:
+        manifest = _run(ref, build, ds_label, key, key_parts, directory, opts, acc)
+    finally:
+        acc.wait_for_everyone()
+    hit = _cache.read_entry(directory)
+    if hit is None:
+        raise RuntimeError(f"extraction of {ref.name!r} on {ds_label!r} finished but its cache entry "
+                           f"{str(directory)!r} cannot be read; is the cache directory shared by all processes?")
+    return _result(hit[0], hit[1] if manifest is None else manifest, directory, from_cache=False)
+
+
+def _result(arrays, manifest, directory, from_cache) -> Extracted:
+    return Extracted(features=arrays["features"], logits=arrays.get("logits"), labels=arrays["labels"],
+                     label_names=list(manifest["label_names"]), provenance=manifest["provenance"],
+                     cache_path=directory, from_cache=from_cache)
+
+
+def _run(ref, build, ds_label, key, key_parts, directory, opts, acc) -> dict | None:
+    from accelerate.utils import broadcast_object_list
+    from tqdm.auto import tqdm
+
+    start = time.time()
+    ds = build()
+    n = len(ds)
+    if n == 0:
+        raise ValueError(f"split {opts.split!r} of dataset {ds_label!r} is empty; nothing to extract")
+    labels = np.asarray(ds["label"], dtype=np.int64)
+    label_names = list(ds.features["label"].names)
+    model = ref.load()
+    device = acc.device
+    model.to(device, channels_last=opts.channels_last)
+
+    store = None
+    todo_chunks = None
+    if acc.is_main_process:
+        if not opts.use_cache:
+            import shutil
+            shutil.rmtree(directory, ignore_errors=True)
+        store = _cache.ChunkStore(directory, n, opts.chunk_size, {"key": key})
+        done = set(store.done())
+        todo_chunks = [c for c in range(store.num_chunks) if c not in done]
+    todo_chunks = broadcast_object_list([todo_chunks])[0]
+    chunk_rows = [(c, range(c * opts.chunk_size, min((c + 1) * opts.chunk_size, n))) for c in todo_chunks]
+    todo = np.fromiter((i for _, r in chunk_rows for i in r), dtype=np.int64, count=sum(len(r) for _, r in chunk_rows))
+
+    batch_size = opts.batch_size or auto_batch_size(device, model.image_size)
+    workers = opts.num_workers if opts.num_workers >= 0 else auto_num_workers(acc.num_processes)
+    if len(todo):
+        loader = torch.utils.data.DataLoader(
+            _Images(ds, todo, model.preprocess, model.image_size), batch_size=batch_size, shuffle=False,
+            num_workers=workers, collate_fn=_collate, pin_memory=device.type == "cuda",
+            persistent_workers=False, prefetch_factor=4 if workers else None)
+        loader = acc.prepare_data_loader(loader, device_placement=True)
+        dtype = {"fp16": torch.float16, "bf16": torch.bfloat16}.get(opts.mixed_precision)
+        bar = tqdm(total=len(todo), desc=f"extract {ref.name}", unit="img",
+                   disable=not (opts.progress and acc.is_local_main_process))
+        pending: dict[str, list[np.ndarray]] = {"features": [], "logits": []}
+        buffered = 0
+        next_chunk = 0
+        for pixels, rows, bad, errors in loader:
+            if opts.channels_last:
+                pixels = pixels.contiguous(memory_format=torch.channels_last)
+            with torch.inference_mode(), torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
+                feats, logits = model(pixels)
+            feats, logits, rows, bad = acc.gather_for_metrics((feats.float(), logits.float(), rows, bad))
+            if int(bad.sum()):
+                first = int(rows[bad.bool()][0])
+                detail = next((e for i, e in errors if i == first), "unreadable image")
+                raise ValueError(f"image {first} of dataset {ds_label!r} (split {opts.split!r}) could not be "
+                                 f"read ({detail}); fix or drop that row (e.g. dataset.select(...)) and run again")
+            bar.update(int(rows.shape[0]))
+            if not acc.is_main_process:
+                continue
+            pending["features"].append(feats.cpu().numpy())
+            pending["logits"].append(logits.cpu().numpy())
+            buffered += int(rows.shape[0])
+            while next_chunk < len(chunk_rows) and buffered >= len(chunk_rows[next_chunk][1]):
+                c, r = chunk_rows[next_chunk]
+                arrays = {k: np.concatenate(v) for k, v in pending.items()}
+                store.write(c, {k: a[:len(r)] for k, a in arrays.items()})
+                pending = {k: [a[len(r):]] for k, a in arrays.items()}
+                buffered -= len(r)
+                next_chunk += 1
+        bar.close()
+        if acc.is_main_process and next_chunk != len(chunk_rows):
+            raise RuntimeError(f"extraction of {ref.name!r} received {buffered} samples short of chunk "
+                               f"{chunk_rows[next_chunk][0]}; this is a bug, please report it")
+    if not acc.is_main_process:
+        return None
+    arrays = store.read_all()
+    arrays["labels"] = labels
+    if arrays["features"].shape[0] != n or not np.isfinite(arrays["features"]).all():
+        raise ValueError(f"model {ref.name!r} produced non-finite features on {ds_label!r}; try "
+                         "mixed_precision='no'")
+    manifest = {
+        "key": key,
+        "num_samples": n,
+        "feature_dim": int(arrays["features"].shape[1]),
+        "num_source_classes": int(arrays["logits"].shape[1]),
+        "label_names": label_names,
+        "provenance": {
+            "model": {"name": ref.name, "family": ref.family, "revision": ref.revision, "hub_id": ref.hub_id,
+                      "preprocess": ref.preprocess_config},
+            "dataset": {"id": ds_label, "split": opts.split, "fingerprint": key_parts["dataset"],
+                        "selection_fingerprint": ds._fingerprint, "num_samples": n},
+            "options": dataclasses.asdict(opts),
+            "processes": acc.num_processes, "device": str(device), "batch_size": batch_size,
+            "versions": _versions(),
+            "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+            "seconds": round(time.time() - start, 3),
+        },
+    }
+    _cache.write_entry(directory, arrays, manifest)
+    return None

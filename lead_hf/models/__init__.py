@@ -1,0 +1,12 @@
+"""Every model family behind one interface.
+
+    >>> from lead_hf.models import load_model, list_zoo
+    >>> m = load_model("zoo:mobilenetv2_100.in1k")
+    >>> feats, logits = m(torch.stack([m.preprocess(img)]))
+"""
+from .base import LoadedModel, ModelRef
+from .loaders import load_model, resolve_model
+from .zoo import ZooEntry, list_zoo, register_zoo, zoo_entry
+
+__all__ = ["LoadedModel", "ModelRef", "ZooEntry", "list_zoo", "load_model", "register_zoo", "resolve_model",
+           "zoo_entry"]

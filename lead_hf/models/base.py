@@ -1,0 +1,149 @@
+"""One interface over every model family: a :class:`ModelRef` (cheap to resolve: name, revision,
+preprocessing) and the :class:`LoadedModel` it builds (the ``nn.Module`` and a forward that returns the
+penultimate features and the source logits together).
+
+Penultimate features are exactly the input of the classification layer. For timm models they come from
+``forward_features`` then ``forward_head(pre_logits=True)``; for every other family from a forward
+pre-hook on the classifier's ``nn.Linear``, so no architecture-specific code is needed.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+from torch import nn
+
+FAMILIES = ("timm", "transformers", "torchvision")
+
+
+@dataclass
+class LoadedModel:
+    """A model ready for extraction. ``forward(pixels)`` returns ``(features [B, D], logits [B, C])``."""
+
+    name: str
+    """Stable id (the spec with volatile parts removed), used in cache keys and reports."""
+    module: nn.Module
+    family: str
+    preprocess: Callable[[Any], torch.Tensor]
+    """PIL image -> float tensor [3, H, W], from the model's own data config / image processor."""
+    revision: str
+    """Hub commit sha, or ``sha256:<hex>`` of the weights file(s)."""
+    hub_id: str | None
+    image_size: tuple[int, int]
+    num_classes: int
+    feature_dim: int
+    preprocess_config: dict[str, Any] = field(default_factory=dict)
+    _both: Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor]] | None = field(default=None, repr=False)
+
+    def forward(self, pixels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Features (the classifier's input) and logits (the model's output) from one forward pass."""
+        return self._both(pixels)
+
+    __call__ = forward
+
+    def features(self, pixels: torch.Tensor) -> torch.Tensor:
+        return self._both(pixels)[0]
+
+    def logits(self, pixels: torch.Tensor) -> torch.Tensor:
+        return self._both(pixels)[1]
+
+    def to(self, device=None, *, channels_last: bool = False) -> "LoadedModel":
+        self.module.to(device)
+        if channels_last:
+            self.module.to(memory_format=torch.channels_last)
+        return self
+
+
+@dataclass
+class ModelRef:
+    """A resolved model spec: everything the cache key needs, without building the model."""
+
+    name: str
+    family: str
+    revision: str
+    hub_id: str | None
+    preprocess_config: dict[str, Any]
+    loader: Callable[[], LoadedModel] = field(repr=False, compare=False)
+
+    def load(self) -> LoadedModel:
+        return self.loader()
+
+
+_SHA_CACHE: dict[tuple[str, int, int], str] = {}
+
+
+def file_sha256(path: str | os.PathLike) -> str:
+    """sha256 of a file, memoised on (path, size, mtime) so repeated cache look-ups stay cheap."""
+    path = Path(path).resolve()
+    st = path.stat()
+    key = (str(path), st.st_size, st.st_mtime_ns)
+    if key not in _SHA_CACHE:
+        h = hashlib.sha256()
+        with path.open("rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                h.update(block)
+        _SHA_CACHE[key] = h.hexdigest()
+    return _SHA_CACHE[key]
+
+
+def files_revision(paths) -> str:
+    """``sha256:<hex>`` over one or several weight files (names and contents)."""
+    paths = sorted(Path(p) for p in paths)
+    if len(paths) == 1:
+        return "sha256:" + file_sha256(paths[0])
+    h = hashlib.sha256()
+    for p in paths:
+        h.update(p.name.encode() + b"\0" + file_sha256(p).encode())
+    return "sha256:" + h.hexdigest()
+
+
+def find_classifier_linear(module: nn.Module, num_classes: int | None, model_name: str) -> nn.Linear:
+    """The classification layer: the last ``nn.Linear`` (with ``num_classes`` outputs when known)."""
+    for attr in ("classifier", "fc", "head", "heads"):
+        sub = getattr(module, attr, None)
+        if isinstance(sub, nn.Module):
+            linears = [m for m in sub.modules() if isinstance(m, nn.Linear)]
+            if linears and (num_classes is None or linears[-1].out_features == num_classes):
+                return linears[-1]
+    linears = [m for m in module.modules() if isinstance(m, nn.Linear)
+               and (num_classes is None or m.out_features == num_classes)]
+    if not linears:
+        raise ValueError(
+            f"model {model_name!r} has no classification layer (no nn.Linear"
+            f"{'' if num_classes is None else f' with {num_classes} outputs'}); lead-hf needs an image "
+            "classifier: load it with its classification head (e.g. AutoModelForImageClassification, or a "
+            "timm model with num_classes > 0)")
+    return linears[-1]
+
+
+def hooked_forward(module: nn.Module, classifier: nn.Linear, call: Callable[[torch.Tensor], torch.Tensor],
+                   model_name: str):
+    """Wrap ``call`` so it also returns the input of ``classifier`` (captured by a forward pre-hook)."""
+    captured: list[torch.Tensor] = []
+
+    def grab(_mod, args):
+        captured.append(args[0])
+
+    def both(pixels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        captured.clear()
+        handle = classifier.register_forward_pre_hook(grab)
+        try:
+            logits = call(pixels)
+        finally:
+            handle.remove()
+        if len(captured) != 1:
+            raise ValueError(
+                f"the classification layer of {model_name!r} ran {len(captured)} times in one forward pass; "
+                "its input is not a single penultimate feature (pass a model with one classifier head)")
+        feats = captured[0]
+        if feats.ndim != 2:
+            raise ValueError(
+                f"the classification layer of {model_name!r} receives a tensor of shape {tuple(feats.shape)}, "
+                "not [batch, dim]; per-token classifiers are not supported")
+        return feats, logits
+
+    return both
