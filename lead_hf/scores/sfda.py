@@ -1,0 +1,130 @@
+"""SFDA: Self-challenging Fisher Discriminant Analysis (Shao et al., ECCV 2022).
+
+1. Regularised FDA. Within-class scatter Sw = sum_k pi_k Cov_k, total scatter St = Cov(X); both are
+   shrunk towards a scaled identity, S' = (1 - lambda) S + lambda (tr S / D) I, with the strength taken
+   from the data: lambda = exp(-a * sigma_max(Sw)), a = 5 (floored at 1e-10). The Fisher directions solve
+   Sb v = e Sw' v with Sb = St' - Sw'.
+2. Class scores in the Fisher space: with x~ = V^T x and mu~_k = V^T mu_k,
+   delta_k(x) = x~ . mu~_k - |mu~_k|^2 / 2 + log pi_k, and p(y|x) = softmax_k delta_k(x).
+3. ConfMix (self-challenging): every sample moves towards the mean of the OTHER classes' means by how
+   unsure the model is about it,  x <- p_y x + (1 - p_y) mean_{k != y} mu_k,  with p_y the (softened)
+   probability of its own class; then step 1-2 are repeated on the mixed features with the same lambda.
+4. Score: the mean log-probability of the true class after the challenge (higher is better).
+docs/baselines-2.md has the details and which choices follow the paper or the authors' code.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+
+from .registry import ScoreResult, register_score
+from .validation import ScoreInputs
+
+MIN_REGULARIZATION = 1e-10
+
+
+@dataclass
+class SfdaOptions:
+    regularization: float | None = None
+    """lambda in (1 - lambda) S + lambda (tr S / D) I. None: from the data, exp(-regularization_decay *
+    largest eigenvalue of Sw), at least 1e-10 (the paper)."""
+    regularization_decay: float = 5.0
+    """a in lambda = exp(-a * sigma_max(Sw)) (the paper's value is 5)."""
+    n_components: int | None = None
+    """Fisher directions kept. None: all D, as the authors' code does (the class scores are then the
+    LDA rule with the regularised Sw); K-1 is the classical FDA dimension."""
+    soften: bool = True
+    """Pass the first-pass probabilities through a second softmax before ConfMix, as the authors' code
+    does to keep the mixing weights away from 0/1."""
+    log_probability: bool = True
+    """Score = mean log p(true class) (the paper). False: mean p(true class) (the authors' code)."""
+
+    def __post_init__(self):
+        if self.regularization is not None and not (0 < self.regularization <= 1):
+            raise ValueError(f"regularization must be in (0, 1] (or None to take it from the data), "
+                             f"got {self.regularization}")
+        if not (self.regularization_decay > 0 and math.isfinite(self.regularization_decay)):
+            raise ValueError(f"regularization_decay must be a finite number > 0, got {self.regularization_decay}")
+        if self.n_components is not None and self.n_components < 1:
+            raise ValueError(f"n_components must be >= 1 (or None for all), got {self.n_components}")
+
+
+@dataclass
+class FisherFit:
+    means: torch.Tensor        # [K, D] class means
+    log_priors: torch.Tensor   # [K]
+    projection: torch.Tensor   # [D, p]: V, with V V^T = Sw'^-1 when every direction is kept
+    regularization: float
+
+
+def fisher_fit(x: torch.Tensor, labels: torch.Tensor, num_classes: int, regularization: float | None,
+               decay: float, n_components: int | None) -> FisherFit:
+    """Regularised FDA (step 1). One eigendecomposition of Sw serves lambda, Sw' and its whitening."""
+    n, d = x.shape
+    counts = torch.bincount(labels, minlength=num_classes).to(x.dtype)
+    means = torch.zeros(num_classes, d, dtype=x.dtype, device=x.device).index_add_(0, labels, x)
+    means = means / counts[:, None]
+    within = x - means[labels]
+    sw = within.T @ within / n                      # = sum_k (n_k/n) Cov_k, biased covariances
+    s, q = torch.linalg.eigh(sw)
+    s = s.clamp_min(0)
+    if regularization is None:
+        regularization = max(math.exp(-decay * float(s.max())), MIN_REGULARIZATION)
+    lam = float(regularization)
+    total = x - x.mean(0)
+    st = total.T @ total / n
+    mu_w, mu_t = float(s.sum()) / d, float(torch.trace(st)) / d
+    if mu_w <= 0:  # every class is a single point: shrink towards the total scale instead of 0
+        mu_w = mu_t if mu_t > 0 else 1.0
+    s_reg = (1 - lam) * s + lam * mu_w
+    whiten = q / s_reg.sqrt()                       # whiten whiten^T = Sw'^-1
+    if n_components is None or n_components >= d:
+        # every Fisher direction kept: V = whiten @ P with P orthogonal, and only V V^T matters
+        projection = whiten
+    else:
+        eye = torch.eye(d, dtype=x.dtype, device=x.device)
+        sb = (1 - lam) * (st - sw) + lam * (mu_t - mu_w) * eye   # St' - Sw'
+        e, p = torch.linalg.eigh(whiten.T @ sb @ whiten)
+        projection = whiten @ p[:, torch.argsort(e, descending=True)[:n_components]]
+    return FisherFit(means, (counts / n).log(), projection, lam)
+
+
+def class_logits(x: torch.Tensor, fit: FisherFit) -> torch.Tensor:
+    """delta_k(x) = x~ . mu~_k - |mu~_k|^2 / 2 + log pi_k in the Fisher space (step 2)."""
+    xp, mp = x @ fit.projection, fit.means @ fit.projection
+    return xp @ mp.T - 0.5 * (mp * mp).sum(1) + fit.log_priors
+
+
+def confmix(x: torch.Tensor, labels: torch.Tensor, means: torch.Tensor, p_true: torch.Tensor) -> torch.Tensor:
+    """x <- p x + (1 - p) (mean of the other classes' means) (step 3)."""
+    k = means.shape[0]
+    others = (means.sum(0, keepdim=True) - means) / (k - 1)
+    w = p_true[:, None]
+    return w * x + (1 - w) * others[labels]
+
+
+@register_score(
+    "sfda", options=SfdaOptions,
+    summary="SFDA: class log-likelihood in a regularised Fisher space after a self-challenging mix",
+    citation="Shao et al., Not All Models Are Equal: Predicting Model Transferability in a "
+             "Self-challenging Fisher Space, ECCV 2022")
+def sfda(inputs: ScoreInputs, opts: SfdaOptions) -> ScoreResult:
+    x, y, k = inputs.features, inputs.labels, inputs.num_classes
+    rows = torch.arange(x.shape[0], device=x.device)
+    first = fisher_fit(x, y, k, opts.regularization, opts.regularization_decay, opts.n_components)
+    prob = torch.softmax(class_logits(x, first), 1)
+    if opts.soften:
+        prob = torch.softmax(prob, 1)
+    p_true = prob[rows, y]
+    mixed = confmix(x, y, first.means, p_true)
+    second = fisher_fit(mixed, y, k, first.regularization, opts.regularization_decay, opts.n_components)
+    log_p = torch.log_softmax(class_logits(mixed, second), 1)[rows, y]
+    value = log_p.mean() if opts.log_probability else log_p.exp().mean()
+    return ScoreResult("sfda", float(value), details={
+        "regularization": first.regularization,
+        "first_pass_accuracy": float((prob.argmax(1) == y).double().mean()),
+        "mean_mixing_weight": float(p_true.mean()),
+        "mean_true_probability": float(log_p.exp().mean()),
+    })
