@@ -44,11 +44,11 @@ class LeadOptions:
     svm_loss: str = "least_squares"
     """least_squares (LS-SVM, closed form) | squared_hinge (scikit-learn LinearSVC's objective)."""
     svm_fit: str = "out_of_fold"
-    """out_of_fold (exact leave-one-out for least_squares, k-fold for squared_hinge) | in_sample."""
+    """out_of_fold (each fold scored by the SVM fitted on the other folds) | in_sample (the paper)."""
     svm_C: float | None = None
-    """SVM regularisation C. None: chosen by leave-one-out error (least_squares) or 1.0 (squared_hinge)."""
+    """SVM regularisation C. None: chosen by generalised cross-validation (least_squares) or 1.0 (squared_hinge)."""
     svm_folds: int = 5
-    """Folds of the out-of-fold squared-hinge SVM."""
+    """Number of folds of the out-of-fold SVM fit."""
     svm_probability: str = "softmax"
     """How SVM scores become probabilities: softmax | sigmoid (then row-normalised) | clip."""
     standardize: bool = True
@@ -128,29 +128,46 @@ def ntk_traces(head: nn.Sequential, z: torch.Tensor) -> torch.Tensor:
     return total
 
 
-def select_ntk_samples(labels: torch.Tensor, num_classes: int, per_class: int, seed: int) -> torch.Tensor:
-    """Indices of at most ``per_class`` samples of each class, drawn without replacement with ``seed``."""
+def within_class_order(features: torch.Tensor, labels: torch.Tensor, seed: int) -> torch.Tensor:
+    """Sample indices grouped by class, in a seeded random order inside each class.
+
+    The order comes from a seeded random projection of each feature row rather than from the row's
+    position, so the samples picked (and hence the score) do not depend on the order of the dataset:
+    shuffling or re-gathering the same split gives the same LEAD value.
+    """
     gen = torch.Generator().manual_seed(seed)
+    direction = torch.randn(features.shape[1], generator=gen, dtype=torch.float64).to(features.device)
+    key = (features.double() @ direction).cpu()
     labels_cpu = labels.cpu()
-    order = torch.randperm(labels_cpu.numel(), generator=gen)
-    # a stable sort by label of a random permutation = a random order inside every class
-    shuffled = labels_cpu[order]
-    by_class = order[torch.sort(shuffled, stable=True).indices]
+    by_key = torch.argsort(key, stable=True)
+    return by_key[torch.sort(labels_cpu[by_key], stable=True).indices]
+
+
+def _rank_in_class(order: torch.Tensor, labels: torch.Tensor, num_classes: int) -> torch.Tensor:
+    labels_cpu = labels.cpu()
     counts = torch.bincount(labels_cpu, minlength=num_classes)
     starts = torch.cumsum(counts, 0) - counts
-    rank = torch.arange(labels_cpu.numel()) - starts[labels_cpu[by_class]]
-    return by_class[rank < per_class].to(labels.device)
+    return torch.arange(order.numel()) - starts[labels_cpu[order]]
+
+
+def select_ntk_samples(features: torch.Tensor, labels: torch.Tensor, num_classes: int, per_class: int,
+                       seed: int) -> torch.Tensor:
+    """Indices of at most ``per_class`` samples of each class, a seeded choice independent of row order."""
+    order = within_class_order(features, labels, seed)
+    return order[_rank_in_class(order, labels, num_classes) < per_class].to(labels.device)
 
 
 def class_ntk_rates(features: torch.Tensor, labels: torch.Tensor, num_classes: int,
                     opts: LeadOptions, chunk: int = 4096) -> torch.Tensor:
     """lambda_k: the mean eigenvalue (trace / S) of the class-k empirical NTK of the random head."""
-    idx = select_ntk_samples(labels, num_classes, opts.samples_per_class, opts.seed)
+    idx = select_ntk_samples(features, labels, num_classes, opts.samples_per_class, opts.seed)
     z = features[idx]
     if opts.eta_normalization == "unit_features":
         z = z / features.pow(2).sum(1).mean().sqrt().clamp_min(1e-12)
+    # float32 is plenty for squared norms (relative error ~1e-6) and halves the cost of the biggest matmuls
+    z = z.float()
     head = make_head(z.shape[1], num_classes, opts.head_widths, opts.seed, dtype=z.dtype, device=z.device)
-    traces = torch.cat([ntk_traces(head, part) for part in z.split(chunk)])
+    traces = torch.cat([ntk_traces(head, part) for part in z.split(chunk)]).double()
     y = labels[idx]
     sums = torch.zeros(num_classes, dtype=traces.dtype, device=traces.device).index_add_(0, y, traces)
     counts = torch.bincount(y, minlength=num_classes).to(traces.dtype)
@@ -192,44 +209,76 @@ def ovr_targets(labels: torch.Tensor, num_classes: int, dtype) -> torch.Tensor:
     return y
 
 
-def ls_svm_decision(x: torch.Tensor, y: torch.Tensor, C: float | None, out_of_fold: bool):
-    """Least-squares SVM (Suykens & Vandewalle 1999) one-vs-rest, all classes at once.
+def gcv_alpha(s: torch.Tensor, r2: torch.Tensor, y2: float, n: int) -> float:
+    """Ridge alpha minimising generalised cross-validation (Golub, Heath & Wahba 1979).
 
-    Minimises 0.5 ||w||^2 + C sum_i (1 - y_i w.x_i)^2 per class, i.e. ridge with alpha = 1 / (2C).
-    One eigendecomposition serves every class and every C; leave-one-out predictions are exact:
-    f_loo(x_i) = (f(x_i) - h_ii y_i) / (1 - h_ii) with h the hat matrix diagonal.
-    C=None picks C on a grid by the leave-one-out squared error.
-    Returns (decision [N, K], chosen C).
+    ``s``: eigenvalues of the kernel X X^T (equivalently of X^T X); ``r2[j]``: squared norm of the targets'
+    projection on the j-th left singular vector, summed over classes; ``y2`` = |Y|^2. Then
+    Y - f = sum_j alpha/(s_j+alpha) u_j u_j^T Y + (the part of Y outside the span), so
+    RSS = y2 - sum r2 + sum (alpha/(s+alpha))^2 r2 and tr(H) = sum s/(s+alpha): O(rank) per alpha.
+    GCV(alpha) = (RSS/n) / (1 - tr(H)/n)^2. The grid is relative to the mean eigenvalue (scale-free).
+    """
+    grid = torch.logspace(-6, 2, 33, dtype=s.dtype, device=s.device) * s.mean()
+    a = grid[:, None]
+    shrink = a / (s + a)
+    rss = (y2 - r2.sum()) + (shrink ** 2 * r2).sum(1)
+    dof = (s / (s + a)).sum(1)
+    gcv = (rss.clamp_min(0) / n) / (1 - dof / n).clamp_min(1e-12) ** 2
+    return float(grid[int(torch.argmin(gcv))])
+
+
+def ls_svm_decision(x: torch.Tensor, y: torch.Tensor, C: float | None, folds: torch.Tensor | None,
+                    num_folds: int):
+    """Least-squares SVM (Suykens & Vandewalle 1999), one-vs-rest, every class at once.
+
+    Minimises 0.5 |w|^2 + C sum_i (1 - y_i w.x_i)^2 per class: ridge regression on +-1 targets with
+    alpha = 1 / (2C). C=None picks alpha by GCV. ``folds`` (fold id per sample) asks for out-of-fold
+    decisions: each fold is predicted by the model fitted on the other folds. Works in the primal
+    (D x D systems) when N > D and in the dual (N x N kernel) otherwise; one pass over the data either way.
+    Returns (decision [N, K], C).
     """
     n, d = x.shape
-    if n > d:
-        s, v = torch.linalg.eigh(x.T @ x)
-        keep = s > s.max() * 1e-10
-        s, v = s[keep], v[:, keep]
-        u = (x @ v) / s.sqrt()
+    primal = n > d
+    ids = range(num_folds) if folds is not None else ()
+    if primal:
+        # per-fold Grams sum to the full Gram: the fold fits cost no extra pass over the data
+        parts = {f: (x[folds == f].T @ x[folds == f], x[folds == f].T @ y[folds == f]) for f in ids}
+        gram = sum(p[0] for p in parts.values()) if parts else x.T @ x
+        xty = sum(p[1] for p in parts.values()) if parts else x.T @ y
     else:
-        s, u = torch.linalg.eigh(x @ x.T)
-        keep = s > s.max() * 1e-10
-        s, u = s[keep], u[:, keep]
-    r = u.T @ y                     # [rank, K]
-    u2 = u * u
-
-    def predict(alpha: float, loo: bool) -> torch.Tensor:
-        shrink = s / (s + alpha)
-        f = u @ (shrink[:, None] * r)
-        if loo:
-            h = (u2 @ shrink).clamp(max=1 - 1e-9)
-            f = (f - h[:, None] * y) / (1 - h)[:, None]
-        return f
-
+        gram = x @ x.T  # kernel
     if C is None:
-        # alpha on a grid relative to the mean eigenvalue (scale-free), chosen by leave-one-out error
-        # even for in-sample decisions: an in-sample criterion would always pick the weakest alpha
-        scale = float(s.mean())
-        grid = (scale * torch.logspace(-6, 2, 17, dtype=torch.float64)).tolist()
-        errors = [float(((y - predict(a, True)) ** 2).mean()) for a in grid]
-        C = 1.0 / (2.0 * grid[min(range(len(grid)), key=errors.__getitem__)])
-    return predict(1.0 / (2.0 * C), out_of_fold), C
+        s, v = torch.linalg.eigh(gram)
+        s = s.clamp_min(0)
+        proj = v.T @ (xty if primal else y)
+        # |u_j^T Y|^2 with u_j the left singular vectors; in the primal u_j = X v_j / sqrt(s_j)
+        r2 = (proj ** 2).sum(1)
+        if primal:
+            r2 = torch.where(s > s.max() * 1e-12, r2 / s.clamp_min(1e-300), torch.zeros_like(r2))
+        alpha = gcv_alpha(s, r2, float((y ** 2).sum()), n)
+        C = 1.0 / (2.0 * alpha)
+    alpha = 1.0 / (2.0 * C)
+    eye = lambda m: torch.eye(m, dtype=x.dtype, device=x.device)  # noqa: E731
+    if folds is None:
+        if primal:
+            w = torch.cholesky_solve(xty, torch.linalg.cholesky(gram + alpha * eye(d)))
+            return x @ w, C
+        return gram @ torch.cholesky_solve(y, torch.linalg.cholesky(gram + alpha * eye(n))), C
+    out = torch.empty_like(y)
+    for f in ids:
+        held = folds == f
+        if not bool(held.any()):
+            continue
+        if primal:
+            g_f, b_f = parts[f]
+            w = torch.cholesky_solve(xty - b_f, torch.linalg.cholesky(gram - g_f + alpha * eye(d)))
+            out[held] = x[held] @ w
+        else:
+            keep = ~held
+            k_tr = gram[keep][:, keep]
+            coef = torch.cholesky_solve(y[keep], torch.linalg.cholesky(k_tr + alpha * eye(int(keep.sum()))))
+            out[held] = gram[held][:, keep] @ coef
+    return out, C
 
 
 def squared_hinge_svm_weights(x: torch.Tensor, y: torch.Tensor, C: float, tol: float = 1e-8,
@@ -292,14 +341,13 @@ def squared_hinge_svm_weights(x: torch.Tensor, y: torch.Tensor, C: float, tol: f
     return w
 
 
-def stratified_folds(labels: torch.Tensor, num_folds: int, seed: int) -> torch.Tensor:
-    """Fold id of every sample: each class dealt round-robin over the folds in a seeded random order."""
-    gen = torch.Generator().manual_seed(seed + 1)
-    labels_cpu = labels.cpu()
-    order = torch.randperm(labels_cpu.numel(), generator=gen)
-    by_class = order[torch.sort(labels_cpu[order], stable=True).indices]
-    fold = torch.empty_like(labels_cpu)
-    fold[by_class] = torch.arange(labels_cpu.numel()) % num_folds
+def stratified_folds(features: torch.Tensor, labels: torch.Tensor, num_classes: int, num_folds: int,
+                     seed: int) -> torch.Tensor:
+    """Fold id of every sample: each class dealt round-robin over the folds in a seeded order that does
+    not depend on the order of the rows (see ``within_class_order``)."""
+    order = within_class_order(features, labels, seed + 1)
+    fold = torch.empty(labels.numel(), dtype=torch.int64)
+    fold[order] = _rank_in_class(order, labels, num_classes) % num_folds
     return fold.to(labels.device)
 
 
@@ -308,20 +356,17 @@ def svm_decision(features: torch.Tensor, labels: torch.Tensor, num_classes: int,
     x = standardize(features) if opts.standardize else features
     x = _with_bias(x)
     y = ovr_targets(labels, num_classes, x.dtype)
-    out_of_fold = opts.svm_fit == "out_of_fold"
+    folds = stratified_folds(features, labels, num_classes, opts.svm_folds, opts.seed) if opts.svm_fit == "out_of_fold" else None
     if opts.svm_loss == "least_squares":
-        return ls_svm_decision(x, y, opts.svm_C, out_of_fold)
+        return ls_svm_decision(x, y, opts.svm_C, folds, opts.svm_folds)
     C = 1.0 if opts.svm_C is None else opts.svm_C
-    if not out_of_fold:
+    if folds is None:
         return x @ squared_hinge_svm_weights(x, y, C), C
-    folds = stratified_folds(labels, opts.svm_folds, opts.seed)
     out = torch.empty_like(y)
     for f in range(opts.svm_folds):
         held = folds == f
-        if not bool(held.any()):
-            continue
-        w = squared_hinge_svm_weights(x[~held], y[~held], C)
-        out[held] = x[held] @ w
+        if bool(held.any()):
+            out[held] = x[held] @ squared_hinge_svm_weights(x[~held], y[~held], C)
     return out, C
 
 

@@ -1,0 +1,191 @@
+import numpy as np
+import pytest
+import torch
+
+import lead_hf
+from lead_hf.scores import lead as L
+from lead_hf.scores.lead_reference import reference_lead, reference_ntk_lambda
+
+from helpers import gaussian_classes
+
+SMALL = dict(samples_per_class=8, head_widths=(16, 32))
+
+
+# ---------------------------------------------------------------- fast path == slow explicit path
+@pytest.mark.parametrize("options", [
+    {},
+    {"svm_fit": "in_sample"},
+    {"svm_C": 0.3},
+    {"svm_loss": "squared_hinge"},
+    {"svm_loss": "squared_hinge", "svm_fit": "in_sample", "svm_C": 0.1},
+    {"class_aware": False},
+    {"eta_normalization": "class_max", "t": 2.0},
+    {"eta_normalization": "unit_features"},
+    {"eta_normalization": "none", "eta": 1e-3},
+    {"svm_probability": "sigmoid", "softmax_before_ce": True},
+    {"svm_probability": "clip", "standardize": False},
+])
+def test_fast_path_equals_reference(options):
+    x, y = gaussian_classes(num_classes=4, per_class=20, dim=10, separation=1.0)
+    opts = L.LeadOptions(**SMALL, **options)
+    fast = lead_hf.score("lead", x, y, **SMALL, **options)
+    slow = reference_lead(x, y, opts)
+    assert fast == pytest.approx(slow, abs=1e-6)
+
+
+@pytest.mark.parametrize("svm_loss", ["least_squares", "squared_hinge"])
+def test_fast_path_equals_reference_when_fewer_samples_than_dims(svm_loss):
+    # N <= D takes the dual (kernel) path of the LS-SVM
+    x, y = gaussian_classes(num_classes=3, per_class=6, dim=40, separation=0.7, seed=3)
+    opts = L.LeadOptions(**SMALL, svm_loss=svm_loss, svm_folds=3)
+    fast = lead_hf.score("lead", x, y, **SMALL, svm_loss=svm_loss, svm_folds=3)
+    assert fast == pytest.approx(reference_lead(x, y, opts), abs=1e-6)
+
+
+def test_binary_problem_matches_reference():
+    x, y = gaussian_classes(num_classes=2, per_class=25, dim=6, separation=0.8, seed=5)
+    for loss in ("least_squares", "squared_hinge"):
+        opts = L.LeadOptions(**SMALL, svm_loss=loss)
+        assert lead_hf.score("lead", x, y, **SMALL, svm_loss=loss) == pytest.approx(
+            reference_lead(x, y, opts), abs=1e-6)
+
+
+def test_closed_form_ntk_trace_equals_autograd_gradient_norm():
+    torch.manual_seed(0)
+    head = L.make_head(7, 5, (11, 13), seed=3)
+    z = torch.randn(9, 7, dtype=torch.float64)
+    params = [p.requires_grad_(True) for p in head.parameters()]
+    explicit = []
+    for i in range(z.shape[0]):
+        grads = torch.autograd.grad(head(z[i:i + 1]).sum(), params)
+        explicit.append(sum((g ** 2).sum() for g in grads))
+    closed = L.ntk_traces(head, z)
+    assert torch.allclose(closed, torch.stack(explicit), rtol=1e-10)
+
+
+def test_class_rates_equal_mean_eigenvalue_of_explicit_gram():
+    x, y = gaussian_classes(num_classes=3, per_class=12, dim=5)
+    opts = L.LeadOptions(samples_per_class=10, head_widths=(8, 16))
+    xt, yt = torch.as_tensor(x), torch.as_tensor(y)
+    fast = L.class_ntk_rates(xt, yt, 3, opts)
+    slow = reference_ntk_lambda(xt, yt, 3, opts)
+    assert torch.allclose(fast, slow, rtol=1e-5)
+
+
+def test_squared_hinge_solver_reaches_liblinear_optimum():
+    from sklearn.svm import LinearSVC
+
+    x, y = gaussian_classes(num_classes=3, per_class=15, dim=4, separation=0.6, seed=2)
+    xb = L._with_bias(torch.as_tensor(x))
+    targets = L.ovr_targets(torch.as_tensor(y), 3, torch.float64)
+    w = L.squared_hinge_svm_weights(xb, targets, C=0.5)
+    for k in range(3):
+        clf = LinearSVC(C=0.5, tol=1e-12, max_iter=10**6).fit(x, (y == k).astype(int))
+        np.testing.assert_allclose(w[:-1, k].numpy(), clf.coef_[0], atol=1e-6)
+        np.testing.assert_allclose(w[-1, k].item(), clf.intercept_[0], atol=1e-6)
+
+
+# ---------------------------------------------------------------- properties
+def test_more_separable_features_score_higher():
+    values = [lead_hf.score("lead", *gaussian_classes(separation=s, seed=1), **SMALL)
+              for s in (0.0, 0.3, 0.7, 1.5, 3.0)]
+    assert all(a < b for a, b in zip(values, values[1:])), values
+
+
+def test_true_labels_beat_shuffled_labels():
+    x, y = gaussian_classes(separation=1.0)
+    shuffled = np.random.default_rng(0).permutation(y)
+    assert lead_hf.score("lead", x, y, **SMALL) > lead_hf.score("lead", x, shuffled, **SMALL) + 0.05
+
+
+def test_random_features_score_near_chance():
+    rng = np.random.default_rng(0)
+    y = np.repeat(np.arange(5), 40)
+    x = rng.normal(size=(200, 8))
+    result = lead_hf.compute_score("lead", x, y, **SMALL, t=0.0)
+    # with t = 0 the score is the mean log-probability of the (out-of-fold) SVM: about log(1/K) for noise
+    assert result.value == pytest.approx(np.log(1 / 5), abs=0.05)
+
+
+def test_invariant_to_sample_order_and_label_names():
+    x, y = gaussian_classes(num_classes=4, per_class=20, dim=8, separation=1.0)
+    base = lead_hf.score("lead", x, y, **SMALL)
+    perm = np.random.default_rng(7).permutation(len(y))
+    names = np.array(["cat", "dog", "emu", "yak"])[::-1]
+    assert lead_hf.score("lead", x[perm], y[perm], **SMALL) == pytest.approx(base, abs=1e-10)
+    assert lead_hf.score("lead", x, names[y], **SMALL) == pytest.approx(base, abs=1e-10)
+
+
+def test_standardized_svm_is_invariant_to_feature_scale():
+    x, y = gaussian_classes(num_classes=3, per_class=15, dim=6, separation=1.0)
+    xt, yt = torch.as_tensor(x), torch.as_tensor(y)
+    opts = L.LeadOptions(**SMALL)
+    a, _ = L.svm_decision(xt, yt, 3, opts)
+    b, _ = L.svm_decision(xt * 123.0 + 4.0, yt, 3, opts)
+    assert torch.allclose(a, b, atol=1e-8)
+
+
+def test_time_coefficient_limits():
+    x, y = gaussian_classes(separation=0.5)
+    r0 = lead_hf.compute_score("lead", x, y, **SMALL, t=0.0)
+    assert r0.value == pytest.approx(-r0.details["initial_cross_entropy"], rel=1e-9)
+    values = [lead_hf.score("lead", x, y, **SMALL, t=t) for t in (0.0, 0.5, 1.0, 4.0, 50.0)]
+    assert all(a < b for a, b in zip(values, values[1:]))
+    assert values[-1] == pytest.approx(0.0, abs=1e-6)  # fully evolved logits are the labels
+    assert all(v <= 0 for v in values)
+
+
+def test_global_rate_ablation_uses_one_rate():
+    x, y = gaussian_classes()
+    r = lead_hf.compute_score("lead", x, y, **SMALL, class_aware=False)
+    assert len(set(np.round(r.details["rates"], 12))) == 1
+    r2 = lead_hf.compute_score("lead", x, y, **SMALL)
+    assert np.mean(r2.details["rates"]) == pytest.approx(1.0)  # class_mean normalisation
+
+
+def test_seed_determinism():
+    x, y = gaussian_classes(per_class=40)
+    opts = dict(SMALL, samples_per_class=5)
+    a = lead_hf.score("lead", x, y, **opts, seed=1)
+    assert a == lead_hf.score("lead", x, y, **opts, seed=1)
+    assert a != lead_hf.score("lead", x, y, **opts, seed=2)
+
+
+def test_out_of_fold_fit_does_not_saturate_like_in_sample():
+    # small N, large D: the in-sample SVM memorises noise (the failure measured in lead-method.md)
+    rng = np.random.default_rng(0)
+    y = np.repeat(np.arange(4), 10)
+    x = rng.normal(size=(40, 200))
+    in_sample = lead_hf.compute_score("lead", x, y, **SMALL, svm_fit="in_sample", svm_C=10.0,
+                                      svm_loss="squared_hinge")
+    assert in_sample.details["svm_accuracy"] == 1.0
+    out = lead_hf.compute_score("lead", x, y, **SMALL)
+    assert out.details["svm_accuracy"] < 0.6
+
+
+def test_edge_cases_give_finite_scores():
+    x, y = gaussian_classes(num_classes=3, per_class=10, dim=5)
+    y1 = y.copy()
+    y1[0] = 3  # a class with a single sample
+    for feats, labels in [(x, y1), (x[:, :1], y), (x[y < 2], y[y < 2])]:
+        for loss in ("least_squares", "squared_hinge"):
+            assert np.isfinite(lead_hf.score("lead", feats, labels, **SMALL, svm_loss=loss))
+    const = x.copy()
+    const[:, 2] = 5.0  # a constant feature column
+    assert np.isfinite(lead_hf.score("lead", const, y, **SMALL))
+
+
+def test_bad_options_are_named():
+    x, y = gaussian_classes()
+    with pytest.raises(ValueError, match="eta_normalization"):
+        lead_hf.score("lead", x, y, eta_normalization="bogus")
+    with pytest.raises(ValueError, match="unknown option"):
+        lead_hf.score("lead", x, y, temperature=2)
+    with pytest.raises(ValueError, match="samples_per_class"):
+        lead_hf.score("lead", x, y, samples_per_class=0)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_cuda_matches_cpu():
+    x, y = gaussian_classes()
+    assert lead_hf.score("lead", x, y, device="cuda") == pytest.approx(lead_hf.score("lead", x, y), abs=1e-6)
