@@ -1,0 +1,214 @@
+"""PED: Potential Energy Decline, a feature re-mapping in front of another score (Li et al., ICCV 2023).
+
+Fine-tuning pushes classes apart. PED models each class as a ball (centre = class mean, radius =
+nsigma * the class's root total variance, in standardised feature space) and lets overlapping balls
+repel: for a pair (i, j) at distance d the overlap is  o = max(nsigma (R_i + R_j) - d, 0),  the
+repulsion F = constant * o, and during one time step t (starting at rest) each class moves
+s = min(F t^2 / 2, o) straight away from the other. Every sample moves with its class; the class
+displacements of one step add up over pairs. Steps repeat (at most ``max_steps``) while a step still
+moves the classes more than ``exit_ratio`` times the first step's total movement (L1 over classes and
+dimensions). The re-mapped features are then scored by any registered score (``base``).
+
+``ped_remap`` is the re-mapping alone, for use in front of any score; the registered score "ped" runs
+it and then ``base``. docs/baselines-2.md has the details.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+from .registry import ScoreResult, ScoreSpec, get_score_spec, make_options, register_score
+from .validation import ScoreInputs, _as_float_matrix, prepare_inputs
+
+RESCALES = ("self", "none")
+
+
+@dataclass
+class PedRemapOptions:
+    time_step: float = 0.1
+    """t of one step; a class moves min(constant * overlap * t^2 / 2, overlap) per step and pair."""
+    nsigma: float = 0.6
+    """Ball radius in class standard deviations (root of the summed per-dimension variances)."""
+    constant: float = 1.0
+    """Spring constant: repulsion = constant * overlap."""
+    exit_ratio: float = 0.5
+    """Stop when a step moves the classes no more than this fraction of the first step's movement."""
+    max_steps: int = 6
+    """Most steps simulated."""
+    rescale: str = "self"
+    """Space of the simulation: self (features standardised per dimension with their own mean and std;
+    the paper standardises with features of a general dataset, pass them to ped_remap as ``reference``)
+    | none (raw features)."""
+    std_floor: float = 1e-3
+    """Smallest per-dimension std used when standardising, relative to the mean std (constant dims)."""
+
+    def __post_init__(self):
+        for name in ("time_step", "nsigma", "constant", "std_floor"):
+            value = getattr(self, name)
+            if not (value > 0 and math.isfinite(value)):
+                raise ValueError(f"{name} must be a finite number > 0, got {value}")
+        if not (0 <= self.exit_ratio < 1):
+            raise ValueError(f"exit_ratio must be in [0, 1) (the first step always moves by ratio 1), "
+                             f"got {self.exit_ratio}")
+        if self.max_steps < 0:
+            raise ValueError(f"max_steps must be >= 0, got {self.max_steps}")
+        if self.rescale not in RESCALES:
+            raise ValueError(f"rescale={self.rescale!r} is not one of {', '.join(RESCALES)}")
+
+
+@dataclass
+class PedOptions(PedRemapOptions):
+    base: str = "logme"
+    """Registered score applied to the re-mapped features (any of lead_hf.available_scores())."""
+    base_options: dict[str, Any] = field(default_factory=dict)
+    """Options of the base score, as a mapping (YAML) or a JSON object string (CLI)."""
+
+    def __post_init__(self):
+        super().__post_init__()
+        if isinstance(self.base_options, str):
+            text = self.base_options.strip()
+            try:
+                self.base_options = json.loads(text) if text else {}
+            except json.JSONDecodeError as err:
+                raise ValueError(f"base_options must be a JSON object such as '{{\"t\": 0.5}}', got "
+                                 f"{self.base_options!r} ({err})") from None
+        if not isinstance(self.base_options, dict):
+            raise ValueError(f"base_options must be a mapping of option: value, got "
+                             f"{type(self.base_options).__name__}")
+        self.base = str(self.base).lower().replace("-", "_")
+        if self.base == "ped":
+            raise ValueError("base='ped' would re-map twice; name the score to apply after the re-mapping, "
+                             "e.g. base='logme'")
+
+
+@dataclass
+class RemapTrace:
+    steps: int                 # accepted steps
+    movements: list[float]     # L1 movement of every simulated step (the last one may be rejected)
+    displacement: torch.Tensor  # [K, D] total class displacement, in the simulation space
+
+
+def class_balls(z: torch.Tensor, labels: torch.Tensor, num_classes: int):
+    """Class means [K, D] and radii sqrt(sum_d var_kd) [K] (biased variances)."""
+    counts = torch.bincount(labels, minlength=num_classes).to(z.dtype)
+    means = torch.zeros(num_classes, z.shape[1], dtype=z.dtype, device=z.device).index_add_(0, labels, z)
+    means = means / counts[:, None]
+    centred = z - means[labels]
+    var_sum = torch.zeros(num_classes, dtype=z.dtype, device=z.device).index_add_(0, labels,
+                                                                                   (centred ** 2).sum(1))
+    return means, (var_sum / counts).sqrt()
+
+
+def repulsion_step(means: torch.Tensor, radii: torch.Tensor, opts: PedRemapOptions) -> torch.Tensor:
+    """Displacement [K, D] of every class in one step, summed over all other classes."""
+    diff = means[:, None, :] - means[None, :, :]          # [K, K, D]: from j to i
+    dist = diff.norm(dim=-1)
+    overlap = (opts.nsigma * (radii[:, None] + radii[None, :]) - dist).clamp_min(0)
+    overlap.fill_diagonal_(0)
+    step = torch.minimum(0.5 * opts.time_step ** 2 * opts.constant * overlap, overlap)
+    # coinciding means give no direction to push along: such a pair does not move (documented)
+    unit = diff / torch.where(dist > 0, dist, torch.ones_like(dist))[..., None]
+    return (step[..., None] * unit).sum(1)
+
+
+def simulate(z: torch.Tensor, labels: torch.Tensor, num_classes: int, opts: PedRemapOptions) -> RemapTrace:
+    """Run the dynamics on the class balls. Classes move rigidly, so only the means change."""
+    means, radii = class_balls(z, labels, num_classes)
+    start = means.clone()
+    movements: list[float] = []
+    steps = 0
+    first = None
+    for _ in range(opts.max_steps):
+        move = repulsion_step(means, radii, opts)
+        amount = float(move.abs().sum())
+        movements.append(amount)
+        if first is None:
+            first = amount
+            if first <= 0:  # no two balls overlap: nothing to do
+                break
+        elif amount / first <= opts.exit_ratio:
+            break
+        means = means + move
+        steps += 1
+    return RemapTrace(steps, movements, means - start)
+
+
+def remap_tensor(features: torch.Tensor, labels: torch.Tensor, num_classes: int, opts: PedRemapOptions,
+                 reference: torch.Tensor | None = None) -> tuple[torch.Tensor, RemapTrace]:
+    """Re-mapped features (same space as ``features``) and the trace of the simulation."""
+    if opts.rescale == "self" or reference is not None:
+        ref = features if reference is None else reference
+        mean, std = ref.mean(0), ref.std(0, unbiased=False)
+        scale = std.mean()
+        std = std.clamp_min(opts.std_floor * (scale if scale > 0 else torch.ones_like(scale)))
+    else:
+        mean = torch.zeros(features.shape[1], dtype=features.dtype, device=features.device)
+        std = torch.ones_like(mean)
+    trace = simulate((features - mean) / std, labels, num_classes, opts)
+    return features + (trace.displacement * std)[labels], trace
+
+
+def ped_remap(features, labels, *, reference=None, device: str | None = None, **options):
+    """Re-map ``features`` [N, D] by PED's potential-energy dynamics; feed the result to any score.
+
+    ``labels`` may be any hashable values. ``reference`` [M, D]: features of the same model on a general
+    dataset (the paper uses ImageNet validation images) whose per-dimension mean and std define the
+    simulation space; without it ``rescale`` decides. ``options`` are the fields of
+    :class:`PedRemapOptions`. Returns an array of the same kind as ``features`` (numpy in, numpy out;
+    torch in, float64 torch on ``device`` out).
+
+        >>> mapped = ped_remap(features, labels)
+        >>> lead_hf.score("lead", mapped, labels)
+    """
+    opts = make_options(_REMAP_SPEC, options)
+    as_torch = isinstance(features, torch.Tensor)
+    if device is None and as_torch:
+        device = str(features.device)
+    inputs = prepare_inputs(features, labels, device=device)
+    ref = None
+    if reference is not None:
+        ref = torch.as_tensor(_as_float_matrix("reference", reference, "feature_dim"),
+                              device=inputs.device)
+        if ref.shape[1] != inputs.features.shape[1]:
+            raise ValueError(f"reference has {ref.shape[1]} feature dimensions but features have "
+                             f"{inputs.features.shape[1]}; pass the same model's features on the general dataset")
+    mapped, _ = remap_tensor(inputs.features, inputs.labels, inputs.num_classes, opts, ref)
+    return mapped if as_torch else mapped.cpu().numpy()
+
+
+# make_options() wants a spec: this one only names the options class in error messages
+_REMAP_SPEC = ScoreSpec("ped_remap", fn=None, options=PedRemapOptions, needs_source_logits=False,
+                        summary="PED feature re-mapping", citation="")
+
+
+def _remap_options(opts: PedOptions) -> PedRemapOptions:
+    return PedRemapOptions(**{f.name: getattr(opts, f.name) for f in dataclasses.fields(PedRemapOptions)})
+
+
+@register_score(
+    "ped", options=PedOptions,
+    summary="PED: re-map features by simulated potential-energy decline, then apply a base score",
+    citation="Li et al., Exploring Model Transferability through the Lens of Potential Energy, ICCV 2023")
+def ped(inputs: ScoreInputs, opts: PedOptions) -> ScoreResult:
+    # looked up now, not at import: the base may be a score registered after this module
+    spec = get_score_spec(opts.base)
+    base_opts = make_options(spec, opts.base_options)
+    if spec.needs_source_logits and inputs.source_logits is None:
+        raise ValueError(f"the base score {spec.name!r} needs the source model's logits: pass "
+                         "source_logits=<array [N, C]> to lead_hf.score('ped', ...)")
+    mapped, trace = remap_tensor(inputs.features, inputs.labels, inputs.num_classes, _remap_options(opts))
+    out = spec.fn(dataclasses.replace(inputs, features=mapped), base_opts)
+    value = float(out.value if isinstance(out, ScoreResult) else out)
+    return ScoreResult("ped", value, details={
+        "base": spec.name,
+        "base_options": dataclasses.asdict(base_opts),
+        "base_details": out.details if isinstance(out, ScoreResult) else {},
+        "steps": trace.steps,
+        "movements": trace.movements,
+        "mean_class_shift": float(trace.displacement.norm(dim=1).mean()),
+    })

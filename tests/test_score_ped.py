@@ -1,0 +1,235 @@
+"""PED: the re-mapping (against a sample-by-sample simulation), its early stop, and the registered score."""
+import json
+from dataclasses import dataclass
+import math
+
+import numpy as np
+import pytest
+import torch
+
+import lead_hf
+from lead_hf.scores import registry
+from lead_hf.scores.ped import PedOptions, ped_remap
+
+
+def blobs(k=4, per_class=20, d=8, spread=0.5, seed=0):
+    rng = np.random.default_rng(seed)
+    y = np.repeat(np.arange(k), per_class)
+    x = rng.normal(size=(k, d))[y] * spread + rng.normal(size=(y.size, d)) * rng.uniform(0.5, 2, size=d)
+    return x, y
+
+
+def explicit_ped(x, y, time_step=0.1, nsigma=0.6, constant=1.0, exit_ratio=0.5, max_steps=6,
+                 rescale="self", std_floor=1e-3, reference=None):
+    """The dynamics as the authors' loop runs them: standardise, class statistics from the samples,
+    a loop over class pairs, every sample moved, back to the feature space; repeat."""
+    x = np.asarray(x, dtype=np.float64).copy()
+    if rescale == "self" or reference is not None:
+        ref = x if reference is None else np.asarray(reference, dtype=np.float64)
+        mean, std = ref.mean(0), ref.std(0)
+        std = np.maximum(std, std_floor * (std.mean() if std.mean() > 0 else 1.0))
+    else:
+        mean, std = np.zeros(x.shape[1]), np.ones(x.shape[1])
+    classes = np.unique(y)
+    first, steps = None, 0
+    for _ in range(max_steps):
+        z = (x - mean) / std
+        mu = [z[y == c].mean(0) for c in classes]
+        radius = [math.sqrt(z[y == c].var(0).sum()) for c in classes]
+        move = np.zeros((len(classes), x.shape[1]))
+        for i in range(len(classes)):
+            for j in range(i + 1, len(classes)):
+                delta = mu[i] - mu[j]
+                dist = np.linalg.norm(delta)
+                overlap = max(nsigma * (radius[i] + radius[j]) - dist, 0.0)
+                if dist == 0 or overlap == 0:
+                    continue
+                shift = min(0.5 * time_step ** 2 * constant * overlap, overlap) * delta / dist
+                move[i] += shift
+                move[j] -= shift
+        change = np.abs(move).sum()
+        if first is None:
+            first = change
+            if first == 0:
+                break
+        elif change / first <= exit_ratio:
+            break
+        for row in range(len(y)):
+            z[row] += move[np.searchsorted(classes, y[row])]
+        x = z * std + mean
+        steps += 1
+    return x, steps
+
+
+@pytest.mark.parametrize("opts", [{}, {"time_step": 1.0}, {"nsigma": 2.0, "max_steps": 10},
+                                  {"exit_ratio": 0.99}, {"rescale": "none", "constant": 3.0}])
+@pytest.mark.parametrize("shape", [(4, 15, 6), (3, 4, 20)])
+def test_remap_equals_the_sample_by_sample_simulation(opts, shape):
+    k, per_class, d = shape
+    x, y = blobs(k=k, per_class=per_class, d=d)
+    fast = ped_remap(x, y, **opts)
+    slow, _ = explicit_ped(x, y, **opts)
+    assert not np.allclose(slow, x)  # the classes overlap, so the dynamics really moved them
+    np.testing.assert_allclose(fast, slow, rtol=1e-10, atol=1e-10)
+
+
+def test_classes_move_rigidly_and_apart():
+    x, y = blobs(k=2)
+    mapped = ped_remap(x, y, time_step=0.5)
+    shift = mapped - x
+    for c in (0, 1):
+        np.testing.assert_allclose(shift[y == c], np.broadcast_to(shift[y == c][0], shift[y == c].shape), atol=1e-12)
+    before = np.linalg.norm(x[y == 0].mean(0) - x[y == 1].mean(0))
+    after = np.linalg.norm(mapped[y == 0].mean(0) - mapped[y == 1].mean(0))
+    assert after > before + 1e-3
+
+
+def test_separated_classes_do_not_move():
+    x, y = blobs(spread=50.0)
+    res = lead_hf.compute_score("ped", x, y, base="transrate")
+    assert res.details["steps"] == 0 and res.details["movements"] == [0.0]
+    np.testing.assert_array_equal(ped_remap(x, y), x)
+
+
+def test_early_stop_rule():
+    x, y = blobs()
+    # a step that removes the whole overlap at once leaves nothing for the second step: stop after one
+    res = lead_hf.compute_score("ped", x, y, base="gbc", time_step=10.0, nsigma=0.3)
+    assert res.details["steps"] == 1 == _explicit_steps(x, y, time_step=10.0, nsigma=0.3)
+    assert res.details["movements"][-1] / res.details["movements"][0] <= 0.5
+    # exit_ratio 0: run until max_steps; the default small step never decays below half in 6 steps
+    assert lead_hf.compute_score("ped", x, y, base="gbc", exit_ratio=0.0, max_steps=3).details["steps"] == 3
+    assert lead_hf.compute_score("ped", x, y, base="gbc").details["steps"] == 6
+    assert lead_hf.compute_score("ped", x, y, base="gbc", max_steps=0).details["steps"] == 0
+
+
+def _explicit_steps(x, y, **opts):
+    return explicit_ped(x, y, **opts)[1]
+
+
+@pytest.mark.parametrize("base, base_options", [("transrate", {}), ("gbc", {"gaussian_type": "spherical"}),
+                                                 ("sfda", {"log_probability": False})])
+def test_score_is_the_base_score_of_the_remapped_features(base, base_options):
+    x, y = blobs()
+    expected = lead_hf.score(base, ped_remap(x, y), y, **base_options)
+    res = lead_hf.compute_score("ped", x, y, base=base, base_options=base_options)
+    assert res.value == pytest.approx(expected, rel=1e-10)
+    assert res.details["base"] == base and res.options["base_options"] == base_options
+    # the re-mapping changes the value: ped is not a pass-through
+    assert res.value != pytest.approx(lead_hf.score(base, x, y, **base_options), rel=1e-6)
+
+
+def test_base_options_from_a_cli_json_string():
+    x, y = blobs()
+    opts = {"gaussian_type": "spherical", "pca_dim": 4}
+    assert lead_hf.score("ped", x, y, base="gbc", base_options=json.dumps(opts)) == pytest.approx(
+        lead_hf.score("ped", x, y, base="gbc", base_options=opts))
+    assert PedOptions(base_options="").base_options == {}
+
+
+def test_base_is_looked_up_at_call_time(monkeypatch):
+    # a score registered after ped was imported (as a plugin or a later module would be)
+    @dataclass
+    class NoOptions:
+        pass
+
+    def mean_shift(inputs, opts):
+        return float(inputs.features.mean())
+
+    spec = registry.ScoreSpec("late_test_score", mean_shift, NoOptions, False, "test", "test")
+    monkeypatch.setitem(registry._REGISTRY, "late_test_score", spec)
+    x, y = blobs()
+    assert lead_hf.score("ped", x, y, base="late_test_score") == pytest.approx(ped_remap(x, y).mean(), rel=1e-12)
+
+
+def test_base_needing_source_logits_is_explained(monkeypatch):
+    @dataclass
+    class NoOptions:
+        pass
+
+    spec = registry.ScoreSpec("logit_test_score", lambda inputs, opts: float(inputs.source_logits.sum()),
+                              NoOptions, True, "test", "test")
+    monkeypatch.setitem(registry._REGISTRY, "logit_test_score", spec)
+    x, y = blobs()
+    with pytest.raises(ValueError, match="source_logits"):
+        lead_hf.score("ped", x, y, base="logit_test_score")
+    logits = np.ones((len(y), 3))
+    assert lead_hf.score("ped", x, y, base="logit_test_score", source_logits=logits) == pytest.approx(logits.sum())
+
+
+@pytest.mark.parametrize("opts, match", [
+    ({"base": "no_such_score"}, "available scores"), ({"base": "ped"}, "re-map twice"),
+    ({"base": "gbc", "base_options": {"gausian_type": "diagonal"}}, "valid options"),
+    ({"base_options": "{not json"}, "JSON"), ({"base_options": "[1, 2]"}, "mapping"),
+    ({"time_step": 0}, "time_step"), ({"exit_ratio": 1.0}, "exit_ratio"), ({"max_steps": -1}, "max_steps"),
+    ({"rescale": "imagenet"}, "rescale"), ({"nsigma": float("inf")}, "nsigma"),
+])
+def test_bad_options_are_explained(opts, match):
+    x, y = blobs()
+    with pytest.raises(ValueError, match=match):
+        lead_hf.score("ped", x, y, **{"base": "transrate", **opts})
+
+
+def test_remap_rejects_bad_options_and_inputs():
+    x, y = blobs()
+    with pytest.raises(ValueError, match="valid options"):
+        ped_remap(x, y, base="gbc")
+    with pytest.raises(ValueError, match="labels"):
+        ped_remap(x, y[:-1])
+    with pytest.raises(ValueError, match="reference has 3 feature dimensions"):
+        ped_remap(x, y, reference=np.ones((5, 3)))
+
+
+def test_reference_features_define_the_simulation_space():
+    x, y = blobs()
+    general = np.random.default_rng(9).normal(size=(50, x.shape[1])) * 3 + 1
+    np.testing.assert_allclose(ped_remap(x, y, reference=general), explicit_ped(x, y, reference=general)[0],
+                               rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(ped_remap(x, y, reference=x), ped_remap(x, y), rtol=1e-12)
+    assert not np.allclose(ped_remap(x, y, reference=general), ped_remap(x, y))
+
+
+def test_numpy_in_numpy_out_torch_in_torch_out():
+    x, y = blobs()
+    out = ped_remap(torch.tensor(x, dtype=torch.float32), torch.tensor(y))
+    assert isinstance(out, torch.Tensor) and out.dtype == torch.float64
+    assert isinstance(ped_remap(x, y), np.ndarray)
+    np.testing.assert_allclose(out.numpy(), ped_remap(x.astype(np.float32), y), rtol=1e-12)
+
+
+def test_invariant_to_sample_order_label_names_and_deterministic():
+    x, y = blobs(k=3)
+    base = lead_hf.score("ped", x, y, base="transrate")
+    perm = np.random.default_rng(3).permutation(y.size)
+    assert lead_hf.score("ped", x[perm], y[perm], base="transrate") == pytest.approx(base, rel=1e-10)
+    assert lead_hf.score("ped", x, np.array(["x", "y", "z"])[y], base="transrate") == pytest.approx(base, rel=1e-10)
+    assert lead_hf.score("ped", x, y, base="transrate") == base
+    remapped = ped_remap(x, y)
+    np.testing.assert_allclose(ped_remap(x[perm], y[perm]), remapped[perm], rtol=1e-12)
+
+
+def test_separable_scores_above_noise():
+    x, y = blobs(spread=3.0)
+    noise = np.random.default_rng(5).normal(size=x.shape)
+    for base in ("transrate", "gbc", "sfda"):
+        assert lead_hf.score("ped", x, y, base=base) > lead_hf.score("ped", noise, y, base=base)
+
+
+def test_scale_free_with_self_rescaling():
+    x, y = blobs()
+    np.testing.assert_allclose(ped_remap(100 * x + 3, y), 100 * ped_remap(x, y) + 3, rtol=1e-10, atol=1e-9)
+
+
+@pytest.mark.parametrize("x, y", [
+    (np.random.default_rng(0).normal(size=(9, 4)), np.array([0, 0, 0, 0, 1, 1, 1, 1, 2])),  # one-sample class
+    (np.random.default_rng(1).normal(size=(6, 3)), np.array([0, 1, 0, 1, 0, 1])),           # K = 2
+    (np.random.default_rng(2).normal(size=(20, 1)), np.arange(20) % 3),                    # D = 1
+    (np.random.default_rng(3).normal(size=(8, 50)), np.arange(8) % 2),                     # N < D
+    (np.zeros((10, 4)), np.arange(10) % 2),                                                # constant features
+    (np.tile(np.random.default_rng(4).normal(size=(5, 3)), (2, 1)), np.repeat([0, 1], 5)),  # coinciding means
+])
+def test_edge_cases_are_finite(x, y):
+    mapped = ped_remap(x, y)
+    assert np.isfinite(mapped).all()
+    np.testing.assert_allclose(mapped, explicit_ped(x, y)[0], rtol=1e-10, atol=1e-10)
+    assert math.isfinite(lead_hf.score("ped", x, y, base="transrate"))
