@@ -106,14 +106,15 @@ def class_balls(z: torch.Tensor, labels: torch.Tensor, num_classes: int):
 
 def repulsion_step(means: torch.Tensor, radii: torch.Tensor, opts: PedRemapOptions) -> torch.Tensor:
     """Displacement [K, D] of every class in one step, summed over all other classes."""
-    diff = means[:, None, :] - means[None, :, :]          # [K, K, D]: from j to i
-    dist = diff.norm(dim=-1)
+    # exact pairwise distances without a [K, K, D] tensor (K = 1000 classes would need gigabytes)
+    dist = torch.cdist(means, means, compute_mode="donot_use_mm_for_euclid_dist")
     overlap = (opts.nsigma * (radii[:, None] + radii[None, :]) - dist).clamp_min(0)
     overlap.fill_diagonal_(0)
     step = torch.minimum(0.5 * opts.time_step ** 2 * opts.constant * overlap, overlap)
     # coinciding means give no direction to push along: such a pair does not move (documented)
-    unit = diff / torch.where(dist > 0, dist, torch.ones_like(dist))[..., None]
-    return (step[..., None] * unit).sum(1)
+    weight = torch.where(dist > 0, step / torch.where(dist > 0, dist, torch.ones_like(dist)), 0.0)
+    # sum_j step_ij (mu_i - mu_j) / d_ij, written as two matrix products
+    return weight.sum(1, keepdim=True) * means - weight @ means
 
 
 def simulate(z: torch.Tensor, labels: torch.Tensor, num_classes: int, opts: PedRemapOptions) -> RemapTrace:
