@@ -398,9 +398,9 @@ class _Handler(BaseHTTPRequestHandler):
         token = self._token()
         self.server.hub.record(method, split.path, authenticated=token is not None)
         body = self._body() if method in ("POST", "PUT") else b""
-        if self.server.hub.fail_next:
-            status = self.server.hub.fail_next.pop(0)
-            self._json(status, {"error": f"injected failure {status}"})
+        status = self.server.hub.take_failure(method, split.path)
+        if status is not None:
+            self._json(status, {"error": f"injected failure {status}"}, {"X-Error-Message": "injected failure"})
             return
         try:
             user = self.server.state.user_for(token)
@@ -586,15 +586,15 @@ class LocalHub:
     """A Hub API server on 127.0.0.1 with a random free port; use as a context manager (or start/stop).
 
     ``tokens`` maps token -> user name (write access) or -> (user, "read"|"write"); ``orgs`` maps a user to
-    the organisations whose repos they may write. ``fail_next`` is a list of HTTP statuses the next
-    requests get instead of their answer (to test error handling).
+    the organisations whose repos they may write. ``fail_once`` makes one matching request fail (to test
+    error handling).
     """
 
     def __init__(self, tokens: dict[str, str | tuple[str, str]] | None = None,
                  orgs: dict[str, list[str]] | None = None):
         self.state = HubState(tokens or {}, orgs)
         self.requests: list[Request] = []
-        self.fail_next: list[int] = []
+        self._failures: list[tuple[str, str, int]] = []
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
 
@@ -630,6 +630,19 @@ class LocalHub:
             raise RuntimeError("the local hub is not running: call start() or use it as a context manager")
         host, port = self._server.server_address[:2]
         return f"http://{host}:{port}"
+
+    def fail_once(self, method: str, path_contains: str, status: int = 500) -> None:
+        """The next ``method`` request whose path contains ``path_contains`` gets ``status`` instead."""
+        with self.state.lock:
+            self._failures.append((method.upper(), path_contains, status))
+
+    def take_failure(self, method: str, path: str) -> int | None:
+        with self.state.lock:
+            for i, (m, part, status) in enumerate(self._failures):
+                if m == method and part in path:
+                    del self._failures[i]
+                    return status
+        return None
 
     def record(self, method: str, path: str, authenticated: bool) -> None:
         with self.state.lock:
