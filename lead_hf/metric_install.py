@@ -16,6 +16,7 @@ import json
 import os
 import shutil
 import sys
+import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -149,7 +150,12 @@ def install_metric(options: MetricInstallOptions | None = None, **overrides) -> 
             finally:
                 shutil.rmtree(staging, ignore_errors=True)
             changed = True
-        os.utime(target)  # evaluate loads the cached version whose script is newest
+        # evaluate loads the cached version whose script is newest: make ours strictly the newest, even
+        # against a copy written in the same clock tick
+        others = [(p / source.name).stat().st_mtime_ns for p in _version_dirs(metric_dir)
+                  if p.name != digest and (p / source.name).is_file()]
+        stamp = max([time.time_ns()] + [t + 1_000_000 for t in others])
+        os.utime(target, ns=(stamp, stamp))
         if opts.prune:
             for stale in _version_dirs(metric_dir):
                 if stale.name != digest:
