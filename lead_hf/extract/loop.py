@@ -48,7 +48,8 @@ class ExtractOptions:
     channels_last: bool = True
     """Run the model and its input in channels-last memory format (faster convolutions)."""
     chunk_size: int = 1024
-    """Samples per resume chunk written to the cache while running."""
+    """Samples per resume chunk written to the cache while running (rounded up to whole steps of
+    batch_size x processes)."""
     cache_dir: str | None = None
     """Cache root (default: $LEAD_HF_CACHE or ~/.cache/lead_hf)."""
     use_cache: bool = True
@@ -233,21 +234,25 @@ def _run(ref, build, ds_label, key, key_parts, directory, opts, acc) -> dict | N
     device = acc.device
     model.to(device, channels_last=opts.channels_last)
 
+    batch_size = opts.batch_size or auto_batch_size(device, model.image_size)
+    workers = opts.num_workers if opts.num_workers >= 0 else auto_num_workers(acc.num_processes)
+    # Chunks hold whole steps (batch_size x processes), so a resumed run batches every sample exactly as
+    # an uninterrupted one and the arrays come out bit-identical.
+    step = batch_size * acc.num_processes
+    chunk = -(-opts.chunk_size // step) * step
     store = None
     todo_chunks = None
     if acc.is_main_process:
         if not opts.use_cache:
             import shutil
             shutil.rmtree(directory, ignore_errors=True)
-        store = _cache.ChunkStore(directory, n, opts.chunk_size, {"key": key})
+        store = _cache.ChunkStore(directory, n, chunk, {"key": key})
         done = set(store.done())
         todo_chunks = [c for c in range(store.num_chunks) if c not in done]
     todo_chunks = broadcast_object_list([todo_chunks])[0]
-    chunk_rows = [(c, range(c * opts.chunk_size, min((c + 1) * opts.chunk_size, n))) for c in todo_chunks]
+    chunk_rows = [(c, range(c * chunk, min((c + 1) * chunk, n))) for c in todo_chunks]
     todo = np.fromiter((i for _, r in chunk_rows for i in r), dtype=np.int64, count=sum(len(r) for _, r in chunk_rows))
 
-    batch_size = opts.batch_size or auto_batch_size(device, model.image_size)
-    workers = opts.num_workers if opts.num_workers >= 0 else auto_num_workers(acc.num_processes)
     if len(todo):
         loader = torch.utils.data.DataLoader(
             _Images(ds, todo, model.preprocess, model.image_size), batch_size=batch_size, shuffle=False,
