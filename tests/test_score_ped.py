@@ -233,3 +233,22 @@ def test_edge_cases_are_finite(x, y):
     assert np.isfinite(mapped).all()
     np.testing.assert_allclose(mapped, explicit_ped(x, y)[0], rtol=1e-10, atol=1e-10)
     assert math.isfinite(lead_hf.score("ped", x, y, base="transrate"))
+
+
+def test_default_base_is_logme():
+    assert lead_hf.score_options("ped")["base"] == "logme"
+    if "logme" not in lead_hf.available_scores():
+        pytest.skip("logme is not registered in this checkout")
+    x, y = blobs()
+    res = lead_hf.compute_score("ped", x, y)
+    assert res.details["base"] == "logme"
+    assert res.value == pytest.approx(lead_hf.score("logme", ped_remap(x, y), y), rel=1e-10)
+
+
+def test_rank_cli_style_option_strings():
+    # lead-hf rank passes METHOD.OPTION=VALUE strings; every option of ped must survive that route
+    x, y = blobs()
+    res = lead_hf.compute_score("ped", x, y, base="gbc", time_step="0.5", max_steps="2",
+                                base_options='{"pca_dim": 3}')
+    assert res.options["time_step"] == 0.5 and res.options["max_steps"] == 2
+    assert res.value == pytest.approx(lead_hf.score("gbc", ped_remap(x, y, time_step=0.5, max_steps=2), y, pca_dim=3))

@@ -53,48 +53,75 @@ class SfdaOptions:
 
 @dataclass
 class FisherFit:
+    coef: torch.Tensor         # [D, K]: V V^T mu_k (= Sw'^-1 mu_k when every direction is kept)
+    intercept: torch.Tensor    # [K]: -mu~_k . mu~_k / 2 + log pi_k
     means: torch.Tensor        # [K, D] class means
-    log_priors: torch.Tensor   # [K]
-    projection: torch.Tensor   # [D, p]: V, with V V^T = Sw'^-1 when every direction is kept
     regularization: float
+
+
+def largest_eigenvalue(a: torch.Tensor, tol: float = 1e-12, max_iter: int = 500) -> float:
+    """Largest eigenvalue of a symmetric PSD matrix by power iteration (the Rayleigh quotient).
+
+    A full eigendecomposition of a 2048 x 2048 matrix takes seconds on a CPU; the paper only needs the
+    top eigenvalue. The start vector is fixed pseudo-random (a structured one such as the row sums can be
+    orthogonal to the top eigenvector); the Rayleigh quotient converges quadratically in the vector error.
+    """
+    gen = torch.Generator().manual_seed(0)
+    v = torch.randn(a.shape[0], generator=gen, dtype=torch.float64).to(device=a.device, dtype=a.dtype)
+    v = v / v.norm()
+    value = 0.0
+    for _ in range(max_iter):
+        w = a @ v
+        new = float(v @ w)
+        norm = w.norm()
+        if norm == 0:
+            return 0.0
+        v = w / norm
+        if abs(new - value) <= tol * abs(new):
+            return new
+        value = new
+    return value
 
 
 def fisher_fit(x: torch.Tensor, labels: torch.Tensor, num_classes: int, regularization: float | None,
                decay: float, n_components: int | None) -> FisherFit:
-    """Regularised FDA (step 1). One eigendecomposition of Sw serves lambda, Sw' and its whitening."""
+    """Regularised FDA (step 1) and the linear class scores of step 2 as x @ coef + intercept."""
     n, d = x.shape
     counts = torch.bincount(labels, minlength=num_classes).to(x.dtype)
     means = torch.zeros(num_classes, d, dtype=x.dtype, device=x.device).index_add_(0, labels, x)
     means = means / counts[:, None]
     within = x - means[labels]
     sw = within.T @ within / n                      # = sum_k (n_k/n) Cov_k, biased covariances
-    s, q = torch.linalg.eigh(sw)
-    s = s.clamp_min(0)
     if regularization is None:
-        regularization = max(math.exp(-decay * float(s.max())), MIN_REGULARIZATION)
+        regularization = max(math.exp(-decay * largest_eigenvalue(sw)), MIN_REGULARIZATION)
     lam = float(regularization)
     total = x - x.mean(0)
-    st = total.T @ total / n
-    mu_w, mu_t = float(s.sum()) / d, float(torch.trace(st)) / d
+    mu_w, mu_t = float(torch.trace(sw)) / d, float(total.pow(2).sum()) / (n * d)
     if mu_w <= 0:  # every class is a single point: shrink towards the total scale instead of 0
         mu_w = mu_t if mu_t > 0 else 1.0
-    s_reg = (1 - lam) * s + lam * mu_w
-    whiten = q / s_reg.sqrt()                       # whiten whiten^T = Sw'^-1
+    sw_reg = (1 - lam) * sw
+    sw_reg.diagonal().add_(lam * mu_w)
+    chol = torch.linalg.cholesky(sw_reg)
     if n_components is None or n_components >= d:
-        # every Fisher direction kept: V = whiten @ P with P orthogonal, and only V V^T matters
-        projection = whiten
+        # every Fisher direction kept: V V^T = Sw'^-1 whatever Sb is, so no eigenproblem is needed
+        coef = torch.cholesky_solve(means.T.contiguous(), chol)
     else:
-        eye = torch.eye(d, dtype=x.dtype, device=x.device)
-        sb = (1 - lam) * (st - sw) + lam * (mu_t - mu_w) * eye   # St' - Sw'
-        e, p = torch.linalg.eigh(whiten.T @ sb @ whiten)
-        projection = whiten @ p[:, torch.argsort(e, descending=True)[:n_components]]
-    return FisherFit(means, (counts / n).log(), projection, lam)
+        st = total.T @ total / n
+        sb = (1 - lam) * (st - sw)                  # St' - Sw'
+        sb.diagonal().add_(lam * (mu_t - mu_w))
+        # Sb v = e Sw' v  <=>  (L^-1 Sb L^-T) u = e u with v = L^-T u
+        half = torch.linalg.solve_triangular(chol, sb, upper=False)
+        e, u = torch.linalg.eigh(torch.linalg.solve_triangular(chol, half.T, upper=False))
+        u = u[:, torch.argsort(e, descending=True)[:n_components]]
+        v = torch.linalg.solve_triangular(chol.T, u, upper=True)
+        coef = v @ (v.T @ means.T)
+    intercept = -0.5 * (means * coef.T).sum(1) + (counts / n).log()
+    return FisherFit(coef, intercept, means, lam)
 
 
 def class_logits(x: torch.Tensor, fit: FisherFit) -> torch.Tensor:
     """delta_k(x) = x~ . mu~_k - |mu~_k|^2 / 2 + log pi_k in the Fisher space (step 2)."""
-    xp, mp = x @ fit.projection, fit.means @ fit.projection
-    return xp @ mp.T - 0.5 * (mp * mp).sum(1) + fit.log_priors
+    return x @ fit.coef + fit.intercept
 
 
 def confmix(x: torch.Tensor, labels: torch.Tensor, means: torch.Tensor, p_true: torch.Tensor) -> torch.Tensor:
