@@ -99,6 +99,15 @@ def test_a_new_score_joins_the_existing_lead_hf_block():
     assert len(blocks) == 1 and [m["type"] for m in blocks[0]["metrics"]] == ["lead", "leep"]
 
 
+def test_the_default_config_is_the_same_dataset_split_as_no_config():
+    first = update(None, {}, results_for({"lead": -0.5}, config=None))
+    again = update(first.readme, first.eval_files, results_for({"lead": -0.5}, config="default"))
+    assert again.added == [] and again.readme == first.readme
+    assert cards.eval_results_path(results_for({"lead": 1.0}, config="default").dataset) in first.eval_files
+    clash = update(first.readme, first.eval_files, results_for({"lead": -0.6}, config="default"))
+    assert len(clash.conflicts) == 2
+
+
 def test_non_finite_scores_are_left_out():
     r = results_for({"lead": -0.5, "logme": math.nan})
     assert cards.finite_scores(r, r.models[0]) == {"lead": -0.5}

@@ -32,6 +32,7 @@ from ..results import DatasetInfo, ModelResult, RankingResults
 
 TASK_TYPE = "image-classification"
 SOURCE_NAME = "lead-hf"
+TOOL_URL = "https://pypi.org/project/lead-hf/"  # where the section's "lead-hf" link points
 EVAL_RESULTS_FOLDER = ".eval_results"
 # Display names of the scores lead-hf knows; any other score shows under its registry name.
 SCORE_NAMES = {
@@ -49,16 +50,21 @@ def score_name(method: str) -> str:
 
 def dataset_label(ds: DatasetInfo) -> str:
     """``id`` / ``id (config)``, then ``, split``: how a dataset split is named in titles and messages."""
-    return f"{ds.id}{f' ({ds.config})' if ds.config else ''}, split {ds.split}"
+    return f"{ds.id}{f' ({_config(ds)})' if _config(ds) else ''}, split {ds.split}"
+
+
+def _config(ds: DatasetInfo) -> str | None:
+    """The config name, with the datasets library's implicit "default" config treated as none."""
+    return None if ds.config in (None, "", "default") else ds.config
 
 
 def dataset_key(ds: DatasetInfo) -> str:
-    return f"{ds.id}/{ds.config or 'default'}/{ds.split}"
+    return f"{ds.id}/{_config(ds) or 'default'}/{ds.split}"
 
 
 def slug(ds: DatasetInfo) -> str:
     """A file-name-safe name of a dataset split: ``owner--name[--config]--split``."""
-    parts = [ds.id.replace("/", "--")] + ([ds.config] if ds.config else []) + [ds.split]
+    parts = [ds.id.replace("/", "--")] + ([_config(ds)] if _config(ds) else []) + [ds.split]
     return re.sub(r"[^A-Za-z0-9._-]+", "-", "--".join(parts))
 
 
@@ -67,7 +73,7 @@ def eval_results_path(ds: DatasetInfo) -> str:
 
 
 def task_id(ds: DatasetInfo, method: str) -> str:
-    return ":".join([method] + ([ds.config] if ds.config else []) + [ds.split])
+    return ":".join([method] + ([_config(ds)] if _config(ds) else []) + [ds.split])
 
 
 @dataclass(frozen=True)
@@ -157,7 +163,8 @@ def _matches(block: dict[str, Any], ds: DatasetInfo) -> bool:
     task = block.get("task") or {}
     dataset = block.get("dataset") or {}
     return (isinstance(task, dict) and task.get("type") == TASK_TYPE and isinstance(dataset, dict)
-            and dataset.get("type") == ds.id and (dataset.get("config") or None) == (ds.config or None)
+            and dataset.get("type") == ds.id
+            and (dataset.get("config") or "default") == (_config(ds) or "default")
             and dataset.get("split") == ds.split)
 
 
@@ -284,9 +291,10 @@ def render_section(template: string.Template, ds: DatasetInfo, scores: dict[str,
     rows = "\n".join(f"| {score_name(m)}{' (primary)' if m == primary else ''} | `{m}` | {fmt(v)} |"
                      for m, v in scores.items())
     values = {
-        "dataset_id": ds.id, "dataset_url": f"{hub_url.rstrip('/')}/datasets/{ds.id}", "config": ds.config or "default", "split": ds.split,
+        "dataset_id": ds.id, "dataset_url": f"{hub_url.rstrip('/')}/datasets/{ds.id}",
+        "config": ds.config or "default", "split": ds.split,
         "revision": ds.revision or "unknown", "num_samples": ds.num_samples, "num_classes": ds.num_classes,
-        "dataset_label": dataset_label(ds), "table": rows, "source_url": source_url,
+        "dataset_label": dataset_label(ds), "table": rows, "source_url": source_url, "tool_url": TOOL_URL,
         "leaderboard": (f"All models ranked on this dataset: [leaderboard]({leaderboard_url})."
                         if leaderboard_url else ""),
     }

@@ -24,7 +24,7 @@ from ..results import ModelResult, RankingResults
 from . import cards, leaderboard
 
 DEFAULT_ENDPOINT = "https://huggingface.co"
-DEFAULT_SOURCE_URL = "https://pypi.org/project/lead-hf/"
+DEFAULT_SOURCE_URL = cards.TOOL_URL
 TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "model_cards"
 
 
@@ -139,7 +139,8 @@ class PublishReport:
             kind = "dataset" if c.repo_type == "dataset" else "model"
             # one value appears in several files (model-index, eval results): count values, not edits
             n_add, n_rep = (len({x.split(" (")[0] for x in xs}) for xs in (c.added, c.replaced))
-            what = ", ".join(x for x in (f"{n_add} value(s) added" if n_add else "",
+            unit = "results file(s)" if c.repo_type == "dataset" else "value(s)"
+            what = ", ".join(x for x in (f"{n_add} {unit} added" if n_add else "",
                                          f"{n_rep} replaced" if n_rep else "") if x)
             files = ", ".join(c.changed)
             if c.action == "unchanged":
@@ -229,7 +230,7 @@ class _Guard:
         if isinstance(err, (ConnectionError, TimeoutError, OSError)) or type(err).__module__.split(".")[0] in (
                 "httpx", "httpx2", "httpcore", "requests", "urllib3"):
             return (f"cannot {doing} {repo}: cannot reach {self.endpoint} ({type(err).__name__}); check the network "
-                    "or --endpoint / HF_ENDPOINT, then run again (nothing was written to this repo)")
+                    "or --endpoint / HF_ENDPOINT, then run again (nothing was written by this step)")
         raise err
 
     def call(self, fn, *args, repo: str, doing: str, **kwargs):
@@ -399,7 +400,8 @@ def publish(results=None, options: PublishOptions | None = None, **overrides: An
     if opts.dry_run:
         reader: Any = _CacheReader(opts.cache_dir)
         api = user = guard = None
-        report.notes.append("dry run: nothing is sent; current files come from the local Hugging Face cache")
+        report.notes.append("dry run: nothing is sent; current files come from the local Hugging Face cache "
+                            "and open pull requests are not looked at")
     else:
         api, user, guard = _connect(opts, endpoint)
         reader = _HubReader(api, guard, opts.cache_dir)
