@@ -151,7 +151,9 @@ def test_leaderboard_table_ranks_by_primary_and_lists_failures():
                                        finetune_accuracy=0.81),
                            ModelResult(model="a/bad", hub_id="a/bad", status="failed", error="oom | crash")])
     r.assign_ranks()
+    r.agreement = {"lead": {"weighted_tau": 0.5}}
     table = leaderboard.render_table(r, "https://hub.example")
+    assert "weighted Kendall τ with fine-tuned accuracy 0.500" in table
     rows = [line for line in table.splitlines() if line.startswith("| ")]
     assert rows[0] == "| Rank | Model | LEAD ★ | LogME | Fine-tuned acc. |"
     assert rows[1] == "| 1 | [a/two](https://hub.example/a/two) | -0.1000 | 1.0000 | 0.8100 |"

@@ -53,9 +53,16 @@ def render_table(results: RankingResults, hub_url: str) -> str:
              f"primary score {score_name(results.primary)} (★)",
              f"ranked {results.created}" if results.created else None,
              f"lead-hf {version}" if version else None,
+             _agreement(results),
              f"[results file]({results_path(results)})"]
     return f"## {_cell(dataset_label(results.dataset))}\n\n" + " · ".join(f for f in facts if f) + "\n\n" + \
         "\n".join(lines) + "\n"
+
+
+def _agreement(results: RankingResults) -> str | None:
+    """The primary score's agreement with fine-tuned accuracies, when the ranking had ground truth."""
+    tau = (getattr(results, "agreement", None) or {}).get(results.primary, {}).get("weighted_tau")
+    return f"weighted Kendall τ with fine-tuned accuracy {tau:.3f}" if isinstance(tau, (int, float)) else None
 
 
 def render_readme(template: string.Template, all_results: list[RankingResults], *, title: str, source_url: str,
