@@ -342,3 +342,18 @@ def test_a_failed_commit_leaves_that_repo_untouched_and_a_rerun_completes(hub, e
     rerun = run(hub, env)
     assert {c.repo_id: c.action for c in rerun.changes} == {"alice/vit-tiny": "unchanged",
                                                             "alice/resnet-mini": "open-pr"}
+
+
+def test_models_filter_and_input_errors(hub, env, capsys):
+    report = run(hub, env, models=("alice/resnet-mini",))
+    assert [c.repo_id for c in report.changes] == ["alice/resnet-mini"]
+    assert hub.pull_requests("alice/vit-tiny") == []
+    with pytest.raises(ValueError, match="alice/unknown not among"):
+        run(hub, env, models=("alice/unknown",))
+    with pytest.raises(ValueError, match="nothing to publish"):
+        run(hub, env, cards=False)
+    both = [make_results(), make_results()]
+    with pytest.raises(ValueError, match="one results file per dataset split"):
+        run(hub, env, both)
+    assert cli_main(["publish", str(env / "missing.json"), "--endpoint", hub.url]) == 2
+    assert "run `lead-hf rank` first" in capsys.readouterr().err

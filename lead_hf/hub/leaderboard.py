@@ -71,7 +71,8 @@ def render_readme(template: string.Template, all_results: list[RankingResults], 
     tables = "\n".join(render_table(r, hub_url) for r in ordered)
     if unreadable:
         tables += "\nNot shown (not lead-hf results files): " + ", ".join(f"`{p}`" for p in unreadable) + "\n"
-    values = {"title": title, "title_yaml": json.dumps(title), "source_url": source_url, "tool_url": TOOL_URL, "num_datasets": len(ordered), "tables": tables.rstrip()}
+    values = {"title": title, "title_yaml": json.dumps(title), "source_url": source_url, "tool_url": TOOL_URL,
+              "num_datasets": len(ordered), "tables": tables.rstrip()}
     text = _fill(template, "leaderboard_README.md", values).rstrip() + "\n"
     split_card(text, "leaderboard_README.md template")  # a template that renders invalid YAML fails here, early
     return text

@@ -39,7 +39,8 @@ class PublishOptions:
     pr: bool = True
     """Open a pull request on each model repo; --no-pr commits to main instead (needs write access there)."""
     dry_run: bool = False
-    """Print the unified diff of every file that would change and send nothing (no HTTP request at all): the current files are read from the local Hugging Face cache, when there."""
+    """Print the unified diff of every file that would change and send nothing (no HTTP request at all);
+    the current files are read from the local Hugging Face cache, when there."""
     overwrite: bool = False
     """Replace an existing different value for the same dataset, split and score (otherwise publishing is refused)."""
     token: str | None = field(default=None, repr=False)
@@ -148,7 +149,8 @@ class PublishReport:
             elif c.error:
                 status = f"NOT published: {c.error}"
             elif self.dry_run:
-                status = {"open-pr": "would open a pull request", "update-pr": f"would push to pull request #{c.pr_num}",
+                status = {"open-pr": "would open a pull request",
+                          "update-pr": f"would push to pull request #{c.pr_num}",
                           "commit": "would commit to main", "create": "would create the repo and commit"}[c.action]
                 status += f" changing {files}" + (f" ({what})" if what else "")
             else:
@@ -325,8 +327,11 @@ def _load_results(items) -> list[RankingResults]:
     return loaded
 
 
-def _model_entries(all_results: list[RankingResults], only: tuple[str, ...]) -> dict[str, list[tuple[RankingResults, ModelResult]]]:
-    by_repo: dict[str, list[tuple[RankingResults, ModelResult]]] = {}
+Entries = list[tuple[RankingResults, ModelResult]]
+
+
+def _model_entries(all_results: list[RankingResults], only: tuple[str, ...]) -> dict[str, Entries]:
+    by_repo: dict[str, Entries] = {}
     for results in all_results:
         for m in results.models:
             if m.status != "ok" or not m.hub_id or not cards.finite_scores(results, m):
@@ -334,7 +339,8 @@ def _model_entries(all_results: list[RankingResults], only: tuple[str, ...]) -> 
             if only and m.hub_id not in only:
                 continue
             if m.hub_id.count("/") != 1:
-                raise ValueError(f"model {m.model!r}: hub_id {m.hub_id!r} is not 'namespace/name'; fix the results file")
+                raise ValueError(f"model {m.model!r}: hub_id {m.hub_id!r} is not 'namespace/name'; "
+                                 "fix the results file")
             by_repo.setdefault(m.hub_id, []).append((results, m))
     missing = sorted(set(only) - set(by_repo))
     if missing:
@@ -343,7 +349,7 @@ def _model_entries(all_results: list[RankingResults], only: tuple[str, ...]) -> 
     return by_repo
 
 
-def _pr_title(entries: list[tuple[RankingResults, ModelResult]]) -> str:
+def _pr_title(entries: Entries) -> str:
     labels = sorted({cards.dataset_label(r.dataset) for r, _ in entries})
     return "Add lead-hf transferability results: " + "; ".join(labels)
 
@@ -452,9 +458,9 @@ def publish(results=None, options: PublishOptions | None = None, **overrides: An
     if blockers:
         if opts.dry_run:
             return report
-        hint = ("pass --overwrite to replace the existing values" if any("already" in b for b in blockers)
-                else "fix the problems above")
-        raise PublishError("nothing was published:\n  " + "\n  ".join(blockers) + f"\n{hint}", report)
+        hint = ("\npass --overwrite to replace the existing values" if any(" already " in b for b in blockers)
+                else "")
+        raise PublishError("nothing was published:\n  " + "\n  ".join(blockers) + hint, report)
     if opts.dry_run:
         return report
 
