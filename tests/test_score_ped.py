@@ -124,6 +124,8 @@ def test_base_options_from_a_cli_json_string():
     opts = {"gaussian_type": "spherical", "pca_dim": 4}
     assert lead_hf.score("ped", x, y, base="gbc", base_options=json.dumps(opts)) == pytest.approx(
         lead_hf.score("ped", x, y, base="gbc", base_options=opts))
+    assert lead_hf.score("ped", x, y, base="gbc", base_options="gaussian_type=spherical;pca_dim=4") == \
+        pytest.approx(lead_hf.score("ped", x, y, base="gbc", base_options=opts))
     assert PedOptions(base_options="").base_options == {}
 
 
@@ -161,6 +163,7 @@ def test_base_needing_source_logits_is_explained(monkeypatch):
     ({"base": "no_such_score"}, "available scores"), ({"base": "ped"}, "re-map twice"),
     ({"base": "gbc", "base_options": {"gausian_type": "diagonal"}}, "valid options"),
     ({"base_options": "{not json"}, "JSON"), ({"base_options": "[1, 2]"}, "mapping"),
+    ({"base_options": "pca_dim"}, "KEY=VALUE"), ({"base_options": "pca_dim=x"}, "pca_dim"),
     ({"time_step": 0}, "time_step"), ({"exit_ratio": 1.0}, "exit_ratio"), ({"max_steps": -1}, "max_steps"),
     ({"rescale": "imagenet"}, "rescale"), ({"nsigma": float("inf")}, "nsigma"),
 ])
@@ -252,3 +255,20 @@ def test_rank_cli_style_option_strings():
                                 base_options='{"pca_dim": 3}')
     assert res.options["time_step"] == 0.5 and res.options["max_steps"] == 2
     assert res.value == pytest.approx(lead_hf.score("gbc", ped_remap(x, y, time_step=0.5, max_steps=2), y, pca_dim=3))
+
+
+def test_options_through_the_rank_command_line_route():
+    # `lead-hf rank --score-options "..."` reaches the score as one string split on spaces and commas
+    from lead_hf.config import options_from
+    from lead_hf.rank import RankOptions, parse_score_options
+
+    flags = {"scores": "ped,gbc",
+             "score_options": "ped.base=gbc ped.base_options=pca_dim=3;gaussian_type=spherical ped.max_steps=2"}
+    rank_opts = options_from(RankOptions, flags)
+    per_method = parse_score_options(rank_opts.score_options, list(rank_opts.scores))
+    x, y = blobs()
+    res = lead_hf.compute_score("ped", x, y, **per_method["ped"])
+    assert res.options["base_options"] == {"pca_dim": "3", "gaussian_type": "spherical"}
+    assert res.details["base_options"]["pca_dim"] == 3 and res.details["steps"] == 2
+    assert res.value == pytest.approx(
+        lead_hf.score("gbc", ped_remap(x, y, max_steps=2), y, pca_dim=3, gaussian_type="spherical"))

@@ -66,17 +66,13 @@ class PedOptions(PedRemapOptions):
     base: str = "logme"
     """Registered score applied to the re-mapped features (any of lead_hf.available_scores())."""
     base_options: dict[str, Any] = field(default_factory=dict)
-    """Options of the base score, as a mapping (YAML) or a JSON object string (CLI)."""
+    """Options of the base score: a mapping (Python, YAML), or a string of KEY=VALUE pairs separated by
+    ';' (CLI: no spaces or commas, which the CLI splits on), or a JSON object."""
 
     def __post_init__(self):
         super().__post_init__()
         if isinstance(self.base_options, str):
-            text = self.base_options.strip()
-            try:
-                self.base_options = json.loads(text) if text else {}
-            except json.JSONDecodeError as err:
-                raise ValueError(f"base_options must be a JSON object such as '{{\"t\": 0.5}}', got "
-                                 f"{self.base_options!r} ({err})") from None
+            self.base_options = _parse_base_options(self.base_options)
         if not isinstance(self.base_options, dict):
             raise ValueError(f"base_options must be a mapping of option: value, got "
                              f"{type(self.base_options).__name__}")
@@ -84,6 +80,27 @@ class PedOptions(PedRemapOptions):
         if self.base == "ped":
             raise ValueError("base='ped' would re-map twice; name the score to apply after the re-mapping, "
                              "e.g. base='logme'")
+
+
+def _parse_base_options(text: str) -> Any:
+    """'pca_dim=32;gaussian_type=spherical' or '{"pca_dim": 32}' -> dict (values typed by the base)."""
+    text = text.strip()
+    if not text:
+        return {}
+    if text.startswith(("{", "[")):
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError as err:
+            raise ValueError(f"base_options {text!r} is not valid JSON ({err}); write it as "
+                             "KEY=VALUE;KEY=VALUE or as a JSON object") from None
+    out = {}
+    for item in filter(None, (part.strip() for part in text.split(";"))):
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ValueError(f"base_options item {item!r} must look like KEY=VALUE (pairs separated "
+                             "by ';'), e.g. 'pca_dim=32;gaussian_type=spherical'")
+        out[key.strip()] = value.strip()
+    return out
 
 
 @dataclass
