@@ -45,8 +45,8 @@ def run(opts: ExtractCommandOptions) -> int:
         raise ValueError("no model given and no embedded zoo package installed; pass --models SPEC ...")
     base = ExtractOptions(**{f.name: getattr(opts, f.name) for f in dataclasses.fields(ExtractOptions)})
     summary = []
-    from accelerate import PartialState
-    main = PartialState().is_main_process
+    from .loop import accelerator
+    main = accelerator().is_main_process  # created before any PartialState, so CPU runs get gloo
     for spec in models:
         out = extract(spec, opts.dataset, base)
         if main:

@@ -200,8 +200,7 @@ def extract(model_spec, dataset_spec, options: ExtractOptions | None = None, **o
         if hit is not None:
             return _result(hit[0], hit[1], directory, from_cache=True)
 
-    from accelerate import Accelerator
-    acc = Accelerator()
+    acc = accelerator()
     try:
         manifest = _run(ref, build, ds_label, key, key_parts, directory, opts, acc)
     finally:
@@ -211,6 +210,13 @@ def extract(model_spec, dataset_spec, options: ExtractOptions | None = None, **o
         raise RuntimeError(f"extraction of {ref.name!r} on {ds_label!r} finished but its cache entry "
                            f"{str(directory)!r} cannot be read; is the cache directory shared by all processes?")
     return _result(hit[0], hit[1] if manifest is None else manifest, directory, from_cache=False)
+
+
+def accelerator():
+    """The process's Accelerator. Without CUDA it is created with cpu=True: accelerate only sets up the
+    gloo (MULTI_CPU) process group then, so a plain ``torchrun`` of CPU processes splits the work too."""
+    from accelerate import Accelerator
+    return Accelerator(cpu=not torch.cuda.is_available())
 
 
 def _result(arrays, manifest, directory, from_cache) -> Extracted:
