@@ -96,15 +96,19 @@ def fixed_point(sigma: torch.Tensor, x: torch.Tensor, counts: torch.Tensor, n: i
 
     Each step sets alpha = gamma / m2, beta = (N - gamma) / res2 (MacKay's updates written through the
     shared eigenvalues) and t = alpha / beta. Returns per class: evidence / N, alpha, beta, iterations,
-    converged.
+    converged, and whether the maximum is a limit (t -> 0 or infinity) rather than a stationary point.
     """
     k = x.shape[1]
     dtype, dev = x.dtype, x.device
     x2 = x ** 2
-    # part of ||y||^2 outside the column space of F (cancellation can make it slightly negative)
+    # part of ||y||^2 outside the column space of F (cancellation can make it slightly negative); with
+    # rank N the column space is everything and the rest is exactly 0
     rest = (counts.to(dtype) - x2.sum(0)).clamp_min(0)
+    if sigma.numel() == n:
+        rest = torch.zeros_like(rest)
     iters = torch.zeros(k, dtype=torch.long, device=dev)
     converged = torch.zeros(k, dtype=torch.bool, device=dev)
+    at_limit = torch.zeros(k, dtype=torch.bool, device=dev)
     if sigma.numel() == 0:  # all-zero features: the evidence no longer depends on t
         t = torch.ones(k, dtype=dtype, device=dev)
         converged[:] = True
@@ -125,8 +129,20 @@ def fixed_point(sigma: torch.Tensor, x: torch.Tensor, counts: torch.Tensor, n: i
             t = torch.where(active, t_new, t)
             iters += active.long()
             converged |= active & done
+        # The evidence can rise monotonically towards a limit instead of peaking: t -> infinity (the
+        # features explain nothing of this class: w = 0) or, with rank N, t -> 0 (an exact fit). The
+        # fixed point then only drifts towards it, so compare with both limits, evaluated at the bounds.
+        best, best_t = profile_evidence(sigma, x2, rest, t, n)[0], t
+        for bound in (lo, hi):
+            t_b = torch.full_like(t, float(bound))
+            e_b = profile_evidence(sigma, x2, rest, t_b, n)[0]
+            better = e_b > best
+            best, best_t = torch.where(better, e_b, best), torch.where(better, t_b, best_t)
+            converged |= better
+        t = best_t
+        at_limit = (t <= lo) | (t >= hi)
     evidence, alpha, beta = profile_evidence(sigma, x2, rest, t, n)
-    return evidence / n, alpha, beta, iters, converged
+    return evidence / n, alpha, beta, iters, converged, at_limit
 
 
 def profile_evidence(sigma, x2, rest, t, n: int):
@@ -146,7 +162,7 @@ def profile_evidence(sigma, x2, rest, t, n: int):
 def logme(inputs: ScoreInputs, opts: LogMEOptions) -> ScoreResult:
     f, y, k = inputs.features, inputs.labels, inputs.num_classes
     sigma, x, solver = spectrum(f, y, k, opts.solver)
-    evidence, alpha, beta, iters, converged = fixed_point(
+    evidence, alpha, beta, iters, converged, at_limit = fixed_point(
         sigma, x, inputs.class_counts(), inputs.num_samples, opts.tol, opts.max_iter)
     return ScoreResult("logme", float(evidence.mean()), details={
         "evidence_per_class": evidence.tolist(),
@@ -154,6 +170,9 @@ def logme(inputs: ScoreInputs, opts: LogMEOptions) -> ScoreResult:
         "beta": beta.tolist(),
         "iterations": iters.tolist(),
         "converged": bool(converged.all()),
+        # classes whose evidence is highest in a limit: alpha/beta -> infinity (the features explain
+        # nothing of the class) or -> 0 (an exact fit, rank N); alpha and beta are then at the bound
+        "at_limit": at_limit.tolist(),
         "rank": int(sigma.numel()),
         "solver": solver,
     })
