@@ -95,6 +95,14 @@ def test_integer_valued_float_labels(metric):
     assert metric.compute(predictions=x, references=y.astype(float), **SMALL)["lead"] == expected(x, y, **SMALL)
 
 
+def test_device_is_forwarded(metric):
+    x, y = make_data()
+    assert metric.compute(predictions=x, references=y, device="cpu", **SMALL)["lead"] == expected(x, y, **SMALL)
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="CUDA is not available"):
+            metric.compute(predictions=x, references=y, device="cuda", **SMALL)
+
+
 # --- options ------------------------------------------------------------------------------------------
 
 def test_options_are_forwarded(metric):
