@@ -140,7 +140,7 @@ def test_confmix_makes_the_task_harder():
     (np.random.default_rng(2).normal(size=(20, 1)), np.arange(20) % 3),                    # D = 1
     (np.random.default_rng(3).normal(size=(8, 50)), np.arange(8) % 2),                     # N < D
     (np.zeros((10, 4)), np.arange(10) % 2),                                                # constant features
-    (np.repeat(np.eye(3), 4, axis=0), np.repeat(np.arange(3), 4)),                         # zero within-class scatter
+    (np.repeat(np.eye(3), 4, axis=0), np.repeat(np.arange(3), 4)),                         # Sw = 0
 ])
 def test_edge_cases_are_finite(x, y):
     assert math.isfinite(lead_hf.score("sfda", x, y))

@@ -152,7 +152,8 @@ def test_bad_options_are_explained(opts, match):
 
 
 def test_options_dataclass_defaults():
-    assert lead_hf.score_options("transrate") == {"eps": 1e-4, "normalize": "mean_norm", "class_weights": "uniform"}
+    assert lead_hf.score_options("transrate") == {"eps": 1e-4, "normalize": "mean_norm",
+                                                  "class_weights": "uniform"}
     # CLI/YAML strings are converted to the declared types
     x, y = blobs()
     assert lead_hf.score("transrate", x, y, eps="1e-3") == lead_hf.score("transrate", x, y, eps=1e-3)

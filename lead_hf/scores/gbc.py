@@ -86,7 +86,8 @@ def bhattacharyya_matrix(means: torch.Tensor, var: torch.Tensor, chunk_elems: in
     rows = max(1, chunk_elems // max(1, k * p))
     out = []
     for start in range(0, k, rows):
-        mi, vi, li = means[start:start + rows, None], var[start:start + rows, None], log_var[start:start + rows, None]
+        block = slice(start, start + rows)
+        mi, vi, li = means[block, None], var[block, None], log_var[block, None]
         avg = 0.5 * (vi + var[None])
         dist = ((mi - means[None]) ** 2 / avg).sum(-1) / 8 \
             + 0.5 * (avg.log() - 0.5 * (li + log_var[None])).sum(-1)
