@@ -4,6 +4,6 @@
 ``leaderboard`` hold the pure text transformations it uses. Every request goes through one
 ``HfApi(endpoint=..., token=...)``.
 """
-from .publish import PublishError, PublishOptions, PublishReport, RepoChange, publish
+from .publishing import PublishError, PublishOptions, PublishReport, RepoChange, publish
 
 __all__ = ["PublishError", "PublishOptions", "PublishReport", "RepoChange", "publish"]

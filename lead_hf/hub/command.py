@@ -1,10 +1,10 @@
-"""``lead-hf publish RESULTS``: the CLI face of :func:`lead_hf.hub.publish`."""
+"""``lead-hf publish RESULTS``: the CLI face of :func:`lead_hf.hub.publishing.publish`."""
 from __future__ import annotations
 
 import sys
 
 from ..cli import Command
-from .publish import PublishError, PublishOptions, publish
+from .publishing import PublishError, PublishOptions, publish
 
 DESCRIPTION = """\
 Publish ranking results (the results.json written by `lead-hf rank`) where Hugging Face users look:
