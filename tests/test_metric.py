@@ -42,6 +42,9 @@ def expected(features, labels, method="lead", **options):
 @pytest.fixture(scope="module")
 def modules_cache(tmp_path_factory):
     """evaluate's module cache redirected to a temporary folder for this file's in-process loads."""
+    if "evaluate_modules" in sys.modules:  # another test loaded a module already: its package path is fixed
+        yield Path(evaluate.config.HF_MODULES_CACHE)
+        return
     path = tmp_path_factory.mktemp("hf_modules")
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(evaluate.config, "HF_MODULES_CACHE", path)
