@@ -357,3 +357,10 @@ def test_models_filter_and_input_errors(hub, env, capsys):
         run(hub, env, both)
     assert cli_main(["publish", str(env / "missing.json"), "--endpoint", hub.url]) == 2
     assert "run `lead-hf rank` first" in capsys.readouterr().err
+
+
+def test_token_from_the_cached_login(hub, env):
+    Path(huggingface_hub.constants.HF_TOKEN_PATH).write_text(BOB)  # what `hf auth login` saves
+    report = run(hub, env, token=None)
+    assert {c.action for c in report.changes} == {"open-pr"}
+    assert hub.pull_requests("alice/vit-tiny")[0].author == "bob"
