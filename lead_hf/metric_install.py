@@ -144,7 +144,7 @@ def install_metric(options: MetricInstallOptions | None = None, **overrides) -> 
                 (staging / source.name).write_bytes(code)
                 meta = {"original file path": str(source), "local file path": str(target)}
                 (staging / f"{METRIC_NAME}.json").write_text(json.dumps(meta), encoding="utf-8")
-                if target_dir.exists():  # a damaged copy: set it aside so the rename below can happen
+                if target_dir.exists():  # a damaged copy: os.replace cannot rename onto a non-empty folder
                     shutil.rmtree(target_dir)
                 os.replace(staging, target_dir)
             finally:
@@ -172,9 +172,10 @@ def load_metric(**load_kwargs):
     """
     import evaluate
 
+    modules_cache = load_kwargs.pop("modules_cache", None)  # where to look for an installed copy
     source = default_source()
     if not source.is_file():
-        opts = MetricInstallOptions(modules_cache=load_kwargs.pop("modules_cache", None))
+        opts = MetricInstallOptions(modules_cache=modules_cache)
         newest = _newest(_metric_dir(_resolve_cache(opts)))
         if newest is None:
             raise FileNotFoundError("the lead metric is neither in a lead-hf checkout nor installed; run "

@@ -296,6 +296,17 @@ def test_no_prune_keeps_other_versions_but_installed_one_is_newest(tmp_path):
     assert metric_install.check_metric(modules_cache=str(tmp_path))[0]
 
 
+def test_load_metric_without_a_checkout_uses_the_installed_copy(modules_cache, tmp_path, monkeypatch):
+    installed = tmp_path / "installed"
+    metric_install.install_metric(source=str(METRIC_DIR / "lead.py"), modules_cache=str(installed))
+    monkeypatch.setattr(metric_install, "default_source", lambda: tmp_path / "no-checkout" / "lead.py")
+    with pytest.raises(FileNotFoundError, match="neither in a lead-hf checkout nor installed"):
+        metric_install.load_metric(modules_cache=str(tmp_path / "empty"))
+    m = metric_install.load_metric(modules_cache=str(installed), keep_in_memory=True)
+    x, y = make_data(seed=11)
+    assert m.compute(predictions=x, references=y, **SMALL)["lead"] == expected(x, y, **SMALL)
+
+
 def test_installer_errors(tmp_path, capsys):
     with pytest.raises(FileNotFoundError, match="not found.*--source"):
         metric_install.install_metric(source=str(tmp_path / "missing.py"), modules_cache=str(tmp_path))
