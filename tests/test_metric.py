@@ -119,7 +119,8 @@ def test_options_are_forwarded(metric):
 
 def test_unknown_option_gives_the_registry_error(metric):
     x, y = make_data()
-    with pytest.raises(ValueError, match=r"unknown option\(s\) tt for score 'lead'; valid options: .*samples_per_class"):
+    message = r"unknown option\(s\) tt for score 'lead'; valid options: .*samples_per_class"
+    with pytest.raises(ValueError, match=message):
         metric.compute(predictions=x, references=y, tt=2.0)
     with pytest.raises(ValueError, match="option t="):
         metric.compute(predictions=x, references=y, t="soon")
