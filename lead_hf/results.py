@@ -20,6 +20,7 @@ One JSON document per (dataset split, set of models). Schema ``lead-hf/results/v
          "seconds": {method: float, "extract": float},
          "finetune_accuracy": float|null}         # ground truth, when supplied
       ],
+      "agreement": {method: {"weighted_tau", "kendall_tau", "pearson", "top1_regret"}},  # with ground truth
       "options": {...}, "versions": {package: version}, "git_commit": str|null,
       "created": ISO-8601 UTC
     }
@@ -67,6 +68,7 @@ class RankingResults:
     scores: list[str]
     primary: str
     models: list[ModelResult]
+    agreement: dict[str, dict[str, float]] = field(default_factory=dict)
     options: dict[str, Any] = field(default_factory=dict)
     versions: dict[str, str] = field(default_factory=dict)
     git_commit: str | None = None
@@ -106,6 +108,7 @@ class RankingResults:
                 scores=list(data["scores"]),
                 primary=data["primary"],
                 models=[ModelResult(**m) for m in data["models"]],
+                agreement=data.get("agreement", {}),
                 options=data.get("options", {}),
                 versions=data.get("versions", {}),
                 git_commit=data.get("git_commit"),
