@@ -1,0 +1,406 @@
+"""`lead-hf finetune`: the ground truth a transferability score is judged against.
+
+Full fine-tuning of a pre-trained model on a downstream split with a new linear head, following the
+protocol of the model-selection literature (You et al. 2021 LogME; Hu et al. 2024 LEAD): SGD with
+momentum, cosine learning-rate decay, a small learning-rate grid, and the best test accuracy over the
+grid kept. Sizes are reduced so it also runs on a CPU: small image size, a stratified subset of the
+training split, few epochs. The protocol (every number) is stored with each result.
+
+    >>> from lead_hf.finetune import FinetuneOptions, finetune
+    >>> res = finetune("zoo:mobilenetv2_100.in1k", "embedded:digits", FinetuneOptions(epochs=1))
+    >>> res.accuracy, res.runs[0]["per_epoch"]
+
+Every (model, dataset, protocol, learning rate) run is cached as one JSON file (written atomically) under
+``<cache>/finetune/``; a killed sweep resumes by skipping the runs that already have one. The same
+preprocessing (:func:`resized_ref`) is what ``lead-hf benchmark`` extracts features with, so the scores
+see exactly the images fine-tuning saw (minus augmentation).
+"""
+from __future__ import annotations
+
+import dataclasses
+import datetime as _dt
+import hashlib
+import json
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .cli import Command
+
+PROTOCOL_VERSION = "ft-v1"
+"""Bumped whenever the training code changes the numbers, so old cached runs are not reused."""
+
+
+@dataclass
+class FinetuneOptions:
+    dataset: str = "embedded:digits"
+    """Downstream dataset (embedded:NAME, imagefolder:DIR, parquet:FILES, a save_to_disk directory)."""
+    train_split: str = "train"
+    """Split to fine-tune on (slices allowed: train[:2000])."""
+    test_split: str = "test"
+    """Split the accuracy is measured on."""
+    train_per_class: int | None = 20
+    """Stratified subset of the training split: at most this many images per class (None: all)."""
+    test_per_class: int | None = 30
+    """Stratified subset of the test split (None: all)."""
+    image_size: int = 48
+    """Side of the square input in pixels (the model's own normalisation is kept)."""
+    epochs: int = 3
+    """Passes over the training subset."""
+    batch_size: int = 16
+    """Images per optimiser step (per process)."""
+    learning_rates: tuple[float, ...] = (0.01, 0.05)
+    """Learning-rate grid; one run each, the best test accuracy is kept."""
+    momentum: float = 0.9
+    """SGD momentum."""
+    weight_decay: float = 1e-4
+    """SGD weight decay (applied to every parameter)."""
+    eval_every_epoch: bool = False
+    """Measure test accuracy after every epoch and keep the best epoch too (default: the final model only,
+    which is cheaper and does not select on the test set twice)."""
+    head_lr_multiplier: float = 1.0
+    """Learning rate of the new head relative to the backbone's."""
+    seed: int = 0
+    """Seed of the subset selection, the head initialisation, augmentation and shuffling."""
+    num_threads: int = 0
+    """torch CPU threads (0: torch's default)."""
+    cache_dir: str | None = None
+    """Cache root (default: $LEAD_HF_CACHE or ~/.cache/lead_hf); runs go under finetune/."""
+    use_cache: bool = True
+    """Reuse finished runs; False trains again and overwrites them."""
+    output: str | None = None
+    """Also write the result (accuracy, every run, protocol) as JSON to this file."""
+    models: tuple[str, ...] = ()
+    """Model specs (zoo:NAME, timm:ARCH@FILE, ...): each is fine-tuned in turn."""
+
+    def __post_init__(self):
+        if self.image_size < 16:
+            raise ValueError(f"image_size must be >= 16 pixels, got {self.image_size}")
+        if self.epochs < 1:
+            raise ValueError(f"epochs must be >= 1, got {self.epochs}")
+        if self.batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {self.batch_size}")
+        lrs = tuple(self.learning_rates)
+        if not lrs or any(not (isinstance(v, (int, float)) and math.isfinite(v) and v > 0) for v in lrs):
+            raise ValueError(f"learning_rates must be a non-empty list of positive numbers, got {self.learning_rates!r}")
+        self.learning_rates = tuple(float(v) for v in lrs)
+        for name in ("train_per_class", "test_per_class"):
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise ValueError(f"{name} must be >= 1 (or None for every sample), got {value}")
+        if not 0 <= self.momentum < 1:
+            raise ValueError(f"momentum must be in [0, 1), got {self.momentum}")
+        if self.weight_decay < 0 or self.head_lr_multiplier <= 0:
+            raise ValueError("weight_decay must be >= 0 and head_lr_multiplier > 0")
+        if self.num_threads < 0:
+            raise ValueError(f"num_threads must be >= 0, got {self.num_threads}")
+
+    def protocol(self) -> dict[str, Any]:
+        """Everything that changes the numbers (what the cache key and the CSV 'protocol' column hold)."""
+        keep = ("train_split", "test_split", "train_per_class", "test_per_class", "image_size", "epochs",
+                "batch_size", "momentum", "weight_decay", "head_lr_multiplier", "seed", "eval_every_epoch")
+        return {"version": PROTOCOL_VERSION, "optimizer": "sgd", "schedule": "cosine-per-step",
+                "augmentation": "random-resized-crop(0.8-1.0, ratio 0.9-1.1)",
+                **{k: getattr(self, k) for k in keep}, "learning_rates": list(self.learning_rates)}
+
+    def protocol_string(self) -> str:
+        p = self.protocol()
+        return (f"{p['version']} sgd(m={p['momentum']},wd={p['weight_decay']}) cosine lr={p['learning_rates']} "
+                f"epochs={p['epochs']} bs={p['batch_size']} px={p['image_size']} "
+                f"train={p['train_split']}/{p['train_per_class']}pc test={p['test_split']}/{p['test_per_class']}pc "
+                f"seed={p['seed']} best-over-grid")
+
+    def cache_root(self) -> Path:
+        from .extract.cache import default_cache_root
+        return Path(self.cache_dir).expanduser() if self.cache_dir else default_cache_root()
+
+
+@dataclass
+class FinetuneResult:
+    model: str
+    dataset: str
+    accuracy: float
+    """Best test accuracy over the learning-rate grid (and epochs)."""
+    best_learning_rate: float
+    runs: list[dict[str, Any]] = field(default_factory=list)
+    """One record per learning rate (accuracy, per-epoch accuracies, seconds, cache file, provenance)."""
+    protocol: dict[str, Any] = field(default_factory=dict)
+    trained: int = 0
+    """How many runs were trained in this call (0: every run came from the cache)."""
+
+
+# ----------------------------------------------------------------------------------- preprocessing
+
+def _norm_stats(cfg: dict[str, Any]) -> tuple[list[float], list[float]]:
+    """Mean/std from a timm data config, a transformers image-processor config or a torchvision preset."""
+    mean = cfg.get("mean", cfg.get("image_mean"))
+    std = cfg.get("std", cfg.get("image_std"))
+    if mean is None or std is None:
+        return [0.5, 0.5, 0.5], [0.5, 0.5, 0.5]
+    mean, std = list(mean), list(std)
+    if len(mean) == 1:
+        mean, std = mean * 3, std * 3
+    return [float(v) for v in mean], [float(v) for v in std]
+
+
+def make_transforms(mean, std, image_size: int):
+    """(train, eval) transforms. Eval: resize the whole image to image_size (no centre crop: small digit
+    and face images have content up to the border). Train: a mild random resized crop, no flip (digits
+    and clothes are not mirror-symmetric in meaning)."""
+    from torchvision import transforms as T
+    norm = [T.ToTensor(), T.Normalize(mean, std)]
+    evaluate = T.Compose([T.Lambda(lambda im: im.convert("RGB")),
+                          T.Resize((image_size, image_size), interpolation=T.InterpolationMode.BICUBIC), *norm])
+    train = T.Compose([T.Lambda(lambda im: im.convert("RGB")),
+                       T.RandomResizedCrop(image_size, scale=(0.8, 1.0), ratio=(0.9, 1.1),
+                                           interpolation=T.InterpolationMode.BICUBIC), *norm])
+    return train, evaluate
+
+
+def resized_ref(spec, image_size: int):
+    """A :class:`lead_hf.models.ModelRef` for ``spec`` whose preprocessing is fine-tuning's evaluation
+    transform at ``image_size`` px (the model's mean/std kept). Its preprocessing config differs from the
+    native one, so the extraction cache keeps both apart; the model name stays the same."""
+    from .models import ModelRef, resolve_model
+
+    ref = resolve_model(spec)
+    mean, std = _norm_stats(ref.preprocess_config)
+    cfg = {"resize": [image_size, image_size], "interpolation": "bicubic", "crop": None, "mean": mean,
+           "std": std, "source": "lead_hf.finetune.make_transforms"}
+    _, evaluate = make_transforms(mean, std, image_size)
+
+    def load():
+        loaded = ref.load()
+        return dataclasses.replace(loaded, preprocess=evaluate, image_size=(image_size, image_size),
+                                   preprocess_config=cfg)
+
+    return ModelRef(ref.name, ref.family, ref.revision, ref.hub_id, cfg, load)
+
+
+# -------------------------------------------------------------------------------------------- model
+
+def _with_new_head(loaded, num_classes: int, seed: int):
+    """The loaded model's module with its classifier replaced by a fresh Linear(D, K), and a function
+    pixels -> logits."""
+    import torch
+    from torch import nn
+
+    from .models.base import find_classifier_linear
+
+    module = loaded.module
+    torch.manual_seed(seed)
+    if loaded.family == "timm":
+        module.reset_classifier(num_classes)
+        return module, module
+    old = find_classifier_linear(module, loaded.num_classes, loaded.name)
+    new = nn.Linear(old.in_features, num_classes)
+    for parent in module.modules():
+        for child_name, child in parent.named_children():
+            if child is old:
+                setattr(parent, child_name, new)
+    if loaded.family == "transformers":
+        module.config.num_labels = num_classes
+
+        def call(x):
+            return module(pixel_values=x).logits
+        return module, call
+    return module, module
+
+
+# --------------------------------------------------------------------------------------------- data
+
+def _decoded(dataset, split: str, per_class: int | None, seed: int):
+    """(PIL images, labels, label names, fingerprint) of a stratified subset of one split."""
+    from .data import load_split
+
+    ds = load_split(dataset, split, max_per_class=per_class, seed=seed)
+    images = [im.copy() for im in ds["image"]]
+    labels = [int(v) for v in ds["label"]]
+    return images, labels, list(ds.features["label"].names), ds._fingerprint
+
+
+class _ImageList:
+    def __init__(self, images, labels, transform):
+        self.images, self.labels, self.transform = images, labels, transform
+
+    def __len__(self):
+        return len(self.images)
+
+    def __getitem__(self, i):
+        return self.transform(self.images[i]), self.labels[i]
+
+
+# ---------------------------------------------------------------------------------------------- run
+
+def run_key(model_name: str, revision: str, dataset_fp: str, protocol: dict, lr: float) -> str:
+    blob = json.dumps({"model": model_name, "revision": revision, "dataset": dataset_fp, "protocol": protocol,
+                       "lr": lr}, sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()[:40]
+
+
+def _dataset_fingerprint(dataset) -> str:
+    if isinstance(dataset, str) and dataset.startswith("embedded:"):
+        from .data.embedded import embedded_source, source_fingerprint
+        return "embedded:" + source_fingerprint(embedded_source(dataset[len("embedded:"):]))
+    return str(dataset)
+
+
+def _train_one(ref, data, opts: FinetuneOptions, lr: float, log) -> dict[str, Any]:
+    import numpy as np
+    import torch
+    from accelerate import Accelerator
+    from accelerate.utils import set_seed
+
+    (tr_img, tr_lab, names, _), (te_img, te_lab, _, _) = data
+    acc = Accelerator(cpu=not torch.cuda.is_available())
+    set_seed(opts.seed)
+    loaded = ref.load()
+    mean, std = _norm_stats(ref.preprocess_config)
+    train_tf, eval_tf = make_transforms(mean, std, opts.image_size)
+    module, forward = _with_new_head(loaded, len(names), opts.seed)
+    head = [p for n, p in module.named_parameters() if _is_head(module, n, loaded.family)]
+    head_ids = {id(p) for p in head}
+    body = [p for p in module.parameters() if id(p) not in head_ids]
+    optimizer = torch.optim.SGD([{"params": body, "lr": lr}, {"params": head, "lr": lr * opts.head_lr_multiplier}],
+                                lr=lr, momentum=opts.momentum, weight_decay=opts.weight_decay)
+    gen = torch.Generator().manual_seed(opts.seed)
+    train_loader = torch.utils.data.DataLoader(_ImageList(tr_img, tr_lab, train_tf), batch_size=opts.batch_size,
+                                               shuffle=True, generator=gen, num_workers=0, drop_last=False)
+    test_loader = torch.utils.data.DataLoader(_ImageList(te_img, te_lab, eval_tf), batch_size=128,
+                                              shuffle=False, num_workers=0)
+    steps = opts.epochs * math.ceil(len(tr_img) / opts.batch_size / acc.num_processes)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: 0.5 * (1 + math.cos(math.pi * min(s, steps) / steps)))
+    module, optimizer, train_loader, test_loader, scheduler = acc.prepare(module, optimizer, train_loader,
+                                                                          test_loader, scheduler)
+    if loaded.family == "timm":
+        forward = module
+    per_epoch, losses = [], []
+    start = time.time()
+    for epoch in range(opts.epochs):
+        module.train()
+        total, count = 0.0, 0
+        for x, y in train_loader:
+            loss = torch.nn.functional.cross_entropy(forward(x), y)
+            optimizer.zero_grad(set_to_none=True)
+            acc.backward(loss)
+            optimizer.step()
+            scheduler.step()
+            total += float(loss.detach()) * len(y)
+            count += len(y)
+        if not math.isfinite(total):
+            raise FloatingPointError(f"fine-tuning {ref.name!r} diverged (non-finite loss) at lr={lr}; "
+                                     "use a smaller learning rate")
+        losses.append(total / max(count, 1))
+        if not (opts.eval_every_epoch or epoch == opts.epochs - 1):
+            log(f"  {ref.name} lr={lr:g} epoch {epoch + 1}/{opts.epochs}: loss {losses[-1]:.4f} "
+                f"({time.time() - start:.0f}s)")
+            continue
+        module.eval()
+        correct, seen = 0, 0
+        with torch.inference_mode():
+            for x, y in test_loader:
+                pred = forward(x).argmax(dim=1)
+                pred, y = acc.gather_for_metrics((pred, y))
+                correct += int((pred == y).sum())
+                seen += len(y)
+        per_epoch.append(correct / seen)
+        log(f"  {ref.name} lr={lr:g} epoch {epoch + 1}/{opts.epochs}: loss {losses[-1]:.4f} "
+            f"test acc {per_epoch[-1]:.4f} ({time.time() - start:.0f}s)")
+    acc.free_memory()
+    return {"lr": lr, "accuracy": float(max(per_epoch)), "final_accuracy": float(per_epoch[-1]),
+            "per_epoch": [float(v) for v in per_epoch], "train_loss": [float(v) for v in losses],
+            "seconds": round(time.time() - start, 2), "num_train": len(tr_img), "num_test": len(te_img),
+            "num_classes": len(names), "device": str(acc.device), "num_processes": acc.num_processes,
+            "is_main": acc.is_main_process, "chance": float(np.bincount(te_lab).max() / len(te_lab))}
+
+
+def _is_head(module, param_name: str, family: str) -> bool:
+    if family == "timm":
+        head_name = module.default_cfg.get("classifier", "classifier") if hasattr(module, "default_cfg") else "classifier"
+        return param_name.startswith(head_name + ".")
+    return False
+
+
+def finetune(model_spec, dataset: str | None = None, options: FinetuneOptions | None = None, log=print,
+             **overrides) -> FinetuneResult:
+    """Fine-tune ``model_spec`` on ``dataset`` once per learning rate (cached) and return the best."""
+    import torch
+
+    from .io import write_json_atomic
+    from .rank import _versions
+
+    opts = options or FinetuneOptions()
+    if dataset is not None:
+        overrides["dataset"] = dataset
+    if overrides:
+        opts = dataclasses.replace(opts, **overrides)
+    if opts.num_threads:
+        torch.set_num_threads(opts.num_threads)
+    ref = resized_ref(model_spec, opts.image_size)
+    protocol = opts.protocol()
+    fp = _dataset_fingerprint(opts.dataset)
+    folder = opts.cache_root() / "finetune"
+    data = None
+    runs, trained = [], 0
+    for lr in opts.learning_rates:
+        key = run_key(ref.name, ref.revision, fp, protocol, lr)
+        path = folder / f"{key}.json"
+        record = _read_run(path) if opts.use_cache else None
+        if record is None:
+            if data is None:
+                data = (_decoded(opts.dataset, opts.train_split, opts.train_per_class, opts.seed),
+                        _decoded(opts.dataset, opts.test_split, opts.test_per_class, opts.seed))
+                if len(data[0][2]) != len(data[1][2]) or len(set(data[0][1])) < 2:
+                    raise ValueError(f"dataset {opts.dataset!r}: the training subset needs at least 2 classes "
+                                     "and the same label set as the test split")
+            log(f"fine-tuning {ref.name} on {opts.dataset} (lr={lr:g})")
+            record = _train_one(ref, data, opts, lr, log)
+            record.update({"key": key, "model": ref.name, "revision": ref.revision, "dataset": opts.dataset,
+                           "dataset_fingerprint": fp, "protocol": protocol, "versions": _versions(),
+                           "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")})
+            if record.pop("is_main"):
+                write_json_atomic(path, record)
+            trained += 1
+        record["cache_file"] = str(path)
+        runs.append(record)
+    best = max(runs, key=lambda r: r["accuracy"])
+    result = FinetuneResult(model=ref.name, dataset=opts.dataset, accuracy=best["accuracy"],
+                            best_learning_rate=best["lr"], runs=runs, protocol=protocol, trained=trained)
+    return result
+
+
+def _read_run(path: Path) -> dict | None:
+    try:
+        record = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError):
+        return None  # missing or torn: train again
+    return record if isinstance(record.get("accuracy"), float) else None
+
+
+def run(opts: FinetuneOptions) -> int:
+    from .io import write_json_atomic
+
+    if not opts.models:
+        raise ValueError("no model given: lead-hf finetune MODEL [MODEL ...] --dataset embedded:digits")
+    out = []
+    for spec in opts.models:
+        res = finetune(spec, options=opts)
+        print(f"{res.model} on {res.dataset}: accuracy {res.accuracy:.4f} (lr={res.best_learning_rate:g}; "
+              f"{res.trained} run(s) trained, {len(res.runs) - res.trained} from cache)")
+        out.append(dataclasses.asdict(res))
+    if opts.output:
+        write_json_atomic(opts.output, {"results": out, "protocol_string": opts.protocol_string()})
+        print(f"written to {opts.output}")
+    return 0
+
+
+COMMAND = Command(
+    name="finetune",
+    options=FinetuneOptions,
+    run=run,
+    positional=("models",),
+    description=__doc__.strip().split("\n\n")[0] + "\n\nExample:\n  lead-hf finetune zoo:mobilenetv2_100.in1k "
+                "--dataset embedded:digits --epochs 4 --learning-rates 0.01,0.05",
+)
