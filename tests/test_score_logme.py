@@ -200,3 +200,14 @@ def test_cuda_matches_cpu():
     f, y = gaussian_classes(num_classes=4, per_class=20, dim=12, seed=10)
     assert lead_hf.score("logme", f, y, device="cuda") == pytest.approx(
         lead_hf.score("logme", f, y, device="cpu"), rel=1e-9)
+
+
+def test_gram_helper_equals_matmul():
+    from lead_hf.scores._linalg import gram
+    x = torch.randn(40, 7, generator=torch.Generator().manual_seed(12), dtype=torch.float64)
+    for a in (x, x[:, 1:6], x.T.contiguous().T, x.float()):
+        np.testing.assert_allclose(gram(a).double().numpy(), (a.T @ a).double().numpy(), rtol=1e-5, atol=1e-10)
+        np.testing.assert_allclose(gram(a, samples=True).double().numpy(), (a @ a.T).double().numpy(),
+                                   rtol=1e-5, atol=1e-10)
+        if a.dtype == torch.float64:   # the syrk path mirrors one triangle: exactly symmetric
+            assert torch.equal(gram(a), gram(a).T)

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 
 import torch
 
+from ._linalg import gram
 from .registry import ScoreResult, register_score
 from .validation import ScoreInputs
 
@@ -83,10 +84,10 @@ def eigen_terms(xc: torch.Tensor, b: torch.Tensor, solver: str = "auto"):
     if solver == "auto":
         solver = "covariance" if n > d else "gram"
     if solver == "covariance":
-        lam, v = torch.linalg.eigh(xc.T @ xc / n)
+        lam, v = torch.linalg.eigh(gram(xc) / n)
         w = ((b @ v) ** 2).sum(0)
     else:
-        lam, u = torch.linalg.eigh(xc @ xc.T / n)
+        lam, u = torch.linalg.eigh(gram(xc, samples=True) / n)
         proj = (b @ xc.T) @ u                      # [K, N]
         # null directions of Xc come out with eigenvalues of rounding size; their w would be 0/0 noise
         real = lam > lam.max().clamp_min(0) * max(n, d) * torch.finfo(lam.dtype).eps
@@ -101,8 +102,8 @@ def ledoit_wolf_shrinkage(xc: torch.Tensor) -> float:
     (the same estimator as scikit-learn's ledoit_wolf). ||S||_F^2 is read off the smaller Gram matrix.
     """
     n, d = xc.shape
-    gram = xc.T @ xc if n > d else xc @ xc.T
-    s_fro2 = float((gram ** 2).sum()) / n ** 2                 # ||S||_F^2
+    g = gram(xc, samples=n <= d)
+    s_fro2 = float((g ** 2).sum()) / n ** 2                 # ||S||_F^2
     sq_norms = (xc ** 2).sum(1)
     mu = float(sq_norms.sum()) / (n * d)
     d2 = (s_fro2 - 2 * mu * mu * d + d * mu * mu) / d          # ||S - mu I||_F^2 / D, as tr S = mu D

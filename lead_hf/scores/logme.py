@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 import torch
 
+from ._linalg import gram
 from .registry import ScoreResult, register_score
 from .validation import ScoreInputs
 
@@ -65,14 +66,14 @@ def spectrum(features: torch.Tensor, labels: torch.Tensor, num_classes: int, sol
     if solver == "auto":
         solver = "covariance" if n > d else "gram"
     if solver == "covariance":
-        sigma, v = torch.linalg.eigh(features.T @ features)
+        sigma, v = torch.linalg.eigh(gram(features))
         keep = sigma > sigma.max().clamp_min(0) * _RANK_RTOL
         sigma, v = sigma[keep], v[:, keep]
         class_sums = torch.zeros(num_classes, d, dtype=features.dtype, device=features.device)
         class_sums.index_add_(0, labels, features)                    # (F^T Y)^T
         x = (v.T @ class_sums.T) / sigma.sqrt()[:, None]
     else:
-        sigma, u = torch.linalg.eigh(features @ features.T)
+        sigma, u = torch.linalg.eigh(gram(features, samples=True))
         keep = sigma > sigma.max().clamp_min(0) * _RANK_RTOL
         sigma, u = sigma[keep], u[:, keep]
         x = torch.zeros(num_classes, sigma.numel(), dtype=features.dtype, device=features.device)

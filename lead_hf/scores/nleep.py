@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import torch
 
+from ._linalg import gram
 from .leep import leep_from_probabilities
 from .registry import ScoreResult, register_score
 from .validation import ScoreInputs
@@ -76,9 +77,9 @@ def pca_project(x: torch.Tensor, variance: float = 0.8, components: int | None =
     xc = x - x.mean(0)
     n, d = xc.shape
     if n > d:
-        lam, v = torch.linalg.eigh(xc.T @ xc)
+        lam, v = torch.linalg.eigh(gram(xc))
     else:
-        lam, u = torch.linalg.eigh(xc @ xc.T)
+        lam, u = torch.linalg.eigh(gram(xc, samples=True))
     lam = lam.flip(0).clamp_min(0)   # descending
     total = lam.sum()
     if not bool(total > 0):
