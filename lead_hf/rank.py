@@ -86,16 +86,31 @@ def read_ground_truth(path: str | Path) -> dict[str, float]:
 
 
 def parse_score_options(items, methods) -> dict[str, dict[str, str]]:
-    out: dict[str, dict[str, str]] = {m: {} for m in methods}
+    """METHOD.OPTION=VALUE items -> {method: {option: value}} for the methods being computed.
+
+    Options of a registered score that is not being computed are ignored (one YAML file can serve several
+    --scores choices); an unregistered method name is an error. A fragment without '=' continues the
+    previous value: the CLI splits lists on commas, so lead.head_widths=16,16 arrives as two items.
+    """
+    from .scores import available_scores
+
+    joined: list[str] = []
     for item in items:
+        if "=" not in item and joined:
+            joined[-1] += "," + item
+        else:
+            joined.append(item)
+    out: dict[str, dict[str, str]] = {m: {} for m in methods}
+    for item in joined:
         key, sep, value = item.partition("=")
         method, dot, option = key.strip().partition(".")
         if not sep or not dot or not option:
             raise ValueError(f"score option {item!r} must look like METHOD.OPTION=VALUE, e.g. lead.t=2")
-        if method not in out:
-            raise ValueError(f"score option {item!r} is for {method!r}, which is not among the scores "
-                             f"being computed ({', '.join(methods)})")
-        out[method][option] = value.strip()
+        if method not in available_scores():
+            raise ValueError(f"score option {item!r} names {method!r}, which is not a score; available: "
+                             f"{', '.join(available_scores())}")
+        if method in out:
+            out[method][option] = value.strip()
     return out
 
 
