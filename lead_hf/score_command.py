@@ -1,0 +1,119 @@
+"""`lead-hf score`: score features you already have (files or an extraction cache entry)."""
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .cli import Command
+
+FEATURE_KEYS = ("features", "feats", "x")
+LABEL_KEYS = ("labels", "label", "y", "targets")
+LOGIT_KEYS = ("logits", "source_logits")
+
+
+@dataclass
+class ScoreCommandOptions:
+    features: str | None = None
+    """Features [N, D]: .npy, .npz or .safetensors (arrays 'features', optionally 'labels' and 'logits'),
+    or an extraction cache entry folder (from lead-hf extract)."""
+    labels: str | None = None
+    """Labels [N] (.npy or a text file, one label per line) when the features file has none."""
+    source_logits: str | None = None
+    """Source-model logits [N, C] (.npy) for LEEP/NCE when the features file has none."""
+    scores: tuple[str, ...] = ("lead",)
+    """Scores to compute ('all' for every registered score)."""
+    score_options: tuple[str, ...] = ()
+    """Options as METHOD.OPTION=VALUE, e.g. lead.t=2."""
+    device: str = "auto"
+    """Device of the scores (auto: CUDA when available)."""
+    json: bool = False
+    """Print the results as JSON (value, options, details, seconds) instead of a table."""
+
+
+def _pick(arrays: dict, keys, what: str, path: Path, required: bool):
+    for key in keys:
+        if key in arrays:
+            return np.asarray(arrays[key])
+    if required:
+        raise ValueError(f"{str(path)!r} holds no {what} array (looked for {', '.join(keys)}; found "
+                         f"{', '.join(arrays) or 'nothing'})")
+    return None
+
+
+def _read_arrays(path: Path) -> dict[str, np.ndarray]:
+    if path.is_dir():
+        target = path / "arrays.safetensors"
+        if not target.is_file():
+            raise FileNotFoundError(f"{str(path)!r} is a folder but not a finished extraction cache entry "
+                                    "(no arrays.safetensors)")
+        path = target
+    if not path.is_file():
+        raise FileNotFoundError(f"{str(path)!r} does not exist")
+    suffix = path.suffix.lower()
+    if suffix == ".npy":
+        return {"features": np.load(path, allow_pickle=False)}
+    if suffix == ".npz":
+        with np.load(path, allow_pickle=False) as data:
+            return {k: data[k] for k in data.files}
+    if suffix == ".safetensors":
+        from safetensors.numpy import load_file
+        return load_file(str(path))
+    if suffix in {".txt", ".csv"}:
+        return {"labels": np.array([ln.strip() for ln in path.read_text().splitlines() if ln.strip()])}
+    raise ValueError(f"{str(path)!r}: unsupported file type {suffix!r}; use .npy, .npz, .safetensors or a "
+                     "cache entry folder")
+
+
+def load_feature_files(features: str, labels: str | None = None, source_logits: str | None = None):
+    """(features, labels, logits or None) from the files accepted by `lead-hf score`."""
+    fpath = Path(features)
+    arrays = _read_arrays(fpath)
+    feats = _pick(arrays, FEATURE_KEYS, "features", fpath, True)
+    labs = _pick(arrays, LABEL_KEYS, "labels", fpath, labels is None)
+    logits = _pick(arrays, LOGIT_KEYS, "logits", fpath, False)
+    if labels is not None:
+        lpath = Path(labels)
+        labs = _pick(_read_arrays(lpath), LABEL_KEYS + FEATURE_KEYS, "labels", lpath, True)
+    if source_logits is not None:
+        spath = Path(source_logits)
+        logits = _pick(_read_arrays(spath), LOGIT_KEYS + FEATURE_KEYS, "logits", spath, True)
+    return feats, labs, logits
+
+
+def run(opts: ScoreCommandOptions) -> int:
+    from .rank import parse_score_options, resolve_methods
+    from .scores import compute_score, get_score_spec
+
+    if not opts.features:
+        raise ValueError("pass --features FILE (and --labels FILE when the features file has no labels)")
+    feats, labels, logits = load_feature_files(opts.features, opts.labels, opts.source_logits)
+    methods = resolve_methods(opts.scores)
+    per_method = parse_score_options(opts.score_options, methods)
+    out = {}
+    for method in methods:
+        if get_score_spec(method).needs_source_logits and logits is None:
+            print(f"lead-hf score: skipping {method}: it needs source logits (--source-logits)", file=sys.stderr)
+            continue
+        r = compute_score(method, feats, labels, source_logits=logits, device=opts.device, **per_method[method])
+        out[method] = {"value": r.value, "seconds": r.seconds, "options": r.options, "details": r.details}
+    if opts.json:
+        print(json.dumps(out, indent=2, default=str))
+    else:
+        print(f"{np.asarray(feats).shape[0]} samples, {np.asarray(feats).shape[1]} features; higher = better")
+        for method, r in out.items():
+            print(f"  {method:<10} {r['value']: .6f}   ({r['seconds']:.2f} s)")
+    return 0 if out else 1
+
+
+COMMAND = Command(
+    name="score", options=ScoreCommandOptions, run=run,
+    description="""Score features you already have.
+
+Examples:
+  lead-hf score --features feats.npz                       # arrays 'features' and 'labels' inside
+  lead-hf score --features feats.npy --labels labels.npy --scores lead,logme,hscore
+  lead-hf score --features ~/.cache/lead_hf/extract/<key> --scores all --json""")
