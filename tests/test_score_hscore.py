@@ -45,7 +45,7 @@ def test_equal_explicit_versions(shape):
     assert lead_hf.score("hscore_reg", x, y) == pytest.approx(explicit_hscore_reg(x, y), rel=1e-8)
 
 
-@pytest.mark.parametrize("shape", [(40, 5), (15, 30)])
+@pytest.mark.parametrize("shape", [(40, 5), (15, 30), (12, 1)])   # D = 1: S is a multiple of I
 def test_ledoit_wolf_shrinkage_equals_scikit_learn(shape):
     x = np.random.default_rng(shape[1]).normal(size=shape) @ np.diag(np.linspace(0.1, 3, shape[1]))
     xc = torch.as_tensor(x - x.mean(0))

@@ -74,7 +74,8 @@ def between_class_factor(xc: torch.Tensor, labels: torch.Tensor, num_classes: in
 
 
 def eigen_terms(xc: torch.Tensor, b: torch.Tensor, solver: str = "auto"):
-    """Eigenvalues l [r] of cov(f) = Xc^T Xc / N (all of them, descending) and w_i = ||B v_i||^2 [r].
+    """Eigenvalues l [r] of cov(f) = Xc^T Xc / N (all of them, descending), w_i = ||B v_i||^2 [r], the
+    solver used and ||cov(f)||_F^2 (the same from either Gram matrix; Ledoit-Wolf needs it).
 
     ``gram`` works with the N x N matrix Xc Xc^T: its eigenvectors u_i give v_i = Xc^T u_i / sqrt(N l_i),
     so B v_i = (B Xc^T) u_i / sqrt(N l_i). The directions it cannot see (outside the row space of Xc)
@@ -84,33 +85,39 @@ def eigen_terms(xc: torch.Tensor, b: torch.Tensor, solver: str = "auto"):
     if solver == "auto":
         solver = "covariance" if n > d else "gram"
     if solver == "covariance":
-        lam, v = torch.linalg.eigh(gram(xc) / n)
+        g = gram(xc) / n
+        lam, v = torch.linalg.eigh(g)
         w = ((b @ v) ** 2).sum(0)
     else:
-        lam, u = torch.linalg.eigh(gram(xc, samples=True) / n)
+        g = gram(xc, samples=True) / n
+        lam, u = torch.linalg.eigh(g)
         proj = (b @ xc.T) @ u                      # [K, N]
         # null directions of Xc come out with eigenvalues of rounding size; their w would be 0/0 noise
         real = lam > lam.max().clamp_min(0) * max(n, d) * torch.finfo(lam.dtype).eps
         w = torch.where(real, (proj ** 2).sum(0) / (n * lam.clamp_min(1e-300)), torch.zeros_like(lam))
-    return lam.flip(0).clamp_min(0), w.flip(0), solver
+    return lam.flip(0).clamp_min(0), w.flip(0), solver, float((g ** 2).sum())
 
 
-def ledoit_wolf_shrinkage(xc: torch.Tensor) -> float:
+def ledoit_wolf_shrinkage(xc: torch.Tensor, s_fro2: float | None = None) -> float:
     """Ledoit & Wolf (2004) optimal shrinkage of the sample covariance of centred ``xc`` towards mu I.
 
     a = min(b2, d2) / d2 with d2 = ||S - mu I||_F^2 / D and b2 = (1/(N^2 D)) sum_n ||x_n x_n^T - S||_F^2
-    (the same estimator as scikit-learn's ledoit_wolf). ||S||_F^2 is read off the smaller Gram matrix.
+    (the same estimator as scikit-learn's ledoit_wolf). ``s_fro2`` = ||S||_F^2 when already known;
+    otherwise it is read off the smaller Gram matrix (||X^T X||_F = ||X X^T||_F).
     """
     n, d = xc.shape
-    g = gram(xc, samples=n <= d)
-    s_fro2 = float((g ** 2).sum()) / n ** 2                 # ||S||_F^2
+    if s_fro2 is None:
+        s_fro2 = float((gram(xc, samples=n <= d) ** 2).sum()) / n ** 2
     sq_norms = (xc ** 2).sum(1)
     mu = float(sq_norms.sum()) / (n * d)
     d2 = (s_fro2 - 2 * mu * mu * d + d * mu * mu) / d          # ||S - mu I||_F^2 / D, as tr S = mu D
     # sum_n ||x_n x_n^T - S||_F^2 = sum_n ||x_n||^4 - N ||S||_F^2
     b2 = (float((sq_norms ** 2).sum()) / n - s_fro2) / (n * d)
-    b2 = min(max(b2, 0.0), d2)
-    return 0.0 if d2 <= 0 else b2 / d2
+    # S already a multiple of I (always so for D = 1): nothing to shrink. d2 is then rounding noise
+    # whose ratio with b2 would be arbitrary; the relative cut-off gives scikit-learn's a = 0 instead.
+    if d2 <= 1e-12 * mu * mu:
+        return 0.0
+    return min(max(b2, 0.0), d2) / d2
 
 
 def _prepare(inputs: ScoreInputs):
@@ -125,7 +132,7 @@ def _prepare(inputs: ScoreInputs):
              "ICIP 2019")
 def hscore(inputs: ScoreInputs, opts: HScoreOptions) -> ScoreResult:
     xc, b = _prepare(inputs)
-    lam, w, solver = eigen_terms(xc, b, opts.solver)
+    lam, w, solver, _ = eigen_terms(xc, b, opts.solver)
     rcond = opts.rcond if opts.rcond is not None else max(xc.shape) * torch.finfo(xc.dtype).eps
     keep = lam > lam[0] * rcond if bool(lam[0] > 0) else torch.zeros_like(lam, dtype=torch.bool)
     ratios = (w[keep] / lam[keep]).clamp(0, 1)
@@ -141,9 +148,9 @@ def hscore(inputs: ScoreInputs, opts: HScoreOptions) -> ScoreResult:
              "Peculiarities, Stability and Performance, ICLR 2022 (after Bao et al., ICIP 2019)")
 def hscore_reg(inputs: ScoreInputs, opts: HScoreRegOptions) -> ScoreResult:
     xc, b = _prepare(inputs)
-    lam, w, solver = eigen_terms(xc, b, opts.solver)
+    lam, w, solver, s_fro2 = eigen_terms(xc, b, opts.solver)
     n, d = xc.shape
-    a = ledoit_wolf_shrinkage(xc) if opts.shrinkage is None else float(opts.shrinkage)
+    a = ledoit_wolf_shrinkage(xc, s_fro2) if opts.shrinkage is None else float(opts.shrinkage)
     mu = float(lam.sum()) / d
     if mu <= 0:   # constant features: no covariance to invert and no between-class spread either
         return ScoreResult("hscore_reg", 0.0, details={"shrinkage": a, "solver": solver})
