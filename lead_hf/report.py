@@ -93,12 +93,14 @@ def write_chart(results: RankingResults, path: str | Path) -> Path | None:
     ax = axes[0][0]
     names = [m.model for m in ok][::-1]
     values = [m.scores[results.primary] for m in ok][::-1]
-    ax.barh(names, values, color="#4C72B0")
-    ax.set_xlabel(f"{results.primary} score (higher = better)")
-    ax.set_title(f"{results.primary} on {results.dataset.id} ({results.dataset.split})")
     lo, hi = min(values), max(values)
     pad = (hi - lo) * 0.15 or abs(hi) * 0.1 or 1.0
-    ax.set_xlim(lo - pad, hi + pad)
+    base = lo - pad
+    # bars start at the left edge, not at 0: scores can be negative, and a longer bar must mean better
+    ax.barh(names, [v - base for v in values], left=base, color="#4C72B0")
+    ax.set_xlabel(f"{results.primary} score (higher = better)")
+    ax.set_title(f"{results.primary} on {results.dataset.id} ({results.dataset.split})")
+    ax.set_xlim(base, hi + pad)
     for y, v in enumerate(values):
         ax.text(v, y, f" {v:.3f}", va="center", fontsize=8)
     if panels == 2:
