@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-DATASETS = ("embedded:lfw_faces", "embedded:digits", "embedded:fashion_mnist", "embedded:mnist")
+DATASETS = ("embedded:digits", "embedded:fashion_mnist", "embedded:mnist", "embedded:lfw_faces")
 
 
 def write_csv(path: Path, rows: list[dict]) -> None:
@@ -42,7 +42,7 @@ def main(argv=None) -> int:
     parser.add_argument("--zoo-dir", default=None)
     parser.add_argument("--datasets", nargs="+", default=list(DATASETS))
     parser.add_argument("--out", default=str(HERE / "ground_truth"))
-    parser.add_argument("--num-threads", type=int, default=2)
+    parser.add_argument("--num-threads", type=int, default=1)
     args = parser.parse_args(argv)
     models = read_zoo(args.zoo, args.zoo_dir)
     opts = FinetuneOptions(num_threads=args.num_threads)

@@ -41,17 +41,17 @@ class FinetuneOptions:
     """Split to fine-tune on (slices allowed: train[:2000])."""
     test_split: str = "test"
     """Split the accuracy is measured on."""
-    train_per_class: int | None = 20
+    train_per_class: int | None = 30
     """Stratified subset of the training split: at most this many images per class (None: all)."""
-    test_per_class: int | None = 30
+    test_per_class: int | None = 50
     """Stratified subset of the test split (None: all)."""
-    image_size: int = 48
+    image_size: int = 32
     """Side of the square input in pixels (the model's own normalisation is kept)."""
     epochs: int = 3
     """Passes over the training subset."""
-    batch_size: int = 16
+    batch_size: int = 32
     """Images per optimiser step (per process)."""
-    learning_rates: tuple[float, ...] = (0.01, 0.05)
+    learning_rates: tuple[float, ...] = (0.01, 0.03)
     """Learning-rate grid; one run each, the best test accuracy is kept."""
     momentum: float = 0.9
     """SGD momentum."""
@@ -240,11 +240,13 @@ def run_key(model_name: str, revision: str, dataset_fp: str, protocol: dict, lr:
     return hashlib.sha256(blob.encode()).hexdigest()[:40]
 
 
-def _dataset_fingerprint(dataset) -> str:
-    if isinstance(dataset, str) and dataset.startswith("embedded:"):
+def _dataset_fingerprint(opts: FinetuneOptions, data) -> str:
+    """Embedded sets are fingerprinted from their source files without decoding; any other source from
+    the content of the two subsets (so an edited folder is not mistaken for the cached one)."""
+    if isinstance(opts.dataset, str) and opts.dataset.startswith("embedded:"):
         from .data.embedded import embedded_source, source_fingerprint
-        return "embedded:" + source_fingerprint(embedded_source(dataset[len("embedded:"):]))
-    return str(dataset)
+        return "embedded:" + source_fingerprint(embedded_source(opts.dataset[len("embedded:"):]))
+    return "data:" + hashlib.sha256(f"{data[0][3]}|{data[1][3]}".encode()).hexdigest()
 
 
 def _train_one(ref, data, opts: FinetuneOptions, lr: float, log) -> dict[str, Any]:
@@ -340,9 +342,12 @@ def finetune(model_spec, dataset: str | None = None, options: FinetuneOptions | 
         torch.set_num_threads(opts.num_threads)
     ref = resized_ref(model_spec, opts.image_size)
     protocol = opts.protocol()
-    fp = _dataset_fingerprint(opts.dataset)
-    folder = opts.cache_root() / "finetune"
     data = None
+    embedded = isinstance(opts.dataset, str) and opts.dataset.startswith("embedded:")
+    if not embedded:
+        data = _load_data(opts)
+    fp = _dataset_fingerprint(opts, data)
+    folder = opts.cache_root() / "finetune"
     runs, trained = [], 0
     for lr in opts.learning_rates:
         key = run_key(ref.name, ref.revision, fp, protocol, lr)
@@ -350,11 +355,7 @@ def finetune(model_spec, dataset: str | None = None, options: FinetuneOptions | 
         record = _read_run(path) if opts.use_cache else None
         if record is None:
             if data is None:
-                data = (_decoded(opts.dataset, opts.train_split, opts.train_per_class, opts.seed),
-                        _decoded(opts.dataset, opts.test_split, opts.test_per_class, opts.seed))
-                if len(data[0][2]) != len(data[1][2]) or len(set(data[0][1])) < 2:
-                    raise ValueError(f"dataset {opts.dataset!r}: the training subset needs at least 2 classes "
-                                     "and the same label set as the test split")
+                data = _load_data(opts)
             log(f"fine-tuning {ref.name} on {opts.dataset} (lr={lr:g})")
             record = _train_one(ref, data, opts, lr, log)
             record.update({"key": key, "model": ref.name, "revision": ref.revision, "dataset": opts.dataset,
@@ -369,6 +370,18 @@ def finetune(model_spec, dataset: str | None = None, options: FinetuneOptions | 
     result = FinetuneResult(model=ref.name, dataset=opts.dataset, accuracy=best["accuracy"],
                             best_learning_rate=best["lr"], runs=runs, protocol=protocol, trained=trained)
     return result
+
+
+def _load_data(opts: FinetuneOptions):
+    data = (_decoded(opts.dataset, opts.train_split, opts.train_per_class, opts.seed),
+            _decoded(opts.dataset, opts.test_split, opts.test_per_class, opts.seed))
+    if data[0][2] != data[1][2]:
+        raise ValueError(f"dataset {opts.dataset!r}: the {opts.train_split!r} and {opts.test_split!r} splits have "
+                         f"different classes ({data[0][2]} vs {data[1][2]}); pass splits of the same task")
+    if len(set(data[0][1])) < 2:
+        raise ValueError(f"dataset {opts.dataset!r}: the training subset has fewer than 2 classes; "
+                         "fine-tuning a classifier needs at least 2")
+    return data
 
 
 def _read_run(path: Path) -> dict | None:
