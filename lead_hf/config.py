@@ -16,7 +16,6 @@ import typing
 from pathlib import Path
 from typing import Any
 
-from .scores.registry import _coerce
 
 
 @functools.lru_cache(maxsize=None)
@@ -96,7 +95,52 @@ def options_from(cls: type, *sources: dict[str, Any] | None):
     for key, value in merged.items():
         hint = hints.get(key, Any)
         try:
-            kwargs[key] = value if hint is Any else _coerce(value, hint)
+            kwargs[key] = value if hint is Any else coerce(value, hint)
         except (TypeError, ValueError) as err:
             raise ValueError(f"option {key}={value!r}: {err}") from None
     return cls(**kwargs)
+
+
+def coerce(value: Any, annotation: Any) -> Any:
+    """Turn CLI/YAML strings and lists into the option's declared type (tuples of ints, bools...)."""
+    if isinstance(annotation, str):  # postponed annotations
+        annotation = eval(annotation, {"typing": typing, "Any": Any})  # noqa: S307 - our own dataclasses
+    origin = typing.get_origin(annotation)
+    args = typing.get_args(annotation)
+    if origin is typing.Union or (origin is not None and str(origin) == "<class 'types.UnionType'>"):
+        if type(None) in args and (value is None or (isinstance(value, str) and value.strip().lower() in {"none", "null"})):
+            return None
+        for arg in args:
+            if arg is type(None):
+                continue
+            try:
+                return coerce(value, arg)
+            except (TypeError, ValueError):
+                continue
+        raise ValueError(f"{value!r} does not fit {annotation}")
+    if origin is tuple:
+        if isinstance(value, str):
+            value = [v for v in value.replace(",", " ").split() if v]
+        inner = args[0] if args else Any
+        return tuple(coerce(v, inner) for v in value)
+    if annotation is bool:
+        if isinstance(value, str):
+            low = value.strip().lower()
+            if low in {"1", "true", "yes", "on"}:
+                return True
+            if low in {"0", "false", "no", "off"}:
+                return False
+            raise ValueError(f"{value!r} is not a boolean")
+        return bool(value)
+    if annotation in (int, float):
+        if isinstance(value, bool):
+            raise ValueError(f"{value!r} is not a number")
+        out = annotation(value)
+        if annotation is int and isinstance(value, float) and not value.is_integer():
+            raise ValueError(f"{value!r} is not an integer")
+        return out
+    if annotation is str:
+        if not isinstance(value, str):
+            raise ValueError(f"{value!r} is not a string")
+        return value
+    return value
