@@ -28,7 +28,8 @@ MIXED_PRECISION = ("no", "fp16", "bf16")
 @dataclass
 class ExtractOptions:
     split: str = "train"
-    """Dataset split, optionally sliced like datasets does it: train, test[:500], train[:20%]."""
+    """Dataset split, optionally sliced like datasets does it: train, test[:500], train[10:90] (percent
+    bounds work too)."""
     image_column: str | None = None
     """Image column (default: the Image feature, else image/img/...)."""
     label_column: str | None = None
