@@ -67,6 +67,9 @@ class BenchmarkOptions:
     """A dataset needs at least this many models with both features and ground truth."""
     device: str = "auto"
     """Device of the scores (auto: CUDA when available)."""
+    num_threads: int = 0
+    """torch CPU threads for the scores (0: torch's default). On a busy shared CPU use 1: multi-threaded
+    LAPACK (eigh) slows down by 100x when its threads are descheduled."""
     cache_dir: str | None = None
     """Extraction cache root (default: $LEAD_HF_CACHE or ~/.cache/lead_hf)."""
     output_dir: str = "benchmarks/results"
@@ -81,6 +84,8 @@ class BenchmarkOptions:
             raise ValueError(f"min_models must be >= 2 (rank agreement needs two models), got {self.min_models}")
         if self.image_size < 16:
             raise ValueError(f"image_size must be >= 16, got {self.image_size}")
+        if self.num_threads < 0:
+            raise ValueError(f"num_threads must be >= 0, got {self.num_threads}")
         if not self.datasets:
             raise ValueError("no dataset given: pass --datasets embedded:digits ...")
 
@@ -369,6 +374,9 @@ def collect_entries(opts: BenchmarkOptions, log=print) -> dict[str, list[Entry]]
 def run_benchmark(opts: BenchmarkOptions, log=print, entries: dict[str, list[Entry]] | None = None) -> BenchmarkResult:
     from .rank import resolve_methods
 
+    if opts.num_threads:
+        import torch
+        torch.set_num_threads(opts.num_threads)
     methods = resolve_methods(opts.scores)
     score_opts = parse_score_options(opts.score_options, methods)
     entries = entries if entries is not None else collect_entries(opts, log)
