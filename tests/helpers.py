@@ -11,3 +11,14 @@ def gaussian_classes(num_classes=4, per_class=30, dim=16, separation=3.0, seed=0
     means = rng.normal(size=(num_classes, dim)) * separation
     features = means[labels] + noise * rng.normal(size=(labels.size, dim))
     return features, labels
+
+
+def blobs(k=4, per_class=25, d=12, spread=4.0, seed=0):
+    """``gaussian_classes`` with the short argument names the baseline tests use."""
+    return gaussian_classes(num_classes=k, per_class=per_class, dim=d, separation=spread, seed=seed)
+
+
+def rotation(d, seed=1):
+    """A random orthogonal d x d matrix."""
+    q, _ = np.linalg.qr(np.random.default_rng(seed).normal(size=(d, d)))
+    return q

@@ -7,18 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import lead_hf
-
-
-def blobs(k=4, per_class=25, d=12, spread=4.0, seed=0):
-    rng = np.random.default_rng(seed)
-    y = np.repeat(np.arange(k), per_class)
-    x = rng.normal(size=(k, d))[y] * spread + rng.normal(size=(y.size, d))
-    return x, y
-
-
-def rotation(d, seed=1):
-    q, _ = np.linalg.qr(np.random.default_rng(seed).normal(size=(d, d)))
-    return q
+from helpers import blobs, rotation
 
 
 def explicit_gbc(x, y, pca_dim=64, gaussian_type="diagonal", var_floor=1e-4):

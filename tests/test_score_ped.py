@@ -10,13 +10,11 @@ import torch
 import lead_hf
 from lead_hf.scores import registry
 from lead_hf.scores.ped import PedOptions, ped_remap
+import helpers
 
 
 def blobs(k=4, per_class=20, d=8, spread=0.5, seed=0):
-    rng = np.random.default_rng(seed)
-    y = np.repeat(np.arange(k), per_class)
-    x = rng.normal(size=(k, d))[y] * spread + rng.normal(size=(y.size, d)) * rng.uniform(0.5, 2, size=d)
-    return x, y
+    return helpers.blobs(k, per_class, d, spread, seed)
 
 
 def explicit_ped(x, y, time_step=0.1, nsigma=0.6, constant=1.0, exit_ratio=0.5, max_steps=6,

@@ -9,18 +9,7 @@ from hypothesis import strategies as st
 
 import lead_hf
 from lead_hf.scores.transrate import TransRateOptions
-
-
-def blobs(k=4, per_class=25, d=12, spread=4.0, seed=0):
-    rng = np.random.default_rng(seed)
-    y = np.repeat(np.arange(k), per_class)
-    x = rng.normal(size=(k, d))[y] * spread + rng.normal(size=(y.size, d))
-    return x, y
-
-
-def rotation(d, seed=1):
-    q, _ = np.linalg.qr(np.random.default_rng(seed).normal(size=(d, d)))
-    return q
+from helpers import blobs, rotation
 
 
 def explicit_transrate(x, y, eps=1e-4, normalize="mean_norm", class_weights="uniform"):
