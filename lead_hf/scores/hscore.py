@@ -21,7 +21,6 @@ scales the between-class covariance by (1 - a), as Ibrahim et al. do:
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import torch
