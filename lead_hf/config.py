@@ -52,13 +52,14 @@ def add_options_arguments(parser: argparse.ArgumentParser, cls: type, *, skip=()
             continue
         default = f.default if f.default is not dataclasses.MISSING else (
             f.default_factory() if f.default_factory is not dataclasses.MISSING else None)
-        help_text = docs.get(f.name, "")
+        help_text = docs.get(f.name, "").replace("%", "%%")  # argparse formats help with %
         hint = hints.get(f.name)
         if f.name in positional:
             parser.add_argument(f.name, nargs="*" if typing.get_origin(hint) in (list, tuple) else "?",
                                 default=argparse.SUPPRESS, help=help_text)
             continue
         shown = ",".join(map(str, default)) if isinstance(default, (list, tuple)) else default
+        shown = str(shown).replace("%", "%%")
         if hint is bool:
             parser.add_argument(_flag(f.name), dest=f.name, action=argparse.BooleanOptionalAction,
                                 default=argparse.SUPPRESS, help=f"{help_text} (default: {shown})")
