@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from ._linalg import gram as gram_matrix
 from .registry import ScoreResult, register_score
 from .validation import ScoreInputs
 
@@ -242,11 +243,14 @@ def ls_svm_decision(x: torch.Tensor, y: torch.Tensor, C: float | None, folds: to
     ids = range(num_folds) if folds is not None else ()
     if primal:
         # per-fold Grams sum to the full Gram: the fold fits cost no extra pass over the data
-        parts = {f: (x[folds == f].T @ x[folds == f], x[folds == f].T @ y[folds == f]) for f in ids}
-        gram = sum(p[0] for p in parts.values()) if parts else x.T @ x
+        parts = {}
+        for f in ids:
+            xf = x[folds == f]
+            parts[f] = (gram_matrix(xf), xf.T @ y[folds == f])
+        gram = sum(p[0] for p in parts.values()) if parts else gram_matrix(x)
         xty = sum(p[1] for p in parts.values()) if parts else x.T @ y
     else:
-        gram = x @ x.T  # kernel
+        gram = gram_matrix(x, samples=True)  # kernel
     if C is None:
         s, v = torch.linalg.eigh(gram)
         s = s.clamp_min(0)
