@@ -189,3 +189,12 @@ def test_bad_options_are_named():
 def test_cuda_matches_cpu():
     x, y = gaussian_classes()
     assert lead_hf.score("lead", x, y, device="cuda") == pytest.approx(lead_hf.score("lead", x, y), abs=1e-6)
+
+
+@pytest.mark.parametrize("svm_fit", ["out_of_fold", "in_sample"])
+def test_caller_features_are_not_modified(svm_fit):
+    x, y = gaussian_classes()
+    xt = torch.as_tensor(x.copy())  # float64: prepare_inputs shares this memory
+    before = xt.clone()
+    lead_hf.score("lead", xt, y, **SMALL, svm_fit=svm_fit)
+    assert torch.equal(xt, before)

@@ -228,29 +228,43 @@ def gcv_alpha(s: torch.Tensor, r2: torch.Tensor, y2: float, n: int) -> float:
     return float(grid[int(torch.argmin(gcv))])
 
 
-def ls_svm_decision(x: torch.Tensor, y: torch.Tensor, C: float | None, folds: torch.Tensor | None,
-                    num_folds: int):
+def _fold_bounds(sizes: list[int]) -> list[tuple[int, int]]:
+    ends = torch.tensor(sizes).cumsum(0).tolist()
+    return [(e - n, e) for n, e in zip(sizes, ends)]
+
+
+def _gram_with_bias(x: torch.Tensor) -> torch.Tensor:
+    """Gram matrix of [x, 1] without building [x, 1]: [[x^T x, x^T 1], [1^T x, n]]."""
+    g, col = gram_matrix(x), x.sum(0)
+    corner = torch.tensor([[float(x.shape[0])]], dtype=x.dtype, device=x.device)
+    return torch.cat([torch.cat([g, col[:, None]], 1), torch.cat([col[None], corner], 1)], 0)
+
+
+def _xty_with_bias(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    return torch.cat([x.T @ y, y.sum(0, keepdim=True)], 0)
+
+
+def ls_svm_decision(x: torch.Tensor, y: torch.Tensor, C: float | None, fold_sizes: list[int] | None):
     """Least-squares SVM (Suykens & Vandewalle 1999), one-vs-rest, every class at once.
 
-    Minimises 0.5 |w|^2 + C sum_i (1 - y_i w.x_i)^2 per class: ridge regression on +-1 targets with
-    alpha = 1 / (2C). C=None picks alpha by GCV. ``folds`` (fold id per sample) asks for out-of-fold
-    decisions: each fold is predicted by the model fitted on the other folds. Works in the primal
-    (D x D systems) when N > D and in the dual (N x N kernel) otherwise; one pass over the data either way.
+    Minimises 0.5 |w|^2 + C sum_i (1 - y_i w.[x_i, 1])^2 per class: ridge regression on +-1 targets
+    with alpha = 1 / (2C) and the intercept regularised like the weights (as liblinear does). C=None picks
+    alpha by GCV. ``fold_sizes``: the rows of ``x`` are grouped by fold, in that order, and each fold is
+    predicted by the model fitted on the other folds; None: in-sample decisions.
+    Works in the primal ((D+1) x (D+1) systems) when N > D+1 and in the dual (N x N kernel) otherwise.
+    Per-fold Grams are taken on contiguous row blocks and summed: one pass over the data, no copy of it.
     Returns (decision [N, K], C).
     """
-    n, d = x.shape
+    n, d = x.shape[0], x.shape[1] + 1
     primal = n > d
-    ids = range(num_folds) if folds is not None else ()
+    bounds = _fold_bounds(fold_sizes) if fold_sizes is not None else []
+    eye = lambda m: torch.eye(m, dtype=x.dtype, device=x.device)  # noqa: E731
     if primal:
-        # per-fold Grams sum to the full Gram: the fold fits cost no extra pass over the data
-        parts = {}
-        for f in ids:
-            xf = x[folds == f]
-            parts[f] = (gram_matrix(xf), xf.T @ y[folds == f])
-        gram = sum(p[0] for p in parts.values()) if parts else gram_matrix(x)
-        xty = sum(p[1] for p in parts.values()) if parts else x.T @ y
+        parts = [(_gram_with_bias(x[a:b]), _xty_with_bias(x[a:b], y[a:b])) for a, b in bounds]
+        gram = sum(p[0] for p in parts) if parts else _gram_with_bias(x)
+        xty = sum(p[1] for p in parts) if parts else _xty_with_bias(x, y)
     else:
-        gram = gram_matrix(x, samples=True)  # kernel
+        gram = gram_matrix(x, samples=True) + 1.0  # kernel of [x, 1]
     if C is None:
         s, v = torch.linalg.eigh(gram)
         s = s.clamp_min(0)
@@ -259,29 +273,30 @@ def ls_svm_decision(x: torch.Tensor, y: torch.Tensor, C: float | None, folds: to
         r2 = (proj ** 2).sum(1)
         if primal:
             r2 = torch.where(s > s.max() * 1e-12, r2 / s.clamp_min(1e-300), torch.zeros_like(r2))
-        alpha = gcv_alpha(s, r2, float((y ** 2).sum()), n)
-        C = 1.0 / (2.0 * alpha)
+        C = 1.0 / (2.0 * gcv_alpha(s, r2, float((y ** 2).sum()), n))
     alpha = 1.0 / (2.0 * C)
-    eye = lambda m: torch.eye(m, dtype=x.dtype, device=x.device)  # noqa: E731
-    if folds is None:
+
+    def predict(rows: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+        return torch.addmm(w[-1:], rows, w[:-1])
+
+    if fold_sizes is None:
         if primal:
-            w = torch.cholesky_solve(xty, torch.linalg.cholesky(gram + alpha * eye(d)))
-            return x @ w, C
+            return predict(x, torch.cholesky_solve(xty, torch.linalg.cholesky(gram + alpha * eye(d)))), C
         return gram @ torch.cholesky_solve(y, torch.linalg.cholesky(gram + alpha * eye(n))), C
     out = torch.empty_like(y)
-    for f in ids:
-        held = folds == f
-        if not bool(held.any()):
+    for i, (a, b) in enumerate(bounds):
+        if a == b:
             continue
         if primal:
-            g_f, b_f = parts[f]
+            g_f, b_f = parts[i]
             w = torch.cholesky_solve(xty - b_f, torch.linalg.cholesky(gram - g_f + alpha * eye(d)))
-            out[held] = x[held] @ w
+            out[a:b] = predict(x[a:b], w)
         else:
-            keep = ~held
+            keep = torch.ones(n, dtype=torch.bool, device=x.device)
+            keep[a:b] = False
             k_tr = gram[keep][:, keep]
             coef = torch.cholesky_solve(y[keep], torch.linalg.cholesky(k_tr + alpha * eye(int(keep.sum()))))
-            out[held] = gram[held][:, keep] @ coef
+            out[a:b] = gram[a:b][:, keep] @ coef
     return out, C
 
 
@@ -357,20 +372,34 @@ def stratified_folds(features: torch.Tensor, labels: torch.Tensor, num_classes: 
 
 def svm_decision(features: torch.Tensor, labels: torch.Tensor, num_classes: int, opts: LeadOptions):
     """One-vs-rest SVM scores [N, K] of every sample (out-of-fold or in-sample) and the C used."""
-    x = standardize(features) if opts.standardize else features
-    x = _with_bias(x)
-    y = ovr_targets(labels, num_classes, x.dtype)
-    folds = stratified_folds(features, labels, num_classes, opts.svm_folds, opts.seed) if opts.svm_fit == "out_of_fold" else None
+    order, sizes = None, None
+    if opts.svm_fit == "out_of_fold":
+        folds = stratified_folds(features, labels, num_classes, opts.svm_folds, opts.seed)
+        order = torch.argsort(folds, stable=True)  # rows grouped by fold: every fold is a contiguous block
+        sizes = torch.bincount(folds, minlength=opts.svm_folds).tolist()
+    # our own working copy (one gather), standardised in place; the caller's tensor is never modified
+    x = features[order] if order is not None else (features.clone() if opts.standardize else features)
+    if opts.standardize:
+        mean, std = x.mean(0), x.std(0, unbiased=False)
+        x.sub_(mean).div_(torch.where(std > 0, std, torch.ones_like(std)))
+    y = ovr_targets(labels if order is None else labels[order], num_classes, x.dtype)
     if opts.svm_loss == "least_squares":
-        return ls_svm_decision(x, y, opts.svm_C, folds, opts.svm_folds)
-    C = 1.0 if opts.svm_C is None else opts.svm_C
-    if folds is None:
-        return x @ squared_hinge_svm_weights(x, y, C), C
-    out = torch.empty_like(y)
-    for f in range(opts.svm_folds):
-        held = folds == f
-        if bool(held.any()):
-            out[held] = x[held] @ squared_hinge_svm_weights(x[~held], y[~held], C)
+        out, C = ls_svm_decision(x, y, opts.svm_C, sizes)
+    else:
+        C = 1.0 if opts.svm_C is None else opts.svm_C
+        xb = _with_bias(x)
+        if sizes is None:
+            out = xb @ squared_hinge_svm_weights(xb, y, C)
+        else:
+            out = torch.empty_like(y)
+            for a, b in _fold_bounds(sizes):
+                if a < b:
+                    train = torch.cat([xb[:a], xb[b:]])
+                    out[a:b] = xb[a:b] @ squared_hinge_svm_weights(train, torch.cat([y[:a], y[b:]]), C)
+    if order is not None:
+        unsorted = torch.empty_like(out)
+        unsorted[order] = out
+        out = unsorted
     return out, C
 
 
