@@ -416,5 +416,5 @@ COMMAND = Command(
     options=BenchmarkOptions,
     run=run,
     description=__doc__.strip().split("\n\n    >>>")[0] + "\n\nExamples:\n  lead-hf benchmark\n"
-                "  lead-hf benchmark --features feats/ --ground-truth acc.csv --datasets cifar10 dtd",
+                "  lead-hf benchmark --features feats/ --ground-truth acc.csv --datasets cifar10,dtd",
 )
