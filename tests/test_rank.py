@@ -132,3 +132,20 @@ def test_option_errors(setup, tmp_path, capsys):
         read_ground_truth(bad)
     assert main(["rank", "--models-file", str(tmp_path / "missing.txt")]) == 2
     assert "does not exist" in capsys.readouterr().err
+
+
+def test_script_wrapper_runs_the_same_command(setup, tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    models, data, root = setup
+    script = Path(__file__).resolve().parents[1] / "scripts" / "rank_models.py"
+    proc = subprocess.run([sys.executable, str(script), models[0], models[1], "--dataset", data,
+                           "--cache-dir", str(root / "cache"), "--num-workers", "0", "--no-progress",
+                           "--max-per-class", "none", "--scores", "logme", "--output-dir", str(tmp_path),
+                           "--no-chart"], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert "logme" in proc.stdout
+    written = [p for p in tmp_path.rglob("results.json")]
+    assert len(written) == 1 and RankingResults.load(written[0]).primary == "logme"
