@@ -43,9 +43,11 @@ def main(argv=None) -> int:
     parser.add_argument("--datasets", nargs="+", default=list(DATASETS))
     parser.add_argument("--out", default=str(HERE / "ground_truth"))
     parser.add_argument("--num-threads", type=int, default=1)
+    parser.add_argument("--seed", type=int, default=0,
+                        help="another seed (subsets, head, augmentation) measures the ground truth's own noise")
     args = parser.parse_args(argv)
     models = read_zoo(args.zoo, args.zoo_dir)
-    opts = FinetuneOptions(num_threads=args.num_threads)
+    opts = FinetuneOptions(num_threads=args.num_threads, seed=args.seed)
     start = time.time()
     for dataset in args.datasets:
         rows = []
@@ -53,7 +55,8 @@ def main(argv=None) -> int:
         for spec in models:
             res = finetune(spec, dataset, opts, log=lambda m: print(m, flush=True))
             shown = spec.replace(str(Path(spec.split("@")[-1]).parent), "{ZOO_DIR}") if "@" in spec else spec
-            command = f"lead-hf finetune {shlex.quote(shown)} --dataset {dataset} --num-threads {args.num_threads}"
+            command = (f"lead-hf finetune {shlex.quote(shown)} --dataset {dataset} --num-threads {args.num_threads}"
+                       + (f" --seed {args.seed}" if args.seed else ""))
             rows.append({"model": res.model, "dataset": dataset, "accuracy": f"{res.accuracy:.4f}",
                          "best_lr": res.best_learning_rate, "protocol": opts.protocol_string(), "command": command})
             write_csv(Path(args.out) / f"{name}.csv", rows)
