@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -51,10 +52,19 @@ print(json.dumps({"seconds": seconds, "value": value, "peak_rss_mb": peak / 1024
 
 def run(impl: str, n: int, d: int, k: int, device: str, options: dict | None = None) -> dict:
     cfg = dict(impl=impl, n=n, d=d, k=k, device=device, options=options or {})
-    proc = subprocess.run([sys.executable, "-c", CHILD, json.dumps(cfg)], capture_output=True, text=True)
+    # Passive OpenMP waiting: on a CPU shared with other work, spinning threads make LAPACK's eigh up to
+    # 15x slower (measured here: 2049 x 2049 eigh, 40 s spinning vs 2.7 s passive, load average 5).
+    env = {**os.environ, "OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY", "PASSIVE")}
+    proc = subprocess.run([sys.executable, "-c", CHILD, json.dumps(cfg)], capture_output=True, text=True, env=env)
     if proc.returncode != 0:
         raise RuntimeError(f"{impl} n={n} d={d} k={k} failed:\n{proc.stderr[-2000:]}")
     return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def torch_threads() -> int:
+    out = subprocess.run([sys.executable, "-c", "import torch; print(torch.get_num_threads())"],
+                         capture_output=True, text=True)
+    return int(out.stdout.strip() or 0)
 
 
 def main() -> None:
@@ -69,7 +79,10 @@ def main() -> None:
     if args.quick:
         sizes = [(1000, 512, 10), (1000, 512, 100)]
     raw = {"speed": [], "reference": []}
-    print(f"# LEAD vs LogME, device={args.device}, median of {args.repeats} runs (each in a fresh process)\n")
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    print(f"# LEAD vs LogME, device={args.device}, median of {args.repeats} runs (each in a fresh process), "
+          f"torch threads {torch_threads()}, OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', 'PASSIVE')}, "
+          f"load average at start {load:.1f}\n")
     print("| N | D | K | LEAD s | LogME s | LEAD / LogME | LEAD peak RSS MB | LogME peak RSS MB |")
     print("|---|---|---|---|---|---|---|---|")
     for n, d, k in sizes:
