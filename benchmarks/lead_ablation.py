@@ -78,6 +78,13 @@ def main(argv=None) -> int:
     parser.add_argument("--zoo-dir", default=None)
     parser.add_argument("--low-data", nargs="+", type=int, default=[10, 20, 50])
     parser.add_argument("--out", default=str(HERE / "results"))
+    parser.add_argument("--name", default="lead_ablation", help="stem of the output files")
+    parser.add_argument("--skip", nargs="*", default=[],
+                        help="skip LEAD settings whose label contains one of these strings (e.g. squared_hinge: "
+                             "its Newton solver costs about a minute per model at D > N on this CPU)")
+    parser.add_argument("--only", nargs="*", default=[],
+                        help="run only the LEAD settings whose label contains one of these strings")
+    parser.add_argument("--no-low-data", action="store_true", help="skip the low-data rows")
     parser.add_argument("--num-threads", type=int, default=1,
                         help="torch threads (1: multi-threaded eigh is 100x slower on a busy shared CPU)")
     args = parser.parse_args(argv)
@@ -104,7 +111,10 @@ def main(argv=None) -> int:
         return (float(np.mean(ch)) if ch else float("nan"), float(np.mean(co)) if co else float("nan"))
 
     table = []
-    for group, label, opts in ablation_grid():
+    grid = [row for row in ablation_grid()
+            if not any(k in row[1] for k in args.skip) and (not args.only or row[0] == "default"
+                                                             or any(k in row[1] for k in args.only))]
+    for group, label, opts in grid:
         start = time.time()
         per_dataset, summary = evaluate(entries, ["lead"], {"lead": opts})
         ch, co = means(per_dataset, "lead")
@@ -116,7 +126,7 @@ def main(argv=None) -> int:
 
     # low-data regime: every score with M samples per class (50 > the fine-tuning subset: extracted anew)
     methods = available_scores()
-    for m in args.low_data:
+    for m in ([] if args.no_low_data else args.low_data):
         if m <= (base.max_per_class or 10**9):
             sub = {d: [subsample(e, m) for e in es] for d, es in entries.items()}
         else:
@@ -135,16 +145,16 @@ def main(argv=None) -> int:
 
     chosen = choose(table)
     out = Path(args.out)
-    write_json_atomic(out / "lead_ablation.json", {"choose": args.choose, "confirm": args.confirm,
+    write_json_atomic(out / f"{args.name}.json", {"choose": args.choose, "confirm": args.confirm,
                                                    "missing_datasets": missing, "rows": table, "chosen": chosen})
-    write_text_atomic(out / "lead_ablation.md", render(table, chosen, args.choose, args.confirm, names, missing))
+    write_text_atomic(out / f"{args.name}.md", render(table, chosen, args.choose, args.confirm, names, missing))
     buf = io.StringIO()
     cols = ["group", "setting", "score", *names, "choose", "confirm", "seconds"]
     w = csv.DictWriter(buf, fieldnames=cols, extrasaction="ignore", lineterminator="\n")
     w.writeheader()
     w.writerows(table)
-    write_text_atomic(out / "lead_ablation.csv", buf.getvalue())
-    print((out / "lead_ablation.md").read_text())
+    write_text_atomic(out / f"{args.name}.csv", buf.getvalue())
+    print((out / f"{args.name}.md").read_text())
     return 0
 
 
@@ -152,7 +162,8 @@ def choose(table) -> dict[str, str]:
     """Per option group, the setting with the best mean weighted tau on the CHOOSE datasets (ties: the
     current default's value is kept, the earlier row otherwise)."""
     out = {}
-    for group in dict.fromkeys(r["group"] for r in table if r["score"] == "lead" and r["group"] != "default"):
+    for group in dict.fromkeys(r["group"] for r in table
+                               if r["score"] == "lead" and r["group"] not in ("default", "low data")):
         rows = [r for r in table if r["group"] == group and r["score"] == "lead"]
         default = next(r for r in table if r["group"] == "default")
         best = max(rows, key=lambda r: (round(r["choose"], 6), r["choose"] == default["choose"]))
