@@ -27,6 +27,8 @@ def main(argv=None) -> int:
     parser.add_argument("--a", default=str(HERE / "ground_truth"))
     parser.add_argument("--b", default=str(HERE / "ground_truth_seed1"))
     parser.add_argument("--out", default=str(HERE / "results" / "ground_truth_noise.md"))
+    parser.add_argument("--average-to", default=str(HERE / "ground_truth_2seeds"),
+                        help="also write the mean accuracy of both sweeps here (a less noisy ground truth)")
     args = parser.parse_args(argv)
     a, b = read_ground_truth(args.a), read_ground_truth(args.b)
     lines = ["| dataset | models | wtau seed0 vs seed1 | Kendall tau | Pearson | mean abs diff |",
@@ -42,6 +44,8 @@ def main(argv=None) -> int:
         taus.append(ag["weighted_tau"])
         lines.append(f"| {ds} | {len(common)} | {ag['weighted_tau']:.3f} | {ag['kendall_tau']:.3f} | "
                      f"{ag['pearson']:.3f} | {np.abs(x - y).mean():.3f} |")
+        rows = "".join(f"{m},embedded:{ds},{(a[ds][m] + b[ds][m]) / 2:.4f},mean of seeds 0 and 1\n" for m in common)
+        write_text_atomic(Path(args.average_to) / f"{ds}.csv", "model,dataset,accuracy,protocol\n" + rows)
     if taus:
         lines.append(f"| mean | | {np.mean(taus):.3f} | | | |")
     write_text_atomic(args.out, "\n".join(lines) + "\n")
