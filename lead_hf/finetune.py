@@ -84,7 +84,8 @@ class FinetuneOptions:
             raise ValueError(f"batch_size must be >= 1, got {self.batch_size}")
         lrs = tuple(self.learning_rates)
         if not lrs or any(not (isinstance(v, (int, float)) and math.isfinite(v) and v > 0) for v in lrs):
-            raise ValueError(f"learning_rates must be a non-empty list of positive numbers, got {self.learning_rates!r}")
+            raise ValueError("learning_rates must be a non-empty list of positive numbers, "
+                             f"got {self.learning_rates!r}")
         self.learning_rates = tuple(float(v) for v in lrs)
         for name in ("train_per_class", "test_per_class"):
             value = getattr(self, name)
@@ -273,7 +274,8 @@ def _train_one(ref, data, opts: FinetuneOptions, lr: float, log) -> dict[str, An
     test_loader = torch.utils.data.DataLoader(_ImageList(te_img, te_lab, eval_tf), batch_size=128,
                                               shuffle=False, num_workers=0)
     steps = opts.epochs * math.ceil(len(tr_img) / opts.batch_size / acc.num_processes)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: 0.5 * (1 + math.cos(math.pi * min(s, steps) / steps)))
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda s: 0.5 * (1 + math.cos(math.pi * min(s, steps) / steps)))
     module, optimizer, train_loader, test_loader, scheduler = acc.prepare(module, optimizer, train_loader,
                                                                           test_loader, scheduler)
     if loaded.family == "timm":
@@ -320,7 +322,8 @@ def _train_one(ref, data, opts: FinetuneOptions, lr: float, log) -> dict[str, An
 
 def _is_head(module, param_name: str, family: str) -> bool:
     if family == "timm":
-        head_name = module.default_cfg.get("classifier", "classifier") if hasattr(module, "default_cfg") else "classifier"
+        cfg = getattr(module, "pretrained_cfg", None) or {}
+        head_name = cfg.get("classifier", "classifier")
         return param_name.startswith(head_name + ".")
     return False
 

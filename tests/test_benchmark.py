@@ -110,7 +110,8 @@ def test_ground_truth_formats(tmp_path):
     assert wide == {"cifar10": {"resnet50": 96.28, "vgg": 95.0}, "dtd": {"resnet50": 74.72}}
     folder = tmp_path / "gt"
     folder.mkdir()
-    (folder / "digits.csv").write_text("model,dataset,accuracy,protocol\na,embedded:digits,0.9,x\nb,embedded:digits,0.8,x\n")
+    (folder / "digits.csv").write_text(
+        "model,dataset,accuracy,protocol\na,embedded:digits,0.9,x\nb,embedded:digits,0.8,x\n")
     assert read_ground_truth(folder) == {"digits": {"a": 0.9, "b": 0.8}}
     assert dataset_key("embedded:fashion_mnist") == "fashion_mnist"
 

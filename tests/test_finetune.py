@@ -112,7 +112,7 @@ def test_resized_ref_matches_finetune_eval_transform(tiny_model):
     assert loaded.image_size == (40, 40)
     assert torch.equal(loaded.preprocess(img), evaluate(img))
     assert ref.preprocess_config["resize"] == [40, 40]
-    assert ref.name == f"timm:test_resnet@tiny.safetensors"
+    assert ref.name == "timm:test_resnet@tiny.safetensors"
 
 
 def test_cli_writes_output(tmp_path, data_dir, tiny_model):
