@@ -16,6 +16,8 @@ SMALL = dict(samples_per_class=8, head_widths=(16, 32))
     {},
     {"svm_fit": "in_sample"},
     {"svm_C": 0.3},
+    {"svm_alpha": "gcv"},
+    {"svm_alpha": 0.5, "svm_fit": "in_sample"},
     {"svm_loss": "squared_hinge"},
     {"svm_loss": "squared_hinge", "svm_fit": "in_sample", "svm_C": 0.1},
     {"class_aware": False},
@@ -37,9 +39,10 @@ def test_fast_path_equals_reference(options):
 def test_fast_path_equals_reference_when_fewer_samples_than_dims(svm_loss):
     # N <= D takes the dual (kernel) path of the LS-SVM
     x, y = gaussian_classes(num_classes=3, per_class=6, dim=40, separation=0.7, seed=3)
-    opts = L.LeadOptions(**SMALL, svm_loss=svm_loss, svm_folds=3)
-    fast = lead_hf.score("lead", x, y, **SMALL, svm_loss=svm_loss, svm_folds=3)
-    assert fast == pytest.approx(reference_lead(x, y, opts), abs=1e-6)
+    for extra in ({}, {"svm_alpha": "gcv"}):
+        opts = L.LeadOptions(**SMALL, svm_loss=svm_loss, svm_folds=3, **extra)
+        fast = lead_hf.score("lead", x, y, **SMALL, svm_loss=svm_loss, svm_folds=3, **extra)
+        assert fast == pytest.approx(reference_lead(x, y, opts), abs=1e-6)
 
 
 def test_binary_problem_matches_reference():
@@ -151,6 +154,22 @@ def test_seed_determinism():
     assert a != lead_hf.score("lead", x, y, **opts, seed=2)
 
 
+def test_relative_alpha_is_the_same_in_primal_and_dual():
+    # alpha = svm_alpha * trace / (D+1) in both paths: the decisions of N > D+1 and N <= D+1 agree with a
+    # direct ridge fit using that alpha
+    for n_per, dim in ((30, 5), (3, 40)):
+        x, y = gaussian_classes(num_classes=3, per_class=n_per, dim=dim, separation=1.0)
+        xt, yt = torch.as_tensor(x), torch.as_tensor(y)
+        opts = L.LeadOptions(**SMALL, svm_fit="in_sample", svm_alpha=0.05)
+        dec, C = L.svm_decision(xt, yt, 3, opts)
+        xb = L._with_bias(L.standardize(xt))
+        alpha = 0.05 * float((xb ** 2).sum()) / xb.shape[1]
+        assert 1 / (2 * C) == pytest.approx(alpha)
+        w = torch.linalg.solve(xb.T @ xb + alpha * torch.eye(xb.shape[1], dtype=xb.dtype),
+                               xb.T @ L.ovr_targets(yt, 3, xb.dtype))
+        assert torch.allclose(dec, xb @ w, atol=1e-8)
+
+
 def test_out_of_fold_fit_does_not_saturate_like_in_sample():
     # small N, large D: the in-sample SVM memorises noise (the failure measured in lead-method.md)
     rng = np.random.default_rng(0)
@@ -183,6 +202,8 @@ def test_bad_options_are_named():
         lead_hf.score("lead", x, y, temperature=2)
     with pytest.raises(ValueError, match="samples_per_class"):
         lead_hf.score("lead", x, y, samples_per_class=0)
+    with pytest.raises(ValueError, match="svm_alpha"):
+        lead_hf.score("lead", x, y, svm_alpha="loo")
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")

@@ -46,8 +46,14 @@ class LeadOptions:
     """least_squares (LS-SVM, closed form) | squared_hinge (scikit-learn LinearSVC's objective)."""
     svm_fit: str = "out_of_fold"
     """out_of_fold (each fold scored by the SVM fitted on the other folds) | in_sample (the paper)."""
+    svm_alpha: float | str = 0.01
+    """least_squares regularisation relative to the data: ridge alpha = svm_alpha x the mean eigenvalue of
+    the Gram matrix of [features, 1] (its trace / (D+1); about N after standardisation), so it is free of
+    the features' scale and dimension. 'gcv': chosen by generalised cross-validation (one extra
+    eigendecomposition)."""
     svm_C: float | None = None
-    """SVM regularisation C. None: chosen by generalised cross-validation (least_squares) or 1.0 (squared_hinge)."""
+    """Absolute SVM regularisation C (alpha = 1 / (2C)); overrides svm_alpha. None: svm_alpha
+    (least_squares) or 1.0, LinearSVC's default (squared_hinge)."""
     svm_folds: int = 5
     """Number of folds of the out-of-fold SVM fit."""
     svm_probability: str = "softmax"
@@ -71,7 +77,10 @@ class LeadOptions:
         if not self.head_widths or any(int(w) < 1 for w in self.head_widths):
             raise ValueError(f"head_widths must be positive integers, got {self.head_widths}")
         if self.svm_C is not None and not (self.svm_C > 0 and math.isfinite(self.svm_C)):
-            raise ValueError(f"svm_C must be > 0 (or None to choose it from the data), got {self.svm_C}")
+            raise ValueError(f"svm_C must be > 0 (or None to use svm_alpha), got {self.svm_C}")
+        if self.svm_alpha != "gcv" and not (isinstance(self.svm_alpha, (int, float))
+                                            and self.svm_alpha > 0 and math.isfinite(self.svm_alpha)):
+            raise ValueError(f"svm_alpha must be a number > 0 or 'gcv', got {self.svm_alpha!r}")
         if self.svm_folds < 2:
             raise ValueError(f"svm_folds must be >= 2, got {self.svm_folds}")
 
@@ -244,12 +253,13 @@ def _xty_with_bias(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     return torch.cat([x.T @ y, y.sum(0, keepdim=True)], 0)
 
 
-def ls_svm_decision(x: torch.Tensor, y: torch.Tensor, C: float | None, fold_sizes: list[int] | None):
+def ls_svm_decision(x: torch.Tensor, y: torch.Tensor, C: float | None, fold_sizes: list[int] | None,
+                    relative_alpha: float | str = "gcv"):
     """Least-squares SVM (Suykens & Vandewalle 1999), one-vs-rest, every class at once.
 
     Minimises 0.5 |w|^2 + C sum_i (1 - y_i w.[x_i, 1])^2 per class: ridge regression on +-1 targets
-    with alpha = 1 / (2C) and the intercept regularised like the weights (as liblinear does). C=None picks
-    alpha by GCV. ``fold_sizes``: the rows of ``x`` are grouped by fold, in that order, and each fold is
+    with alpha = 1 / (2C) and the intercept regularised like the weights (as liblinear does). C=None:
+    alpha = relative_alpha x the Gram matrix's mean eigenvalue, or chosen by GCV when relative_alpha='gcv'. ``fold_sizes``: the rows of ``x`` are grouped by fold, in that order, and each fold is
     predicted by the model fitted on the other folds; None: in-sample decisions.
     Works in the primal ((D+1) x (D+1) systems) when N > D+1 and in the dual (N x N kernel) otherwise.
     Per-fold Grams are taken on contiguous row blocks and summed: one pass over the data, no copy of it.
@@ -265,6 +275,9 @@ def ls_svm_decision(x: torch.Tensor, y: torch.Tensor, C: float | None, fold_size
         xty = sum(p[1] for p in parts) if parts else _xty_with_bias(x, y)
     else:
         gram = gram_matrix(x, samples=True) + 1.0  # kernel of [x, 1]
+    if C is None and relative_alpha != "gcv":
+        # trace / (D+1) in both the primal and the dual: the same alpha whichever path runs
+        C = 1.0 / (2.0 * relative_alpha * float(torch.diagonal(gram).sum()) / d)
     if C is None:
         s, v = torch.linalg.eigh(gram)
         s = s.clamp_min(0)
@@ -384,7 +397,7 @@ def svm_decision(features: torch.Tensor, labels: torch.Tensor, num_classes: int,
         x.sub_(mean).div_(torch.where(std > 0, std, torch.ones_like(std)))
     y = ovr_targets(labels if order is None else labels[order], num_classes, x.dtype)
     if opts.svm_loss == "least_squares":
-        out, C = ls_svm_decision(x, y, opts.svm_C, sizes)
+        out, C = ls_svm_decision(x, y, opts.svm_C, sizes, opts.svm_alpha)
     else:
         C = 1.0 if opts.svm_C is None else opts.svm_C
         xb = _with_bias(x)

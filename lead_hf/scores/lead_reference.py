@@ -69,6 +69,8 @@ def reference_svm_decision(features: torch.Tensor, labels: torch.Tensor, num_cla
         splits = [(np.ones(len(lab), bool), np.ones(len(lab), bool))]
     if opts.svm_loss == "least_squares":
         C = opts.svm_C
+        if C is None and opts.svm_alpha != "gcv":
+            C = 1 / (2 * opts.svm_alpha * (xb ** 2).sum() / xb.shape[1])
         if C is None:
             s = np.linalg.eigvalsh(xb.T @ xb if xb.shape[0] > xb.shape[1] else xb @ xb.T).clip(0)
             grid = np.logspace(-6, 2, 33) * s.mean()
