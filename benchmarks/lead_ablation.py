@@ -41,6 +41,9 @@ def ablation_grid() -> list[tuple[str, str, dict]]:
     rows += [("svm_loss x svm_fit", f"{a} / {b}", {"svm_loss": a, "svm_fit": b})
              for a in ("least_squares", "squared_hinge") for b in ("out_of_fold", "in_sample")]
     rows += [("softmax_before_ce", f"softmax_before_ce={v}", {"softmax_before_ce": v}) for v in (False, True)]
+    from lead_hf import score_options
+    if "svm_alpha" in score_options("lead"):  # the LS-SVM's regularisation, where this LEAD version has it
+        rows += [("svm_alpha", f"svm_alpha={v}", {"svm_alpha": v}) for v in ("gcv", 0.001, 0.01, 0.1, 1.0)]
     return rows
 
 
@@ -85,6 +88,10 @@ def main(argv=None) -> int:
     parser.add_argument("--only", nargs="*", default=[],
                         help="run only the LEAD settings whose label contains one of these strings")
     parser.add_argument("--no-low-data", action="store_true", help="skip the low-data rows")
+    parser.add_argument("--low-data-scores", nargs="*", default=[],
+                        help="scores of the low-data rows (default: every available score)")
+    parser.add_argument("--low-data-lead", default="",
+                        help="LEAD options for the low-data rows as OPTION=VALUE,... (default: LEAD's defaults)")
     parser.add_argument("--num-threads", type=int, default=1,
                         help="torch threads (1: multi-threaded eigh is 100x slower on a busy shared CPU)")
     args = parser.parse_args(argv)
@@ -125,13 +132,14 @@ def main(argv=None) -> int:
               flush=True)
 
     # low-data regime: every score with M samples per class (50 > the fine-tuning subset: extracted anew)
-    methods = available_scores()
+    methods = list(args.low_data_scores) or available_scores()
+    lead_low = dict(kv.split("=", 1) for kv in args.low_data_lead.split(",") if kv)
     for m in ([] if args.no_low_data else args.low_data):
         if m <= (base.max_per_class or 10**9):
             sub = {d: [subsample(e, m) for e in es] for d, es in entries.items()}
         else:
             sub = collect_entries(dataclasses.replace(base, max_per_class=m), log=lambda s: None)
-        per_dataset, summary = evaluate(sub, methods, {})
+        per_dataset, summary = evaluate(sub, methods, {"lead": lead_low} if lead_low else {})
         for method in methods:
             if method not in summary:
                 continue
