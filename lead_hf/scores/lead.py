@@ -243,10 +243,17 @@ def _fold_bounds(sizes: list[int]) -> list[tuple[int, int]]:
 
 
 def _gram_with_bias(x: torch.Tensor) -> torch.Tensor:
-    """Gram matrix of [x, 1] without building [x, 1]: [[x^T x, x^T 1], [1^T x, n]]."""
-    g, col = gram_matrix(x), x.sum(0)
-    corner = torch.tensor([[float(x.shape[0])]], dtype=x.dtype, device=x.device)
-    return torch.cat([torch.cat([g, col[:, None]], 1), torch.cat([col[None], corner], 1)], 0)
+    """LOWER triangle of the Gram matrix of [x, 1], without building [x, 1]: [[x^T x, .], [1^T x, n]].
+
+    Only the lower triangle is filled (the upper one may be zero): everything downstream (sums, Cholesky,
+    eigh) reads the lower triangle only, and skipping the symmetrisation saves a pass per fold.
+    """
+    d = x.shape[1]
+    out = torch.zeros(d + 1, d + 1, dtype=x.dtype, device=x.device)
+    out[:d, :d] = gram_matrix(x, lower_only=True)
+    out[d, :d] = x.sum(0)
+    out[d, d] = x.shape[0]
+    return out
 
 
 def _xty_with_bias(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -259,8 +266,9 @@ def ls_svm_decision(x: torch.Tensor, y: torch.Tensor, C: float | None, fold_size
 
     Minimises 0.5 |w|^2 + C sum_i (1 - y_i w.[x_i, 1])^2 per class: ridge regression on +-1 targets
     with alpha = 1 / (2C) and the intercept regularised like the weights (as liblinear does). C=None:
-    alpha = relative_alpha x the Gram matrix's mean eigenvalue, or chosen by GCV when relative_alpha='gcv'. ``fold_sizes``: the rows of ``x`` are grouped by fold, in that order, and each fold is
-    predicted by the model fitted on the other folds; None: in-sample decisions.
+    alpha = relative_alpha x the Gram matrix's mean eigenvalue, or chosen by GCV when relative_alpha='gcv'.
+    ``fold_sizes``: the rows of ``x`` are grouped by fold, in that order, and each fold is predicted by
+    the model fitted on the other folds; None: in-sample decisions.
     Works in the primal ((D+1) x (D+1) systems) when N > D+1 and in the dual (N x N kernel) otherwise.
     Per-fold Grams are taken on contiguous row blocks and summed: one pass over the data, no copy of it.
     Returns (decision [N, K], C).
@@ -268,13 +276,12 @@ def ls_svm_decision(x: torch.Tensor, y: torch.Tensor, C: float | None, fold_size
     n, d = x.shape[0], x.shape[1] + 1
     primal = n > d
     bounds = _fold_bounds(fold_sizes) if fold_sizes is not None else []
-    eye = lambda m: torch.eye(m, dtype=x.dtype, device=x.device)  # noqa: E731
     if primal:
         parts = [(_gram_with_bias(x[a:b]), _xty_with_bias(x[a:b], y[a:b])) for a, b in bounds]
-        gram = sum(p[0] for p in parts) if parts else _gram_with_bias(x)
+        gram = sum(p[0] for p in parts) if parts else _gram_with_bias(x)  # lower triangle
         xty = sum(p[1] for p in parts) if parts else _xty_with_bias(x, y)
     else:
-        gram = gram_matrix(x, samples=True) + 1.0  # kernel of [x, 1]
+        gram = gram_matrix(x, samples=True).add_(1.0)  # kernel of [x, 1], symmetric (sliced below)
     if C is None and relative_alpha != "gcv":
         # trace / (D+1) in both the primal and the dual: the same alpha whichever path runs
         C = 1.0 / (2.0 * relative_alpha * float(torch.diagonal(gram).sum()) / d)
@@ -289,26 +296,30 @@ def ls_svm_decision(x: torch.Tensor, y: torch.Tensor, C: float | None, fold_size
         C = 1.0 / (2.0 * gcv_alpha(s, r2, float((y ** 2).sum()), n))
     alpha = 1.0 / (2.0 * C)
 
+    def regularised(a: torch.Tensor) -> torch.Tensor:  # in place: callers pass a matrix they own
+        a.diagonal().add_(alpha)
+        return a
+
     def predict(rows: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
         return torch.addmm(w[-1:], rows, w[:-1])
 
     if fold_sizes is None:
         if primal:
-            return predict(x, torch.cholesky_solve(xty, torch.linalg.cholesky(gram + alpha * eye(d)))), C
-        return gram @ torch.cholesky_solve(y, torch.linalg.cholesky(gram + alpha * eye(n))), C
+            return predict(x, torch.cholesky_solve(xty, torch.linalg.cholesky(regularised(gram.clone())))), C
+        return gram @ torch.cholesky_solve(y, torch.linalg.cholesky(regularised(gram.clone()))), C
     out = torch.empty_like(y)
     for i, (a, b) in enumerate(bounds):
         if a == b:
             continue
         if primal:
             g_f, b_f = parts[i]
-            w = torch.cholesky_solve(xty - b_f, torch.linalg.cholesky(gram - g_f + alpha * eye(d)))
+            w = torch.cholesky_solve(xty - b_f, torch.linalg.cholesky(regularised(gram - g_f)))
             out[a:b] = predict(x[a:b], w)
         else:
             keep = torch.ones(n, dtype=torch.bool, device=x.device)
             keep[a:b] = False
             k_tr = gram[keep][:, keep]
-            coef = torch.cholesky_solve(y[keep], torch.linalg.cholesky(k_tr + alpha * eye(int(keep.sum()))))
+            coef = torch.cholesky_solve(y[keep], torch.linalg.cholesky(regularised(k_tr)))
             out[a:b] = gram[a:b][:, keep] @ coef
     return out, C
 
@@ -393,7 +404,8 @@ def svm_decision(features: torch.Tensor, labels: torch.Tensor, num_classes: int,
     # our own working copy (one gather), standardised in place; the caller's tensor is never modified
     x = features[order] if order is not None else (features.clone() if opts.standardize else features)
     if opts.standardize:
-        mean, std = x.mean(0), x.std(0, unbiased=False)
+        var, mean = torch.var_mean(x, 0, unbiased=False)  # one pass
+        std = var.sqrt_()
         x.sub_(mean).div_(torch.where(std > 0, std, torch.ones_like(std)))
     y = ovr_targets(labels if order is None else labels[order], num_classes, x.dtype)
     if opts.svm_loss == "least_squares":

@@ -26,19 +26,22 @@ def reference_ntk_lambda(features: torch.Tensor, labels: torch.Tensor, num_class
     params = list(head.parameters())
     for p in params:
         p.requires_grad_(True)
-    rows = []
-    for i in range(z.shape[0]):
-        out = head(z[i:i + 1].double()).sum()
-        grads = torch.autograd.grad(out, params)
-        rows.append(torch.cat([g.reshape(-1) for g in grads]))
-    jac = torch.stack(rows)
+
+    def jacobian(rows: torch.Tensor) -> torch.Tensor:
+        """One row per sample: the gradient of the summed output w.r.t. every head parameter."""
+        out = []
+        for i in range(rows.shape[0]):
+            grads = torch.autograd.grad(head(rows[i:i + 1].double()).sum(), params)
+            out.append(torch.cat([g.reshape(-1) for g in grads]))
+        return torch.stack(out)
+
     y = labels[idx]
-    lam = torch.zeros(num_classes, dtype=torch.float64)
     if not opts.class_aware:
-        eig = torch.linalg.eigvalsh(jac @ jac.T)
-        return eig.mean().expand(num_classes).clone()
-    for k in range(num_classes):
-        jk = jac[y == k]
+        jac = jacobian(z)
+        return torch.linalg.eigvalsh(jac @ jac.T).mean().expand(num_classes).clone()
+    lam = torch.zeros(num_classes, dtype=torch.float64)
+    for k in range(num_classes):  # one class at a time: S x P Jacobians, not (S K) x P
+        jk = jacobian(z[y == k])
         lam[k] = torch.linalg.eigvalsh(jk @ jk.T).mean()
     return lam
 
@@ -94,13 +97,16 @@ def reference_svm_decision(features: torch.Tensor, labels: torch.Tensor, num_cla
     return torch.as_tensor(out), C
 
 
-def reference_lead(features, labels, opts: LeadOptions | None = None) -> float:
-    """LEAD computed the slow way; ``features`` [N, D] and integer ``labels`` 0..K-1 (torch or numpy)."""
+def reference_lead(features, labels, opts: LeadOptions | None = None, svm_tol: float = 1e-10) -> float:
+    """LEAD computed the slow way; ``features`` [N, D] and integer ``labels`` 0..K-1 (torch or numpy).
+
+    ``svm_tol``: liblinear's stopping tolerance for the squared-hinge SVM (LinearSVC's default is 1e-4).
+    """
     opts = opts or LeadOptions()
     z = torch.as_tensor(np.asarray(features), dtype=torch.float64)
     y = torch.as_tensor(np.asarray(labels), dtype=torch.int64)
     k = int(y.max()) + 1
-    decision, _ = reference_svm_decision(z, y, k, opts)
+    decision, _ = reference_svm_decision(z, y, k, opts, tol=svm_tol)
     probs = scores_to_probabilities(decision, opts.svm_probability).numpy()
     lam = reference_ntk_lambda(z, y, k, opts)
     e = torch.exp(-evolution_rates(lam, opts, k)).numpy()
