@@ -9,12 +9,14 @@ except ImportError:  # pragma: no cover - scipy is a dependency, but the torch p
     _dsyrk = None
 
 
-def gram(x: torch.Tensor, *, samples: bool = False) -> torch.Tensor:
+def gram(x: torch.Tensor, *, samples: bool = False, lower_only: bool = False) -> torch.Tensor:
     """The symmetric matrix x^T x [D, D] (or x x^T [N, N] with ``samples=True``).
 
     For float64 CPU tensors it is computed by BLAS ``dsyrk``, which fills one triangle only: about half
     the work of ``x.T @ x``, the dominant cost of LogME and H-score when N >> D (50k x 2048 features:
     4e11 flops as a matmul). Other devices and dtypes use a matmul.
+    ``lower_only=True`` may return just the lower triangle (the upper one zero) when that is all the
+    caller reads, e.g. a Cholesky factorisation or ``eigh`` (both use the lower triangle only).
     """
     if _dsyrk is None or x.device.type != "cpu" or x.dtype != torch.float64 or x.requires_grad:
         return x @ x.T if samples else x.T @ x
@@ -22,4 +24,6 @@ def gram(x: torch.Tensor, *, samples: bool = False) -> torch.Tensor:
     # a a^T (trans=0) or a^T a (trans=1) into the lower triangle.
     a = x.contiguous().numpy().T
     lower = torch.from_numpy(_dsyrk(1.0, a, trans=1 if samples else 0, lower=1))
+    if lower_only:
+        return lower.tril_()
     return torch.tril(lower) + torch.tril(lower, -1).T
