@@ -24,7 +24,7 @@ SMALL = dict(samples_per_class=8, head_widths=(16, 32))
     {"eta_normalization": "class_max", "t": 2.0},
     {"eta_normalization": "unit_features"},
     {"eta_normalization": "none", "eta": 1e-3},
-    {"svm_probability": "sigmoid", "softmax_before_ce": True},
+    {"svm_probability": "sigmoid", "softmax_before_ce": False},
     {"svm_probability": "clip", "standardize": False},
 ])
 def test_fast_path_equals_reference(options):
@@ -129,13 +129,18 @@ def test_standardized_svm_is_invariant_to_feature_scale():
 
 
 def test_time_coefficient_limits():
-    x, y = gaussian_classes(separation=0.5)
-    r0 = lead_hf.compute_score("lead", x, y, **SMALL, t=0.0)
+    x, y = gaussian_classes(separation=0.5)  # 4 classes
+    probs = dict(SMALL, softmax_before_ce=False)
+    r0 = lead_hf.compute_score("lead", x, y, **probs, t=0.0)
     assert r0.value == pytest.approx(-r0.details["initial_cross_entropy"], rel=1e-9)
-    values = [lead_hf.score("lead", x, y, **SMALL, t=t) for t in (0.0, 0.5, 1.0, 4.0, 50.0)]
+    values = [lead_hf.score("lead", x, y, **probs, t=t) for t in (0.0, 0.5, 1.0, 4.0, 50.0)]
     assert all(a < b for a, b in zip(values, values[1:]))
     assert values[-1] == pytest.approx(0.0, abs=1e-6)  # fully evolved logits are the labels
     assert all(v <= 0 for v in values)
+    # default: F_t read as logits; fully evolved = one-hot logits, whose softmax gives e / (e + K - 1)
+    values = [lead_hf.score("lead", x, y, **SMALL, t=t) for t in (0.0, 0.5, 1.0, 4.0, 50.0)]
+    assert all(a < b for a, b in zip(values, values[1:]))
+    assert values[-1] == pytest.approx(-np.log(1 + 3 / np.e), abs=1e-6)
 
 
 def test_global_rate_ablation_uses_one_rate():

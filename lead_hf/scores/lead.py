@@ -60,8 +60,9 @@ class LeadOptions:
     """How SVM scores become probabilities: softmax | sigmoid (then row-normalised) | clip."""
     standardize: bool = True
     """Z-score every feature dimension before the SVM (makes C comparable across models)."""
-    softmax_before_ce: bool = False
-    """Apply a softmax to the evolved logits before the cross-entropy (they already sum to 1)."""
+    softmax_before_ce: bool = True
+    """Take the cross-entropy of the evolved logits F_t as logits (softmax, then log), as a CE loss on
+    logits does. False: read F_t directly as probabilities (its rows already sum to 1)."""
 
     def __post_init__(self):
         _check_choice("eta_normalization", self.eta_normalization, ETA_NORMALIZATIONS)
