@@ -391,11 +391,11 @@ def run_benchmark(opts: BenchmarkOptions, log=print, entries: dict[str, list[Ent
 def write_outputs(result: BenchmarkResult, folder, name: str = "benchmark", chart: bool = True,
                   title: str = "Selection fidelity") -> list[Path]:
     from .io import write_json_atomic, write_text_atomic
-    from .rank import _git_commit, _versions
+    from .provenance import git_commit, package_versions
 
     folder = Path(folder)
-    doc = {"schema": "lead-hf/benchmark/v1", **dataclasses.asdict(result), "versions": _versions(),
-           "git_commit": _git_commit(), "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")}
+    doc = {"schema": "lead-hf/benchmark/v1", **dataclasses.asdict(result), "versions": package_versions(),
+           "git_commit": git_commit(), "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")}
     paths = [write_json_atomic(folder / f"{name}.json", doc), write_csv(result, folder / f"{name}.csv"),
              write_text_atomic(folder / f"{name}.md", markdown(result, title))]
     if chart:

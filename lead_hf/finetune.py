@@ -334,7 +334,7 @@ def finetune(model_spec, dataset: str | None = None, options: FinetuneOptions | 
     import torch
 
     from .io import write_json_atomic
-    from .rank import _versions
+    from .provenance import package_versions
 
     opts = options or FinetuneOptions()
     if dataset is not None:
@@ -362,7 +362,7 @@ def finetune(model_spec, dataset: str | None = None, options: FinetuneOptions | 
             log(f"fine-tuning {ref.name} on {opts.dataset} (lr={lr:g})")
             record = _train_one(ref, data, opts, lr, log)
             record.update({"key": key, "model": ref.name, "revision": ref.revision, "dataset": opts.dataset,
-                           "dataset_fingerprint": fp, "protocol": protocol, "versions": _versions(),
+                           "dataset_fingerprint": fp, "protocol": protocol, "versions": package_versions(),
                            "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")})
             if record.pop("is_main"):
                 write_json_atomic(path, record)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import csv
 import dataclasses
 import datetime as _dt
-import subprocess
 import sys
 import time
 import traceback
@@ -19,6 +18,7 @@ from pathlib import Path
 
 from .cli import Command
 from .extract import ExtractOptions, extract
+from .provenance import git_commit, package_versions
 from .results import DatasetInfo, ModelResult, RankingResults
 
 DEFAULT_SCORES = ("lead", "logme", "leep", "nce")
@@ -122,29 +122,6 @@ def resolve_methods(names) -> list[str]:
     return [get_score_spec(n).name for n in names]
 
 
-def _git_commit() -> str | None:
-    try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5,
-                             cwd=Path(__file__).resolve().parent)
-        return out.stdout.strip() or None if out.returncode == 0 else None
-    except (OSError, subprocess.SubprocessError):
-        return None
-
-
-def _versions() -> dict[str, str]:
-    from importlib.metadata import PackageNotFoundError, version
-
-    from . import __version__
-
-    out = {"lead_hf": __version__, "python": sys.version.split()[0]}
-    for pkg in ("torch", "timm", "transformers", "datasets", "accelerate", "numpy", "scipy"):
-        try:
-            out[pkg] = version(pkg)
-        except PackageNotFoundError:
-            pass
-    return out
-
-
 def _model_list(opts: RankOptions) -> list[str]:
     models = list(opts.models)
     if opts.models_file:
@@ -219,7 +196,7 @@ def rank_models(opts: RankOptions, log=print) -> RankingResults:
         dataset=dataset, scores=methods, primary=methods[0], models=results,
         options={"rank": {k: v for k, v in dataclasses.asdict(opts).items()},
                  "scores": {m: per_method[m] for m in methods}},
-        versions=_versions(), git_commit=_git_commit(),
+        versions=package_versions(), git_commit=git_commit(),
         created=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"))
     ranking.assign_ranks()
     scored = [m for m in results if m.status == "ok" and m.finetune_accuracy is not None]

@@ -60,7 +60,7 @@ def markdown_report(results: RankingResults) -> str:
             lines.append(f"| {method} | {a['weighted_tau']:.3f} | {a['kendall_tau']:.3f} | {a['pearson']:.3f} | "
                          f"{a['top1_regret']:.3f} |")
         lines.append("")
-    lines.append(f"Created {results.created} by lead-hf {results.versions.get('lead_hf', '')}"
+    lines.append(f"Created {results.created} by lead-hf {results.versions.get('lead-hf', '')}"
                  f"{' at commit ' + results.git_commit[:10] if results.git_commit else ''}.")
     return "\n".join(lines) + "\n"
 

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from ..provenance import package_versions
 from . import cache as _cache
 
 MIXED_PRECISION = ("no", "fp16", "bf16")
@@ -144,17 +145,6 @@ def auto_num_workers(num_processes: int) -> int:
     per_process = cpus // max(1, num_processes)
     # keep one core per process for the forward pass; a 2-core machine gets one decoding worker
     return int(max(0, min(8, per_process - 1)))
-
-
-def _versions() -> dict[str, str]:
-    import importlib.metadata as md
-    out = {}
-    for pkg in ("lead-hf", "torch", "timm", "transformers", "datasets", "accelerate", "numpy"):
-        try:
-            out[pkg] = md.version(pkg)
-        except md.PackageNotFoundError:
-            pass
-    return out
 
 
 def _dataset_identity(dataset_spec, opts: ExtractOptions):
@@ -320,7 +310,7 @@ def _run(ref, build, ds_label, key, key_parts, directory, opts, acc) -> dict | N
                         "selection_fingerprint": ds._fingerprint, "num_samples": n},
             "options": dataclasses.asdict(opts),
             "processes": acc.num_processes, "device": str(device), "batch_size": batch_size,
-            "versions": _versions(),
+            "versions": package_versions(),
             "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
             "seconds": round(time.time() - start, 3),
         },
