@@ -101,8 +101,11 @@ def write_chart(results: RankingResults, path: str | Path) -> Path | None:
     ax.set_xlabel(f"{results.primary} score (higher = better)")
     ax.set_title(f"{results.primary} on {results.dataset.id} ({results.dataset.split})")
     ax.set_xlim(base, hi + pad)
+    # enough decimals to tell the closest two scores apart (LEAD values of similar models can be close)
+    gaps = [abs(a - b) for a, b in zip(sorted(values), sorted(values)[1:]) if a != b]
+    decimals = min(6, max(3, math.ceil(-math.log10(min(gaps))))) if gaps else 3
     for y, v in enumerate(values):
-        ax.text(v, y, f" {v:.3f}", va="center", fontsize=8)
+        ax.text(v, y, f" {v:.{decimals}f}", va="center", fontsize=8)
     if panels == 2:
         ax2 = axes[0][1]
         acc = [m.finetune_accuracy for m in with_gt]
