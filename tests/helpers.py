@@ -22,3 +22,14 @@ def rotation(d, seed=1):
     """A random orthogonal d x d matrix."""
     q, _ = np.linalg.qr(np.random.default_rng(seed).normal(size=(d, d)))
     return q
+
+
+# Small inputs that stress the edge of every score: each must give a finite value.
+EDGE_CASES = [
+    (np.random.default_rng(0).normal(size=(9, 4)), np.array([0, 0, 0, 0, 1, 1, 1, 1, 2])),  # one-sample class
+    (np.random.default_rng(1).normal(size=(6, 3)), np.array([0, 1, 0, 1, 0, 1])),           # K = 2
+    (np.random.default_rng(2).normal(size=(20, 1)), np.arange(20) % 3),                    # D = 1
+    (np.random.default_rng(3).normal(size=(8, 50)), np.arange(8) % 2),                     # N < D
+    (np.zeros((10, 4)), np.arange(10) % 2),                                                # constant features
+]
+EDGE_CASE_IDS = ["one-sample-class", "two-classes", "one-feature", "fewer-samples-than-dims", "constant"]

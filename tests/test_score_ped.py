@@ -223,14 +223,7 @@ def test_scale_free_with_self_rescaling():
     np.testing.assert_allclose(ped_remap(100 * x + 3, y), 100 * ped_remap(x, y) + 3, rtol=1e-10, atol=1e-9)
 
 
-@pytest.mark.parametrize("x, y", [
-    (np.random.default_rng(0).normal(size=(9, 4)), np.array([0, 0, 0, 0, 1, 1, 1, 1, 2])),  # one-sample class
-    (np.random.default_rng(1).normal(size=(6, 3)), np.array([0, 1, 0, 1, 0, 1])),           # K = 2
-    (np.random.default_rng(2).normal(size=(20, 1)), np.arange(20) % 3),                    # D = 1
-    (np.random.default_rng(3).normal(size=(8, 50)), np.arange(8) % 2),                     # N < D
-    (np.zeros((10, 4)), np.arange(10) % 2),                                                # constant features
-    (np.tile(np.random.default_rng(4).normal(size=(5, 3)), (2, 1)), np.repeat([0, 1], 5)),  # coinciding means
-])
+@pytest.mark.parametrize("x, y", helpers.EDGE_CASES, ids=helpers.EDGE_CASE_IDS)
 def test_edge_cases_are_finite(x, y):
     mapped = ped_remap(x, y)
     assert np.isfinite(mapped).all()

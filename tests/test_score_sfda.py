@@ -7,6 +7,7 @@ import scipy.linalg
 
 import lead_hf
 from helpers import blobs, rotation
+import helpers
 
 
 def softmax(a):
@@ -123,14 +124,7 @@ def test_confmix_makes_the_task_harder():
     assert res.value < first_pass
 
 
-@pytest.mark.parametrize("x, y", [
-    (np.random.default_rng(0).normal(size=(9, 4)), np.array([0, 0, 0, 0, 1, 1, 1, 1, 2])),  # one-sample class
-    (np.random.default_rng(1).normal(size=(6, 3)), np.array([0, 1, 0, 1, 0, 1])),           # K = 2
-    (np.random.default_rng(2).normal(size=(20, 1)), np.arange(20) % 3),                    # D = 1
-    (np.random.default_rng(3).normal(size=(8, 50)), np.arange(8) % 2),                     # N < D
-    (np.zeros((10, 4)), np.arange(10) % 2),                                                # constant features
-    (np.repeat(np.eye(3), 4, axis=0), np.repeat(np.arange(3), 4)),                         # Sw = 0
-])
+@pytest.mark.parametrize("x, y", helpers.EDGE_CASES, ids=helpers.EDGE_CASE_IDS)
 def test_edge_cases_are_finite(x, y):
     assert math.isfinite(lead_hf.score("sfda", x, y))
 

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 import lead_hf
 from lead_hf.scores.transrate import TransRateOptions
 from helpers import blobs, rotation
+import helpers
 
 
 def explicit_transrate(x, y, eps=1e-4, normalize="mean_norm", class_weights="uniform"):
@@ -102,13 +103,7 @@ def test_proportional_weights_never_negative(n, d, k, seed):
     assert lead_hf.score("transrate", x, y, class_weights="proportional") >= -1e-9
 
 
-@pytest.mark.parametrize("x, y", [
-    (np.random.default_rng(0).normal(size=(9, 4)), np.array([0, 0, 0, 0, 1, 1, 1, 1, 2])),  # one-sample class
-    (np.random.default_rng(1).normal(size=(6, 3)), np.array([0, 1, 0, 1, 0, 1])),           # K = 2
-    (np.random.default_rng(2).normal(size=(20, 1)), np.arange(20) % 3),                    # D = 1
-    (np.random.default_rng(3).normal(size=(8, 50)), np.arange(8) % 2),                     # N < D
-    (np.ones((10, 4)), np.arange(10) % 2),                                                 # constant features
-])
+@pytest.mark.parametrize("x, y", helpers.EDGE_CASES, ids=helpers.EDGE_CASE_IDS)
 def test_edge_cases_are_finite(x, y):
     value = lead_hf.score("transrate", x, y)
     assert math.isfinite(value)
