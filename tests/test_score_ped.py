@@ -223,7 +223,9 @@ def test_scale_free_with_self_rescaling():
     np.testing.assert_allclose(ped_remap(100 * x + 3, y), 100 * ped_remap(x, y) + 3, rtol=1e-10, atol=1e-9)
 
 
-@pytest.mark.parametrize("x, y", helpers.EDGE_CASES, ids=helpers.EDGE_CASE_IDS)
+@pytest.mark.parametrize("x, y", helpers.EDGE_CASES + [
+    (np.tile(np.random.default_rng(4).normal(size=(5, 3)), (2, 1)), np.repeat([0, 1], 5)),  # coinciding means
+], ids=helpers.EDGE_CASE_IDS + ["coinciding-means"])
 def test_edge_cases_are_finite(x, y):
     mapped = ped_remap(x, y)
     assert np.isfinite(mapped).all()

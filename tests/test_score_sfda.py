@@ -124,7 +124,9 @@ def test_confmix_makes_the_task_harder():
     assert res.value < first_pass
 
 
-@pytest.mark.parametrize("x, y", helpers.EDGE_CASES, ids=helpers.EDGE_CASE_IDS)
+@pytest.mark.parametrize("x, y", helpers.EDGE_CASES + [
+    (np.repeat(np.eye(3), 4, axis=0), np.repeat(np.arange(3), 4)),                         # Sw = 0
+], ids=helpers.EDGE_CASE_IDS + ["zero-within-class-scatter"])
 def test_edge_cases_are_finite(x, y):
     assert math.isfinite(lead_hf.score("sfda", x, y))
 
