@@ -22,6 +22,7 @@ import datetime as _dt
 import hashlib
 import json
 import math
+import statistics
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -63,7 +64,20 @@ class FinetuneOptions:
     head_lr_multiplier: float = 1.0
     """Learning rate of the new head relative to the backbone's."""
     seed: int = 0
-    """Seed of the subset selection, the head initialisation, augmentation and shuffling."""
+    """Seed of the head initialisation, augmentation and shuffling (and of the subsets, unless
+    subset_seed is set)."""
+    subset_seed: int | None = None
+    """Seed of the stratified train/test subsets; None: the same as seed. Fixing it (ft-v2: 0) keeps the
+    images the same across training seeds, so that the seeds measure training noise only and the scores
+    see exactly the images every seed was trained on."""
+    repeat_seeds: tuple[int, ...] = ()
+    """More training seeds, run at the learning rate selected on `seed`'s grid; the accuracy is then the
+    mean over `seed` and these, with its standard deviation kept (ft-v2: 1,2)."""
+    lr_search_steps: int = 0
+    """When the best learning rate is at an edge of the grid, extend the grid past that edge by one
+    step (the grid's own ratio), up to this many times, so that the best is bracketed (ft-v2: 2)."""
+    protocol_name: str = "custom"
+    """Label stored with the results (FinetuneOptions.preset sets it: ft-v1, ft-v2)."""
     num_threads: int = 0
     """torch CPU threads (0: torch's default)."""
     cache_dir: str | None = None
@@ -97,25 +111,72 @@ class FinetuneOptions:
             raise ValueError("weight_decay must be >= 0 and head_lr_multiplier > 0")
         if self.num_threads < 0:
             raise ValueError(f"num_threads must be >= 0, got {self.num_threads}")
+        if self.lr_search_steps < 0:
+            raise ValueError(f"lr_search_steps must be >= 0, got {self.lr_search_steps}")
+        if self.lr_search_steps and len(self.learning_rates) < 2:
+            raise ValueError("lr_search_steps needs a grid of at least 2 learning rates (its ratio is the step)")
+        self.repeat_seeds = tuple(int(v) for v in self.repeat_seeds)
+        if self.seed in self.repeat_seeds or len(set(self.repeat_seeds)) != len(self.repeat_seeds):
+            raise ValueError(f"repeat_seeds {self.repeat_seeds} must be distinct and differ from seed={self.seed}")
+
+    @classmethod
+    def preset(cls, name: str, **overrides) -> "FinetuneOptions":
+        """The options of a named protocol (``PROTOCOLS``: ft-v1, ft-v2), with ``overrides`` on top."""
+        if name not in PROTOCOLS:
+            raise ValueError(f"unknown fine-tuning protocol {name!r}; known: {', '.join(PROTOCOLS)}")
+        return cls(**{**PROTOCOLS[name], "protocol_name": name, **overrides})
+
+    @property
+    def resolved_subset_seed(self) -> int:
+        return self.seed if self.subset_seed is None else self.subset_seed
 
     def protocol(self) -> dict[str, Any]:
         """Everything that changes the numbers (what the cache key and the CSV 'protocol' column hold)."""
         keep = ("train_split", "test_split", "train_per_class", "test_per_class", "image_size", "epochs",
                 "batch_size", "momentum", "weight_decay", "head_lr_multiplier", "seed", "eval_every_epoch")
-        return {"version": PROTOCOL_VERSION, "optimizer": "sgd", "schedule": "cosine-per-step",
-                "augmentation": "random-resized-crop(0.8-1.0, ratio 0.9-1.1)",
-                **{k: getattr(self, k) for k in keep}, "learning_rates": list(self.learning_rates)}
+        out = {"version": PROTOCOL_VERSION, "optimizer": "sgd", "schedule": "cosine-per-step",
+               "augmentation": "random-resized-crop(0.8-1.0, ratio 0.9-1.1)",
+               **{k: getattr(self, k) for k in keep}, "learning_rates": list(self.learning_rates)}
+        # only written when set, so that ft-v1 runs keep their cache keys
+        if self.subset_seed is not None:
+            out["subset_seed"] = self.subset_seed
+        if self.test_split == self.train_split:
+            out["test_subset"] = "disjoint-holdout"
+        return out
+
+    def run_protocol(self, seed: int, image_size: int) -> dict[str, Any]:
+        """What one run's numbers depend on: the protocol with this run's training seed and input size."""
+        p = self.protocol()
+        p["seed"], p["image_size"] = seed, image_size
+        p.pop("learning_rates")  # a run has one learning rate, keyed separately
+        if seed != self.seed or self.subset_seed is not None:
+            p["subset_seed"] = self.resolved_subset_seed
+        return p
 
     def protocol_string(self) -> str:
         p = self.protocol()
         return (f"{p['version']} sgd(m={p['momentum']},wd={p['weight_decay']}) cosine lr={p['learning_rates']} "
                 f"epochs={p['epochs']} bs={p['batch_size']} px={p['image_size']} "
                 f"train={p['train_split']}/{p['train_per_class']}pc test={p['test_split']}/{p['test_per_class']}pc "
-                f"seed={p['seed']} best-over-grid")
+                f"seed={p['seed']}" + (f" subset_seed={self.subset_seed}" if self.subset_seed is not None else "")
+                + (f" lr-search={self.lr_search_steps}" if self.lr_search_steps else "")
+                + (f" mean-over-seeds={[self.seed, *self.repeat_seeds]}@best-lr" if self.repeat_seeds
+                   else " best-over-grid"))
 
     def cache_root(self) -> Path:
         from .extract.cache import default_cache_root
         return Path(self.cache_dir).expanduser() if self.cache_dir else default_cache_root()
+
+
+PROTOCOLS: dict[str, dict[str, Any]] = {
+    "ft-v1": {},
+    # ft-v2 (docs/benchmark.md): 64 px, 100 training images per class, up to 100 test images per class,
+    # a 3-point learning-rate grid extended until its best is inside it, 3 training seeds on fixed subsets.
+    "ft-v2": {"image_size": 64, "train_per_class": 100, "test_per_class": 100, "epochs": 8,
+              "learning_rates": (0.003, 0.01, 0.03), "lr_search_steps": 2, "subset_seed": 0,
+              "repeat_seeds": (1, 2)},
+}
+"""Named protocols: the FinetuneOptions fields each one sets (everything else keeps its default)."""
 
 
 @dataclass
@@ -130,6 +191,12 @@ class FinetuneResult:
     protocol: dict[str, Any] = field(default_factory=dict)
     trained: int = 0
     """How many runs were trained in this call (0: every run came from the cache)."""
+    seed_accuracies: list[float] = field(default_factory=list)
+    """Accuracy of every training seed at the selected learning rate (seed first, then repeat_seeds)."""
+    accuracy_std: float | None = None
+    """Standard deviation over seed_accuracies (None with a single seed)."""
+    image_size: int | None = None
+    """Input size actually trained at (the protocol's, or the model's min_input_size when larger)."""
 
 
 # ----------------------------------------------------------------------------------- preprocessing
@@ -160,13 +227,21 @@ def make_transforms(mean, std, image_size: int):
     return train, evaluate
 
 
+def effective_image_size(preprocess_config: dict[str, Any], image_size: int) -> int:
+    """The protocol's input size, or the model's smallest usable input when that is larger (InceptionV3
+    needs 75 px): ``preprocess_config["min_input_size"]``, read without loading weights."""
+    return max(int(image_size), int(preprocess_config.get("min_input_size") or 0))
+
+
 def resized_ref(spec, image_size: int):
     """A :class:`lead_hf.models.ModelRef` for ``spec`` whose preprocessing is fine-tuning's evaluation
-    transform at ``image_size`` px (the model's mean/std kept). Its preprocessing config differs from the
-    native one, so the extraction cache keeps both apart; the model name stays the same."""
+    transform at ``image_size`` px (or the model's min_input_size when larger; the model's mean/std
+    kept). Its preprocessing config differs from the native one, so the extraction cache keeps both
+    apart; the model name stays the same."""
     from .models import ModelRef, resolve_model
 
     ref = resolve_model(spec)
+    image_size = effective_image_size(ref.preprocess_config, image_size)
     mean, std = _norm_stats(ref.preprocess_config)
     cfg = {"resize": [image_size, image_size], "interpolation": "bicubic", "crop": None, "mean": mean,
            "std": std, "source": "lead_hf.finetune.make_transforms"}
@@ -212,11 +287,29 @@ def _with_new_head(loaded, num_classes: int, seed: int):
 
 # --------------------------------------------------------------------------------------------- data
 
-def _decoded(dataset, split: str, per_class: int | None, seed: int):
-    """(PIL images, labels, label names, fingerprint) of a stratified subset of one split."""
-    from .data import load_split
+def _decoded(dataset, split: str, per_class: int | None, seed: int, exclude_per_class: int | None = None):
+    """(PIL images, labels, label names, fingerprint) of a stratified subset of one split.
 
-    ds = load_split(dataset, split, max_per_class=per_class, seed=seed)
+    ``exclude_per_class``: first remove the subset that ``max_per_class=exclude_per_class`` with the same
+    seed selects (the training subset, when train and test come from one split) and draw from the rest,
+    so the two subsets are disjoint and the training one is exactly what the scores see."""
+    import numpy as np
+
+    from .data import load_split
+    from .data.sampling import stratified_indices
+
+    if exclude_per_class is None:
+        ds = load_split(dataset, split, max_per_class=per_class, seed=seed)
+    else:
+        ds = load_split(dataset, split)
+        labels_all = np.asarray(ds["label"])
+        rest = np.setdiff1d(np.arange(len(ds)), stratified_indices(labels_all, exclude_per_class, seed))
+        if rest.size == 0:
+            raise ValueError(f"dataset {dataset!r}: split {split!r} has nothing left for testing after "
+                             f"{exclude_per_class} training images per class; lower train_per_class")
+        if per_class is not None:
+            rest = rest[stratified_indices(labels_all[rest], per_class, seed + 1)]
+        ds = ds.select(rest)
     images = [im.copy() for im in ds["image"]]
     labels = [int(v) for v in ds["label"]]
     return images, labels, list(ds.features["label"].names), ds._fingerprint
@@ -250,7 +343,7 @@ def _dataset_fingerprint(opts: FinetuneOptions, data) -> str:
     return "data:" + hashlib.sha256(f"{data[0][3]}|{data[1][3]}".encode()).hexdigest()
 
 
-def _train_one(ref, data, opts: FinetuneOptions, lr: float, log) -> dict[str, Any]:
+def _train_one(ref, data, opts: FinetuneOptions, lr: float, log, seed: int, image_size: int) -> dict[str, Any]:
     import numpy as np
     import torch
     from accelerate import Accelerator
@@ -258,17 +351,17 @@ def _train_one(ref, data, opts: FinetuneOptions, lr: float, log) -> dict[str, An
 
     (tr_img, tr_lab, names, _), (te_img, te_lab, _, _) = data
     acc = Accelerator(cpu=not torch.cuda.is_available())
-    set_seed(opts.seed)
+    set_seed(seed)
     loaded = ref.load()
     mean, std = _norm_stats(ref.preprocess_config)
-    train_tf, eval_tf = make_transforms(mean, std, opts.image_size)
-    module, forward = _with_new_head(loaded, len(names), opts.seed)
+    train_tf, eval_tf = make_transforms(mean, std, image_size)
+    module, forward = _with_new_head(loaded, len(names), seed)
     head = [p for n, p in module.named_parameters() if _is_head(module, n, loaded.family)]
     head_ids = {id(p) for p in head}
     body = [p for p in module.parameters() if id(p) not in head_ids]
     optimizer = torch.optim.SGD([{"params": body, "lr": lr}, {"params": head, "lr": lr * opts.head_lr_multiplier}],
                                 lr=lr, momentum=opts.momentum, weight_decay=opts.weight_decay)
-    gen = torch.Generator().manual_seed(opts.seed)
+    gen = torch.Generator().manual_seed(seed)
     train_loader = torch.utils.data.DataLoader(_ImageList(tr_img, tr_lab, train_tf), batch_size=opts.batch_size,
                                                shuffle=True, generator=gen, num_workers=0, drop_last=False)
     test_loader = torch.utils.data.DataLoader(_ImageList(te_img, te_lab, eval_tf), batch_size=128,
@@ -310,10 +403,10 @@ def _train_one(ref, data, opts: FinetuneOptions, lr: float, log) -> dict[str, An
                 correct += int((pred == y).sum())
                 seen += len(y)
         per_epoch.append(correct / seen)
-        log(f"  {ref.name} lr={lr:g} epoch {epoch + 1}/{opts.epochs}: loss {losses[-1]:.4f} "
+        log(f"  {ref.name} lr={lr:g} seed={seed} epoch {epoch + 1}/{opts.epochs}: loss {losses[-1]:.4f} "
             f"test acc {per_epoch[-1]:.4f} ({time.time() - start:.0f}s)")
     acc.free_memory()
-    return {"lr": lr, "accuracy": float(max(per_epoch)), "final_accuracy": float(per_epoch[-1]),
+    return {"lr": lr, "seed": seed, "image_size": image_size, "accuracy": float(max(per_epoch)), "final_accuracy": float(per_epoch[-1]),
             "per_epoch": [float(v) for v in per_epoch], "train_loss": [float(v) for v in losses],
             "seconds": round(time.time() - start, 2), "num_train": len(tr_img), "num_test": len(te_img),
             "num_classes": len(names), "device": str(acc.device), "num_processes": acc.num_processes,
@@ -330,7 +423,10 @@ def _is_head(module, param_name: str, family: str) -> bool:
 
 def finetune(model_spec, dataset: str | None = None, options: FinetuneOptions | None = None, log=print,
              **overrides) -> FinetuneResult:
-    """Fine-tune ``model_spec`` on ``dataset`` once per learning rate (cached) and return the best."""
+    """Fine-tune ``model_spec`` on ``dataset``: one run per learning rate of the grid (extended past an
+    edge while the best sits on it, ``lr_search_steps``), then ``repeat_seeds`` at the best rate. Every run
+    is cached; the result is the best accuracy over the grid, or with repeat seeds the mean over seeds at
+    the best rate."""
     import torch
 
     from .io import write_json_atomic
@@ -344,23 +440,26 @@ def finetune(model_spec, dataset: str | None = None, options: FinetuneOptions | 
     if opts.num_threads:
         torch.set_num_threads(opts.num_threads)
     ref = resized_ref(model_spec, opts.image_size)
-    protocol = opts.protocol()
+    size = effective_image_size(ref.preprocess_config, opts.image_size)
     data = None
     embedded = isinstance(opts.dataset, str) and opts.dataset.startswith("embedded:")
     if not embedded:
         data = _load_data(opts)
     fp = _dataset_fingerprint(opts, data)
     folder = opts.cache_root() / "finetune"
-    runs, trained = [], 0
-    for lr in opts.learning_rates:
+    trained = 0
+
+    def run_one(lr: float, seed: int) -> dict[str, Any]:
+        nonlocal data, trained
+        protocol = opts.run_protocol(seed, size)
         key = run_key(ref.name, ref.revision, fp, protocol, lr)
         path = folder / f"{key}.json"
         record = _read_run(path) if opts.use_cache else None
         if record is None:
             if data is None:
                 data = _load_data(opts)
-            log(f"fine-tuning {ref.name} on {opts.dataset} (lr={lr:g})")
-            record = _train_one(ref, data, opts, lr, log)
+            log(f"fine-tuning {ref.name} on {opts.dataset} (lr={lr:g}, seed={seed}, {size} px)")
+            record = _train_one(ref, data, opts, lr, log, seed, size)
             record.update({"key": key, "model": ref.name, "revision": ref.revision, "dataset": opts.dataset,
                            "dataset_fingerprint": fp, "protocol": protocol, "versions": package_versions(),
                            "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")})
@@ -368,16 +467,52 @@ def finetune(model_spec, dataset: str | None = None, options: FinetuneOptions | 
                 write_json_atomic(path, record)
             trained += 1
         record["cache_file"] = str(path)
-        runs.append(record)
-    best = max(runs, key=lambda r: r["accuracy"])
-    result = FinetuneResult(model=ref.name, dataset=opts.dataset, accuracy=best["accuracy"],
-                            best_learning_rate=best["lr"], runs=runs, protocol=protocol, trained=trained)
-    return result
+        return record
+
+    grid = {lr: run_one(lr, opts.seed) for lr in opts.learning_rates}
+    ratio = _grid_ratio(opts.learning_rates)
+    for _ in range(opts.lr_search_steps):
+        best_lr = _best_lr(grid)
+        if best_lr == min(grid):
+            new = min(grid) / ratio
+        elif best_lr == max(grid):
+            new = max(grid) * ratio
+        else:
+            break  # bracketed
+        new = float(f"{new:.3g}")
+        grid[new] = run_one(new, opts.seed)
+    best_lr = _best_lr(grid)
+    repeats = [run_one(best_lr, s) for s in opts.repeat_seeds]
+    per_seed = [grid[best_lr]["accuracy"], *(r["accuracy"] for r in repeats)]
+    accuracy = float(sum(per_seed) / len(per_seed))
+    std = float(statistics.stdev(per_seed)) if len(per_seed) > 1 else None
+    return FinetuneResult(model=ref.name, dataset=opts.dataset, accuracy=accuracy, best_learning_rate=best_lr,
+                          runs=[*grid.values(), *repeats], protocol=opts.protocol(), trained=trained,
+                          seed_accuracies=per_seed, accuracy_std=std, image_size=size)
+
+
+def _grid_ratio(rates) -> float:
+    """The grid's geometric step (the mean ratio of neighbouring learning rates)."""
+    rates = sorted(rates)
+    if len(rates) < 2:
+        return 1.0
+    return (rates[-1] / rates[0]) ** (1 / (len(rates) - 1))
+
+
+def _best_lr(grid: dict[float, dict[str, Any]]) -> float:
+    """The learning rate with the best accuracy; a tie goes to the smaller rate (the safer step)."""
+    return max(sorted(grid), key=lambda lr: (grid[lr]["accuracy"], -lr))
 
 
 def _load_data(opts: FinetuneOptions):
-    data = (_decoded(opts.dataset, opts.train_split, opts.train_per_class, opts.seed),
-            _decoded(opts.dataset, opts.test_split, opts.test_per_class, opts.seed))
+    seed = opts.resolved_subset_seed
+    same = opts.test_split == opts.train_split
+    if same and opts.train_per_class is None:
+        raise ValueError(f"train_split and test_split are both {opts.train_split!r}: a disjoint test subset "
+                         "needs train_per_class (e.g. 100), or pass a separate --test-split")
+    data = (_decoded(opts.dataset, opts.train_split, opts.train_per_class, seed),
+            _decoded(opts.dataset, opts.test_split, opts.test_per_class, seed,
+                     exclude_per_class=opts.train_per_class if same else None))
     if data[0][2] != data[1][2]:
         raise ValueError(f"dataset {opts.dataset!r}: the {opts.train_split!r} and {opts.test_split!r} splits have "
                          f"different classes ({data[0][2]} vs {data[1][2]}); pass splits of the same task")
@@ -403,7 +538,9 @@ def run(opts: FinetuneOptions) -> int:
     out = []
     for spec in opts.models:
         res = finetune(spec, options=opts)
-        print(f"{res.model} on {res.dataset}: accuracy {res.accuracy:.4f} (lr={res.best_learning_rate:g}; "
+        spread = (f" +- {res.accuracy_std:.4f} over {len(res.seed_accuracies)} seeds"
+                  if res.accuracy_std is not None else "")
+        print(f"{res.model} on {res.dataset}: accuracy {res.accuracy:.4f}{spread} (lr={res.best_learning_rate:g}; "
               f"{res.trained} run(s) trained, {len(res.runs) - res.trained} from cache)")
         out.append(dataclasses.asdict(res))
     if opts.output:

@@ -149,3 +149,110 @@ def test_bad_inputs(tmp_path, data_dir, tiny_model):
     with pytest.raises(ValueError, match="no split"):
         finetune(tiny_model, data_dir, _opts(tmp_path, test_split="validation"))
     assert main(["finetune", "--dataset", data_dir]) == 2  # no model given
+
+
+# ------------------------------------------------------------------------------ protocol ft-v2 pieces
+
+def _fake_training(monkeypatch, accuracy_of):
+    """Replace the training of one run by ``accuracy_of(lr, seed)``: tests the grid/seed logic only."""
+    import lead_hf.finetune as ft
+
+    calls = []
+
+    def fake(ref, data, opts, lr, log, seed, image_size):
+        calls.append((lr, seed, image_size))
+        return {"lr": lr, "seed": seed, "image_size": image_size, "accuracy": float(accuracy_of(lr, seed)),
+                "is_main": True}
+
+    monkeypatch.setattr(ft, "_train_one", fake)
+    return calls
+
+
+def test_lr_search_extends_the_grid_until_the_best_is_inside(tmp_path, monkeypatch, data_dir, tiny_model):
+    calls = _fake_training(monkeypatch, lambda lr, seed: 1 - abs(np.log10(lr) - np.log10(0.3)) / 10)
+    res = finetune(tiny_model, data_dir, _opts(tmp_path, learning_rates=(0.003, 0.01, 0.03), lr_search_steps=3),
+                   log=lambda m: None)
+    rates = [c[0] for c in calls]
+    assert rates[:3] == [0.003, 0.01, 0.03]
+    # the best (0.03) sat on the upper edge: one step of the grid's ratio (about 3.16x) at a time
+    assert rates[3:] == pytest.approx([0.0949, 0.3, 0.949], rel=1e-9)
+    assert res.best_learning_rate == pytest.approx(0.3)
+    assert len(res.runs) == 6
+
+
+def test_lr_search_stops_when_bracketed_and_is_bounded(tmp_path, monkeypatch, data_dir, tiny_model):
+    calls = _fake_training(monkeypatch, lambda lr, seed: -lr)  # always best at the lowest rate
+    finetune(tiny_model, data_dir, _opts(tmp_path, learning_rates=(0.01, 0.1), lr_search_steps=2),
+             log=lambda m: None)
+    assert [c[0] for c in calls] == pytest.approx([0.01, 0.1, 0.001, 0.0001])
+    calls.clear()
+    finetune(tiny_model, data_dir, _opts(tmp_path / "b", learning_rates=(0.001, 0.01, 0.1), lr_search_steps=2),
+             log=lambda m: (None))
+    assert len(calls) == 5  # 3 + 2 extensions, then the budget is spent
+    calls.clear()
+    peak = _fake_training(monkeypatch, lambda lr, seed: -abs(lr - 0.01))
+    finetune(tiny_model, data_dir, _opts(tmp_path / "c", learning_rates=(0.001, 0.01, 0.1), lr_search_steps=2),
+             log=lambda m: None)
+    assert len(peak) == 3  # bracketed at once: no extension
+
+
+def test_repeat_seeds_run_at_the_best_rate_and_give_mean_and_std(tmp_path, monkeypatch, data_dir, tiny_model):
+    table = {(0.01, 0): 0.5, (0.05, 0): 0.7, (0.05, 1): 0.6, (0.05, 2): 0.8}
+    calls = _fake_training(monkeypatch, lambda lr, seed: table[(lr, seed)])
+    opts = _opts(tmp_path, repeat_seeds=(1, 2), subset_seed=0)
+    res = finetune(tiny_model, data_dir, opts, log=lambda m: None)
+    assert [(c[0], c[1]) for c in calls] == [(0.01, 0), (0.05, 0), (0.05, 1), (0.05, 2)]
+    assert res.seed_accuracies == pytest.approx([0.7, 0.6, 0.8])
+    assert res.accuracy == pytest.approx(0.7)
+    assert res.accuracy_std == pytest.approx(0.1)
+    # every (lr, seed) run has its own cache file, and a second call trains nothing
+    assert len({r["cache_file"] for r in res.runs}) == 4
+    calls.clear()
+    again = finetune(tiny_model, data_dir, opts, log=lambda m: None)
+    assert calls == [] and again.trained == 0 and again.seed_accuracies == res.seed_accuracies
+
+
+def test_repeat_seeds_must_differ_from_the_seed():
+    with pytest.raises(ValueError, match="repeat_seeds"):
+        FinetuneOptions(seed=1, repeat_seeds=(1, 2))
+    with pytest.raises(ValueError, match="lr_search_steps"):
+        FinetuneOptions(learning_rates=(0.01,), lr_search_steps=1)
+
+
+def test_preset_ft_v2_and_unknown_preset():
+    from lead_hf.finetune import PROTOCOLS
+
+    v2 = FinetuneOptions.preset("ft-v2", epochs=2)
+    assert v2.protocol_name == "ft-v2" and v2.epochs == 2
+    assert v2.image_size >= 64 and v2.train_per_class >= 100 and len(v2.learning_rates) == 3
+    assert len(v2.repeat_seeds) == 2 and v2.subset_seed == 0
+    assert FinetuneOptions.preset("ft-v1") == FinetuneOptions(protocol_name="ft-v1")
+    assert set(PROTOCOLS) >= {"ft-v1", "ft-v2"}
+    with pytest.raises(ValueError, match="unknown fine-tuning protocol 'ft-v9'"):
+        FinetuneOptions.preset("ft-v9")
+
+
+def test_disjoint_holdout_when_train_and_test_split_are_the_same(data_dir):
+    from lead_hf.data import load_split
+    from lead_hf.finetune import _load_data
+
+    opts = FinetuneOptions(dataset=data_dir, train_split="train", test_split="train", train_per_class=5,
+                           test_per_class=4, subset_seed=0)
+    (tr_img, tr_lab, _, _), (te_img, te_lab, _, _) = _load_data(opts)
+    assert np.bincount(tr_lab).tolist() == [5, 5] and np.bincount(te_lab).tolist() == [4, 4]
+    as_scored = load_split(data_dir, "train", max_per_class=5, seed=0)
+    key = lambda im: np.asarray(im).tobytes()  # noqa: E731
+    assert [key(im) for im in tr_img] == [key(im) for im in as_scored["image"]]  # what the scores see
+    assert not {key(im) for im in tr_img} & {key(im) for im in te_img}
+    with pytest.raises(ValueError, match="disjoint test subset needs train_per_class"):
+        _load_data(FinetuneOptions(dataset=data_dir, train_split="train", test_split="train", train_per_class=None))
+    with pytest.raises(ValueError, match="nothing left for testing"):
+        _load_data(FinetuneOptions(dataset=data_dir, train_split="train", test_split="train", train_per_class=12))
+
+
+def test_effective_image_size_honours_the_models_minimum():
+    from lead_hf.finetune import effective_image_size
+
+    assert effective_image_size({}, 64) == 64
+    assert effective_image_size({"min_input_size": 75}, 64) == 75
+    assert effective_image_size({"min_input_size": 32}, 64) == 64
