@@ -9,6 +9,12 @@ from pathlib import Path
 from typing import Any, Iterator
 
 
+def default_cache_root() -> Path:
+    """Root of everything lead-hf caches or builds: ``$LEAD_HF_CACHE``, else ``~/.cache/lead_hf``."""
+    env = os.environ.get("LEAD_HF_CACHE")
+    return Path(env).expanduser() if env else Path.home() / ".cache" / "lead_hf"
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path next to ``path``; on success it is renamed onto ``path``, on error removed."""

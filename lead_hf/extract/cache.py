@@ -15,24 +15,19 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from ..io import atomic_path, write_json_atomic
+from ..io import atomic_path, default_cache_root, write_json_atomic  # noqa: F401 - re-exported
 
 FORMAT = "lead-hf/extract/v1"
 ARRAYS = "arrays.safetensors"
 MANIFEST = "manifest.json"
 
 
-def default_cache_root() -> Path:
-    """``$LEAD_HF_CACHE`` or ``~/.cache/lead_hf``."""
-    env = os.environ.get("LEAD_HF_CACHE")
-    return Path(env).expanduser() if env else Path.home() / ".cache" / "lead_hf"
 
 
 def request_key(parts: dict[str, Any]) -> str:
