@@ -103,16 +103,21 @@ def files_revision(paths) -> str:
 
 class ZooNet(nn.Module):
     """``classifier(body(x))``: the shape every ``torch``-family zoo model should take. ``body`` maps
-    pixels to the [B, D] feature; ``classifier`` is the source head ``nn.Linear(D, C)``, or None for a
-    headless model (then ``forward`` returns the feature). ``reset_classifier(K)`` and
-    ``pretrained_cfg["classifier"]`` follow timm's conventions, so fine-tuning can treat it as timm."""
+    pixels to the [B, D] feature; ``classifier`` is the source head ``nn.Linear(D, C)`` (or a multi-layer
+    head module with integer ``in_features`` = D and ``out_features`` = C, e.g. an MLP; its input is still
+    the feature), or None for a headless model (then ``forward`` returns the feature).
+    ``reset_classifier(K)`` and ``pretrained_cfg["classifier"]`` follow timm's conventions, so fine-tuning
+    can treat it as timm."""
 
     pretrained_cfg = {"classifier": "classifier"}
 
-    def __init__(self, body: nn.Module, classifier: nn.Linear | None = None, feature_dim: int | None = None):
+    def __init__(self, body: nn.Module, classifier: nn.Module | None = None, feature_dim: int | None = None):
         super().__init__()
-        if classifier is not None and not isinstance(classifier, nn.Linear):
-            raise TypeError(f"ZooNet's classifier must be an nn.Linear or None, got {type(classifier).__name__}")
+        if classifier is not None and not (
+                isinstance(classifier, nn.Linear) or (isinstance(classifier, nn.Module) and all(
+                    isinstance(getattr(classifier, a, None), int) for a in ("in_features", "out_features")))):
+            raise TypeError(f"ZooNet's classifier must be an nn.Linear, a head module with integer in_features "
+                            f"and out_features, or None; got {type(classifier).__name__}")
         if classifier is None and feature_dim is None:
             raise ValueError("a headless ZooNet needs feature_dim (the size of body's output)")
         self.body = body
