@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 
 def gaussian_classes(num_classes=4, per_class=30, dim=16, separation=3.0, seed=0, noise=1.0):
@@ -16,6 +17,14 @@ def gaussian_classes(num_classes=4, per_class=30, dim=16, separation=3.0, seed=0
 def blobs(k=4, per_class=25, d=12, spread=4.0, seed=0):
     """``gaussian_classes`` with the short argument names the baseline tests use."""
     return gaussian_classes(num_classes=k, per_class=per_class, dim=d, separation=spread, seed=seed)
+
+
+def within_ulps(expected, ulps=4):
+    """``pytest.approx`` of a few units in the last place: for two float64 results of the same maths
+    reached by different paths (relabelled classes, another process, an Arrow round trip). Such results
+    may differ in the last bits whenever a reduction runs in another order (BLAS kernels, memory
+    alignment, thread count); exact ``==`` is kept for results that are exact by construction."""
+    return pytest.approx(expected, rel=ulps * np.finfo(np.float64).eps, abs=0)
 
 
 def rotation(d, seed=1):

@@ -20,6 +20,8 @@ import lead_hf
 from lead_hf import metric_install, metric_support
 from lead_hf.scores import registry
 
+from helpers import within_ulps
+
 evaluate = pytest.importorskip("evaluate")
 
 REPO = Path(__file__).resolve().parents[1]
@@ -66,7 +68,7 @@ def test_loader_picks_the_lead_class(metric):
 def test_value_equals_compute_score(metric):
     x, y = make_data()
     out = metric.compute(predictions=x, references=y, **SMALL)
-    assert out["lead"] == expected(x, y, **SMALL)
+    assert out["lead"] == within_ulps(expected(x, y, **SMALL))
     assert (out["method"], out["num_samples"], out["num_classes"], out["feature_dim"]) == ("lead", 45, 3, 12)
     assert out["options"]["head_widths"] == (32, 32) and out["options"]["t"] == 1.0
     assert 0.0 <= out["details"]["svm_accuracy"] <= 1.0 and out["seconds"] >= 0
@@ -77,30 +79,34 @@ def test_float32_torch_and_list_inputs_match(metric):
     x, y = make_data(seed=1)
     x32 = x.astype(np.float32)
     ref = expected(x32, y, **SMALL)
-    assert metric.compute(predictions=x32, references=y, **SMALL)["lead"] == ref
-    assert metric.compute(predictions=torch.from_numpy(x32), references=torch.from_numpy(y), **SMALL)["lead"] == ref
-    assert metric.compute(predictions=x32.tolist(), references=y.tolist(), **SMALL)["lead"] == ref
+    assert metric.compute(predictions=x32, references=y, **SMALL)["lead"] == within_ulps(ref)
+    tensors = metric.compute(predictions=torch.from_numpy(x32), references=torch.from_numpy(y), **SMALL)
+    assert tensors["lead"] == within_ulps(ref)
+    assert metric.compute(predictions=x32.tolist(), references=y.tolist(), **SMALL)["lead"] == within_ulps(ref)
 
 
 def test_string_labels(metric):
     x, y = make_data(seed=2)
     names = np.array(["cat", "dog", "emu"])[y]
     out = metric.compute(predictions=x, references=list(names), **SMALL)
-    assert out["lead"] == expected(x, names, **SMALL)
+    assert out["lead"] == within_ulps(expected(x, names, **SMALL))
     # the sorted names give the same class order as the integer codes, hence the same score
-    assert out["lead"] == expected(x, y, **SMALL)
+    assert out["lead"] == within_ulps(expected(x, y, **SMALL))
     digits = [str(v) for v in y]  # digit strings stay strings (not cast to int)
-    assert metric.compute(predictions=x, references=digits, **SMALL)["lead"] == expected(x, digits, **SMALL)
+    out = metric.compute(predictions=x, references=digits, **SMALL)
+    assert out["lead"] == within_ulps(expected(x, digits, **SMALL))
 
 
 def test_integer_valued_float_labels(metric):
     x, y = make_data(seed=3)
-    assert metric.compute(predictions=x, references=y.astype(float), **SMALL)["lead"] == expected(x, y, **SMALL)
+    out = metric.compute(predictions=x, references=y.astype(float), **SMALL)
+    assert out["lead"] == within_ulps(expected(x, y, **SMALL))
 
 
 def test_device_is_forwarded(metric):
     x, y = make_data()
-    assert metric.compute(predictions=x, references=y, device="cpu", **SMALL)["lead"] == expected(x, y, **SMALL)
+    out = metric.compute(predictions=x, references=y, device="cpu", **SMALL)
+    assert out["lead"] == within_ulps(expected(x, y, **SMALL))
     if not torch.cuda.is_available():
         with pytest.raises(ValueError, match="CUDA is not available"):
             metric.compute(predictions=x, references=y, device="cuda", **SMALL)
@@ -112,7 +118,7 @@ def test_options_are_forwarded(metric):
     x, y = make_data(seed=4)
     base = metric.compute(predictions=x, references=y, **SMALL)["lead"]
     out = metric.compute(predictions=x, references=y, t=0.25, seed=3, **SMALL)
-    assert out["lead"] == expected(x, y, t=0.25, seed=3, **SMALL)
+    assert out["lead"] == within_ulps(expected(x, y, t=0.25, seed=3, **SMALL))
     assert out["lead"] != base
     assert out["options"]["t"] == 0.25 and out["options"]["seed"] == 3
 
@@ -147,7 +153,7 @@ def test_method_selects_another_score(metric, monkeypatch):
 def test_every_registered_score_matches_compute_score(metric, method):
     x, y = make_data(n_per_class=12, seed=6)
     out = metric.compute(predictions=x, references=y, method=method)
-    assert out[method] == expected(x, y, method=method)
+    assert out[method] == within_ulps(expected(x, y, method=method))
 
 
 def test_scores_needing_logits_are_refused(metric, monkeypatch):
@@ -169,10 +175,10 @@ def test_add_batch_and_add_equal_one_shot(metric):
         metric.add_batch(predictions=x[start:start + 8], references=y[start:start + 8])
     for i in range(40, len(y)):
         metric.add(prediction=x[i], reference=int(y[i]))
-    assert metric.compute(**SMALL)["lead"] == expected(x, y, **SMALL)
+    assert metric.compute(**SMALL)["lead"] == within_ulps(expected(x, y, **SMALL))
     # a second round on the same instance starts from scratch
     metric.add_batch(predictions=x[:30], references=y[:30])
-    assert metric.compute(**SMALL)["lead"] == expected(x[:30], y[:30], **SMALL)
+    assert metric.compute(**SMALL)["lead"] == within_ulps(expected(x[:30], y[:30], **SMALL))
 
 
 def test_keep_in_memory(modules_cache):
@@ -180,7 +186,7 @@ def test_keep_in_memory(modules_cache):
     x, y = make_data(seed=8)
     m.add_batch(predictions=x[:20], references=y[:20])
     m.add_batch(predictions=x[20:], references=y[20:])
-    assert m.compute(**SMALL)["lead"] == expected(x, y, **SMALL)
+    assert m.compute(**SMALL)["lead"] == within_ulps(expected(x, y, **SMALL))
 
 
 # --- bad input: lead_hf's messages, before Arrow --------------------------------------------------------
@@ -305,7 +311,7 @@ def test_load_metric_without_a_checkout_uses_the_installed_copy(modules_cache, t
         metric_install.load_metric(modules_cache=str(tmp_path / "empty"))
     m = metric_install.load_metric(modules_cache=str(installed), keep_in_memory=True)
     x, y = make_data(seed=11)
-    assert m.compute(predictions=x, references=y, **SMALL)["lead"] == expected(x, y, **SMALL)
+    assert m.compute(predictions=x, references=y, **SMALL)["lead"] == within_ulps(expected(x, y, **SMALL))
 
 
 def test_installer_errors(tmp_path, capsys):
@@ -382,7 +388,7 @@ def test_bare_name_loads_from_any_directory(tmp_path):
         assert proc.returncode == 0, f"{name}: {stderr[-3000:]}"
         out = json.loads(stdout.strip().splitlines()[-1])
         assert out["before"] == "not found", name  # a fresh HF_HOME: only the installer makes the name resolvable
-        assert (out["by_name"], out["by_path"], out["helper"]) == (ref, ref, ref), name
+        assert [out["by_name"], out["by_path"], out["helper"]] == within_ulps([ref] * 3), name  # another process
         assert (home / "hf_home" / "modules" / "evaluate_modules" / "metrics" / "evaluate-metric--lead").is_dir()
 
 
@@ -421,6 +427,7 @@ def test_two_processes_gather_on_process_zero(tmp_path):
     results = [json.loads(o.strip().splitlines()[-1]) for o, _ in outs]
     assert results[1] is None  # only process 0 computes
     assert results[0]["num_samples"] == len(y)
-    # process 0 reads the shards in process order: the score of the concatenation, exactly
-    assert results[0]["lead"] == expected(x, y, **SMALL)
+    # process 0 reads the shards in process order: the score of the concatenation (to a few ulps: another
+    # process may run its reductions in another order)
+    assert results[0]["lead"] == within_ulps(expected(x, y, **SMALL))
     assert not list(shared.glob("*.arrow"))  # evaluate removed the shards after computing

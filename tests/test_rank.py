@@ -12,6 +12,8 @@ from lead_hf.cli import main
 from lead_hf.rank import RankOptions, parse_score_options, rank_models, read_ground_truth, write_outputs
 from lead_hf.results import RankingResults
 
+from helpers import within_ulps
+
 
 def _save_tiny_timm(path, seed, arch="test_resnet"):
     import timm
@@ -91,7 +93,9 @@ def test_second_run_reuses_cached_features(setup, tmp_path, monkeypatch):
         raise AssertionError("the model was loaded although its features are cached")
     monkeypatch.setattr(base.ModelRef, "load", boom)
     second = rank_models(opts, log=lambda m: None)
-    assert [m.scores for m in first.models] == [m.scores for m in second.models]
+    assert [m.model for m in first.models] == [m.model for m in second.models]
+    for a, b in zip(first.models, second.models):
+        assert a.scores == within_ulps(b.scores)
 
 
 def test_ground_truth_adds_agreement(setup, tmp_path):
