@@ -172,7 +172,7 @@ PROTOCOLS: dict[str, dict[str, Any]] = {
     "ft-v1": {},
     # ft-v2 (docs/benchmark.md): 64 px, 100 training images per class, up to 100 test images per class,
     # a 3-point learning-rate grid extended until its best is inside it, 3 training seeds on fixed subsets.
-    "ft-v2": {"image_size": 64, "train_per_class": 100, "test_per_class": 100, "epochs": 8,
+    "ft-v2": {"image_size": 64, "train_per_class": 100, "test_per_class": 100, "epochs": 6,
               "learning_rates": (0.003, 0.01, 0.03), "lr_search_steps": 2, "subset_seed": 0,
               "repeat_seeds": (1, 2)},
 }
@@ -343,7 +343,8 @@ def _dataset_fingerprint(opts: FinetuneOptions, data) -> str:
     return "data:" + hashlib.sha256(f"{data[0][3]}|{data[1][3]}".encode()).hexdigest()
 
 
-def _train_one(ref, data, opts: FinetuneOptions, lr: float, log, seed: int, image_size: int) -> dict[str, Any]:
+def _train_one(ref, data, opts: FinetuneOptions, lr: float, log, seed: int, image_size: int,
+               keep: list | None = None) -> dict[str, Any]:
     import numpy as np
     import torch
     from accelerate import Accelerator
@@ -405,12 +406,30 @@ def _train_one(ref, data, opts: FinetuneOptions, lr: float, log, seed: int, imag
         per_epoch.append(correct / seen)
         log(f"  {ref.name} lr={lr:g} seed={seed} epoch {epoch + 1}/{opts.epochs}: loss {losses[-1]:.4f} "
             f"test acc {per_epoch[-1]:.4f} ({time.time() - start:.0f}s)")
+    if keep is not None:
+        keep.append(acc.unwrap_model(module))
     acc.free_memory()
-    return {"lr": lr, "seed": seed, "image_size": image_size, "accuracy": float(max(per_epoch)), "final_accuracy": float(per_epoch[-1]),
+    return {"lr": lr, "seed": seed, "image_size": image_size, "accuracy": float(max(per_epoch)),
+            "final_accuracy": float(per_epoch[-1]),
             "per_epoch": [float(v) for v in per_epoch], "train_loss": [float(v) for v in losses],
             "seconds": round(time.time() - start, 2), "num_train": len(tr_img), "num_test": len(te_img),
             "num_classes": len(names), "device": str(acc.device), "num_processes": acc.num_processes,
             "is_main": acc.is_main_process, "chance": float(np.bincount(te_lab).max() / len(te_lab))}
+
+
+def train_model(model_spec, options: FinetuneOptions, log=print):
+    """Train ``model_spec`` once (the first learning rate of the grid, ``options.seed``) and return
+    ``(module, record)``: the trained network with its new head, for building derived checkpoints (the
+    benchmark zoo's members pre-trained by the project). Nothing is cached."""
+    if options.num_threads:
+        import torch
+        torch.set_num_threads(options.num_threads)
+    ref = resized_ref(model_spec, options.image_size)
+    size = effective_image_size(ref.preprocess_config, options.image_size)
+    keep: list = []
+    record = _train_one(ref, _load_data(options), options, options.learning_rates[0], log, options.seed, size,
+                        keep=keep)
+    return keep[0], record
 
 
 def _is_head(module, param_name: str, family: str) -> bool:

@@ -159,7 +159,7 @@ def _fake_training(monkeypatch, accuracy_of):
 
     calls = []
 
-    def fake(ref, data, opts, lr, log, seed, image_size):
+    def fake(ref, data, opts, lr, log, seed, image_size, keep=None):
         calls.append((lr, seed, image_size))
         return {"lr": lr, "seed": seed, "image_size": image_size, "accuracy": float(accuracy_of(lr, seed)),
                 "is_main": True}

@@ -7,6 +7,7 @@
 from .base import LoadedModel, ModelRef
 from .loaders import load_model, resolve_model
 from .zoo import ZooEntry, list_zoo, register_zoo, zoo_entry
+from . import derived  # noqa: E402,F401 - registers the members the project derives (benchmark zoo)
 
 __all__ = ["LoadedModel", "ModelRef", "ZooEntry", "list_zoo", "load_model", "register_zoo", "resolve_model",
            "zoo_entry"]
