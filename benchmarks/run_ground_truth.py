@@ -1,12 +1,17 @@
 #!/usr/bin/env python
 """The ground-truth sweep: fine-tune every benchmark-zoo model on every downstream dataset.
 
-Resumable (every run is cached by ``lead_hf.finetune``; a restarted sweep skips finished runs) and writes
-``benchmarks/ground_truth/<dataset>.csv`` (model, dataset, accuracy, best_lr, protocol, command) after
-every model, so partial results can be committed while it runs. Meant to run in the background:
+Resumable: every run (model, dataset, learning rate, seed) is one JSON written atomically by
+``lead_hf.finetune``; a restarted sweep skips the runs that exist. With ``--protocol ft-v2`` the run
+records go to ``benchmarks/ground_truth_v2/runs/`` inside the repository, so that finished blocks are
+committed and a later session (or another machine) resumes from them. After every (model, dataset) the
+dataset's CSV is rewritten (atomically) with what is finished: mean accuracy over the seeds, its standard
+deviation, every seed's accuracy, the learning rate chosen and the exact protocol, so partial results can
+be committed while it runs. Members derived from a dataset are never fine-tuned on it.
 
     python scripts/build_benchmark_zoo.py
-    nohup nice -n 15 python benchmarks/run_ground_truth.py > benchmarks/ground_truth/sweep.log 2>&1 &
+    nohup nice -n 15 python benchmarks/run_ground_truth.py --protocol ft-v2 > benchmarks/ground_truth_v2/sweep.log 2>&1 &
+    python benchmarks/run_ground_truth.py --protocol ft-v1 --seed 1 --out benchmarks/ground_truth_seed1
 """
 from __future__ import annotations
 
@@ -19,49 +24,111 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-DATASETS = ("embedded:digits", "embedded:fashion_mnist", "embedded:mnist", "embedded:lfw_faces")
+
+# Per protocol: the datasets in sweep order, each with the FinetuneOptions fields it needs beyond the
+# protocol's (the splits: digits and lfw_faces have no official test split; lfw_faces has 100 images per
+# class in all, so it cannot give 100 training images per class and gets 60 / 40).
+DATASETS = {
+    "ft-v1": {"embedded:digits": {}, "embedded:fashion_mnist": {}, "embedded:mnist": {}, "embedded:lfw_faces": {}},
+    "ft-v2": {
+        "embedded:lfw_faces": {"train_split": "all", "test_split": "all", "train_per_class": 60,
+                               "test_per_class": 40},
+        "embedded:fashion_mnist": {},
+        "embedded:mnist": {},
+        "embedded:digits": {"train_split": "all", "test_split": "all"},
+    },
+}
+DEFAULTS = {"ft-v1": {"zoo": "zoo.txt", "out": "ground_truth", "runs": None},
+            "ft-v2": {"zoo": "zoo_v2.txt", "out": "ground_truth_v2", "runs": "ground_truth_v2/runs"}}
+COLUMNS = ["model", "dataset", "accuracy", "accuracy_std", "seed_accuracies", "best_lr", "lr_grid", "image_size",
+           "train_split", "train_per_class", "test_split", "test_per_class", "subset_seed", "protocol", "command"]
 
 
 def write_csv(path: Path, rows: list[dict]) -> None:
     from lead_hf.io import write_text_atomic
 
     buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=["model", "dataset", "accuracy", "best_lr", "protocol", "command"],
-                            lineterminator="\n")
+    writer = csv.DictWriter(buf, fieldnames=COLUMNS, lineterminator="\n", extrasaction="ignore")
     writer.writeheader()
     writer.writerows(rows)
     write_text_atomic(path, buf.getvalue())
 
 
+def row_of(res, opts, spec: str, dataset: str, extra_flags: str) -> dict:
+    grid = sorted({r["lr"] for r in res.runs})
+    return {"model": res.model, "dataset": dataset, "accuracy": f"{res.accuracy:.4f}",
+            "accuracy_std": "" if res.accuracy_std is None else f"{res.accuracy_std:.4f}",
+            "seed_accuracies": ";".join(f"{a:.4f}" for a in res.seed_accuracies), "best_lr": f"{res.best_learning_rate:g}",
+            "lr_grid": ";".join(f"{lr:g}" for lr in grid), "image_size": res.image_size,
+            "train_split": opts.train_split, "train_per_class": opts.train_per_class, "test_split": opts.test_split,
+            "test_per_class": opts.test_per_class, "subset_seed": opts.resolved_subset_seed,
+            "protocol": opts.protocol_string(),
+            "command": f"lead-hf finetune {shlex.quote(spec)} --dataset {dataset}{extra_flags}"}
+
+
+def _flags(fields: dict) -> str:
+    out = ""
+    for key, value in fields.items():
+        if isinstance(value, tuple):
+            value = ",".join(str(v) for v in value)
+        out += f" --{key.replace('_', '-')} {value}"
+    return out
+
+
 def main(argv=None) -> int:
     from lead_hf.benchmark import read_zoo
-    from lead_hf.finetune import FinetuneOptions, finetune
+    from lead_hf.finetune import PROTOCOLS, FinetuneOptions, finetune
+    from lead_hf.models.derived import excluded_datasets
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--zoo", default=str(HERE / "zoo.txt"))
-    parser.add_argument("--zoo-dir", default=None)
-    parser.add_argument("--datasets", nargs="+", default=list(DATASETS))
-    parser.add_argument("--out", default=str(HERE / "ground_truth"))
+    parser.add_argument("--protocol", default="ft-v2", choices=sorted(DATASETS))
+    parser.add_argument("--zoo", default=None, help="model list (default: benchmarks/zoo_v2.txt for ft-v2)")
+    parser.add_argument("--datasets", nargs="+", default=None, help="default: every dataset of the protocol")
+    parser.add_argument("--models", nargs="+", default=None, help="only these specs of the zoo file")
+    parser.add_argument("--out", default=None, help="folder of the <dataset>.csv files")
+    parser.add_argument("--runs-dir", default=None,
+                        help="where run records are kept (default for ft-v2: benchmarks/ground_truth_v2/runs; "
+                             "for ft-v1: the lead_hf cache)")
     parser.add_argument("--num-threads", type=int, default=1)
-    parser.add_argument("--seed", type=int, default=0,
-                        help="another seed (subsets, head, augmentation) measures the ground truth's own noise")
+    parser.add_argument("--seed", type=int, default=None,
+                        help="ft-v1 only: another seed (subsets, head, augmentation) measures the ground truth's noise")
     args = parser.parse_args(argv)
-    models = read_zoo(args.zoo, args.zoo_dir)
-    opts = FinetuneOptions(num_threads=args.num_threads, seed=args.seed)
+    defaults = DEFAULTS[args.protocol]
+    models = read_zoo(args.zoo or HERE / defaults["zoo"])
+    if args.models:
+        models = [m for m in models if m in set(args.models)]
+    datasets = args.datasets or list(DATASETS[args.protocol])
+    unknown = [d for d in datasets if d not in DATASETS[args.protocol]]
+    if unknown:
+        raise SystemExit(f"datasets {unknown} have no {args.protocol} settings; known: {list(DATASETS[args.protocol])}")
+    out = Path(args.out) if args.out else HERE / defaults["out"]
+    runs = args.runs_dir or (str(HERE / defaults["runs"]) if defaults["runs"] else None)
+    base = {"num_threads": args.num_threads, "cache_dir": runs}
+    if args.seed is not None:
+        base["seed"] = args.seed
     start = time.time()
-    for dataset in args.datasets:
-        rows = []
+    for dataset in datasets:
         name = dataset.split(":", 1)[-1]
+        opts = FinetuneOptions.preset(args.protocol, dataset=dataset, **base, **DATASETS[args.protocol][dataset])
+        extra = {**PROTOCOLS[args.protocol], **DATASETS[args.protocol][dataset]}
+        if args.seed:
+            extra["seed"] = args.seed
+        flags = _flags(extra) + f" --num-threads {args.num_threads}"
+        rows = []
         for spec in models:
-            res = finetune(spec, dataset, opts, log=lambda m: print(m, flush=True))
-            shown = spec.replace(str(Path(spec.split("@")[-1]).parent), "{ZOO_DIR}") if "@" in spec else spec
-            command = (f"lead-hf finetune {shlex.quote(shown)} --dataset {dataset} --num-threads {args.num_threads}"
-                       + (f" --seed {args.seed}" if args.seed else ""))
-            rows.append({"model": res.model, "dataset": dataset, "accuracy": f"{res.accuracy:.4f}",
-                         "best_lr": res.best_learning_rate, "protocol": opts.protocol_string(), "command": command})
-            write_csv(Path(args.out) / f"{name}.csv", rows)
-            print(f"[{time.time() - start:.0f}s] {dataset} {res.model}: {res.accuracy:.4f} "
-                  f"(trained {res.trained})", flush=True)
+            if name in excluded_datasets(spec):
+                print(f"[{time.time() - start:.0f}s] {dataset} {spec}: skipped (derived from this dataset)", flush=True)
+                continue
+            try:
+                res = finetune(spec, options=opts, log=lambda m: print(m, flush=True))
+            except ValueError as err:  # e.g. weights not built / package missing: say so, go on
+                print(f"[{time.time() - start:.0f}s] {dataset} {spec}: not run ({err})", flush=True)
+                continue
+            rows.append(row_of(res, opts, spec, dataset, flags))
+            write_csv(out / f"{name}.csv", rows)
+            spread = f" +- {res.accuracy_std:.4f}" if res.accuracy_std is not None else ""
+            print(f"[{time.time() - start:.0f}s] {dataset} {res.model}: {res.accuracy:.4f}{spread} "
+                  f"(lr {res.best_learning_rate:g}, trained {res.trained})", flush=True)
     return 0
 
 
