@@ -19,7 +19,8 @@ LOGIT_KEYS = ("logits", "source_logits")
 class ScoreCommandOptions:
     features: str | None = None
     """Features [N, D]: .npy, .npz or .safetensors (arrays 'features', optionally 'labels' and 'logits'),
-    or an extraction cache entry folder (from lead-hf extract)."""
+    or an extraction cache entry folder (from lead-hf extract). Not needed for leep and nce, which read
+    only --labels and --source-logits."""
     labels: str | None = None
     """Labels [N] (.npy or a text file, one label per line) when the features file has none."""
     source_logits: str | None = None
@@ -68,13 +69,15 @@ def _read_arrays(path: Path) -> dict[str, np.ndarray]:
                      "cache entry folder")
 
 
-def load_feature_files(features: str, labels: str | None = None, source_logits: str | None = None):
-    """(features, labels, logits or None) from the files accepted by `lead-hf score`."""
-    fpath = Path(features)
-    arrays = _read_arrays(fpath)
-    feats = _pick(arrays, FEATURE_KEYS, "features", fpath, True)
-    labs = _pick(arrays, LABEL_KEYS, "labels", fpath, labels is None)
-    logits = _pick(arrays, LOGIT_KEYS, "logits", fpath, False)
+def load_feature_files(features: str | None, labels: str | None = None, source_logits: str | None = None):
+    """(features or None, labels, logits or None) from the files accepted by `lead-hf score`."""
+    feats = labs = logits = None
+    if features is not None:
+        fpath = Path(features)
+        arrays = _read_arrays(fpath)
+        feats = _pick(arrays, FEATURE_KEYS, "features", fpath, True)
+        labs = _pick(arrays, LABEL_KEYS, "labels", fpath, labels is None)
+        logits = _pick(arrays, LOGIT_KEYS, "logits", fpath, False)
     if labels is not None:
         lpath = Path(labels)
         labs = _pick(_read_arrays(lpath), LABEL_KEYS + FEATURE_KEYS, "labels", lpath, True)
@@ -86,24 +89,37 @@ def load_feature_files(features: str, labels: str | None = None, source_logits: 
 
 def run(opts: ScoreCommandOptions) -> int:
     from .rank import parse_score_options, resolve_methods
-    from .scores import compute_score, get_score_spec
+    from .scores import compute_score, get_score_spec, scores_without_features
 
-    if not opts.features:
-        raise ValueError("pass --features FILE (and --labels FILE when the features file has no labels)")
-    feats, labels, logits = load_feature_files(opts.features, opts.labels, opts.source_logits)
     methods = resolve_methods(opts.scores)
     per_method = parse_score_options(opts.score_options, methods)
+    if not opts.features:
+        free = scores_without_features()
+        if not (opts.labels and opts.source_logits):
+            raise ValueError("pass --features FILE (and --labels FILE when the features file has no labels); "
+                             f"{' and '.join(free)} need no features: --labels FILE --source-logits FILE")
+        if not any(m in free for m in methods):
+            raise ValueError(f"--scores {','.join(methods)} read the features: pass --features FILE, or "
+                             f"choose among {', '.join(free)}, which need only --labels and --source-logits")
+    feats, labels, logits = load_feature_files(opts.features, opts.labels, opts.source_logits)
     out = {}
     for method in methods:
-        if get_score_spec(method).needs_source_logits and logits is None:
+        spec = get_score_spec(method)
+        if spec.needs_source_logits and logits is None:
             print(f"lead-hf score: skipping {method}: it needs source logits (--source-logits)", file=sys.stderr)
+            continue
+        if spec.needs_features and feats is None:
+            print(f"lead-hf score: skipping {method}: it needs features (--features)", file=sys.stderr)
             continue
         r = compute_score(method, feats, labels, source_logits=logits, device=opts.device, **per_method[method])
         out[method] = {"value": r.value, "seconds": r.seconds, "options": r.options, "details": r.details}
     if opts.json:
         print(json.dumps(out, indent=2, default=str))
     else:
-        print(f"{np.asarray(feats).shape[0]} samples, {np.asarray(feats).shape[1]} features; higher = better")
+        if feats is not None:
+            print(f"{np.asarray(feats).shape[0]} samples, {np.asarray(feats).shape[1]} features; higher = better")
+        else:
+            print(f"{np.asarray(labels).shape[0]} samples, no features (source logits only); higher = better")
         for method, r in out.items():
             print(f"  {method:<10} {r['value']: .6f}   ({r['seconds']:.2f} s)")
     return 0 if out else 1
@@ -116,4 +132,5 @@ COMMAND = Command(
 Examples:
   lead-hf score --features feats.npz                       # arrays 'features' and 'labels' inside
   lead-hf score --features feats.npy --labels labels.npy --scores lead,logme,hscore
-  lead-hf score --features ~/.cache/lead_hf/extract/<key> --scores all --json""")
+  lead-hf score --features ~/.cache/lead_hf/extract/<key> --scores all --json
+  lead-hf score --labels labels.npy --source-logits logits.npy --scores leep,nce   # no features needed""")

@@ -7,7 +7,7 @@ import lead_hf
 from lead_hf.cli import main
 from lead_hf.score_command import load_feature_files
 
-from helpers import gaussian_classes
+from helpers import gaussian_classes, within_ulps
 
 
 def test_score_npz_and_separate_files_match_the_api(tmp_path, capsys):
@@ -37,3 +37,20 @@ def test_missing_arrays_are_named(tmp_path, capsys):
     (tmp_path / "f.bin").write_bytes(b"x")
     with pytest.raises(ValueError, match="unsupported file type"):
         load_feature_files(str(tmp_path / "f.bin"))
+
+
+def test_leep_and_nce_from_labels_and_logits_alone(tmp_path, capsys):
+    _, y = gaussian_classes(num_classes=3, per_class=12, dim=6)
+    logits = np.random.default_rng(1).normal(size=(len(y), 5)) + 2 * np.eye(5)[y]
+    np.save(tmp_path / "y.npy", y)
+    np.save(tmp_path / "logits.npy", logits)
+    args = ["score", "--labels", str(tmp_path / "y.npy"), "--source-logits", str(tmp_path / "logits.npy")]
+    assert main([*args, "--scores", "leep,nce,logme", "--json"]) == 0
+    captured = capsys.readouterr()
+    out = json.loads(captured.out)
+    assert set(out) == {"leep", "nce"} and "skipping logme: it needs features" in captured.err
+    assert out["nce"]["value"] == within_ulps(lead_hf.score("nce", None, y, source_logits=logits))
+    assert main([*args, "--scores", "lead"]) == 2
+    assert "read the features: pass --features" in capsys.readouterr().err
+    assert main(["score", "--labels", str(tmp_path / "y.npy"), "--scores", "leep"]) == 2
+    assert "--source-logits FILE" in capsys.readouterr().err

@@ -6,7 +6,7 @@ import torch
 import lead_hf
 from lead_hf.scores.validation import encode_labels, prepare_inputs
 
-from helpers import gaussian_classes
+from helpers import gaussian_classes, within_ulps
 
 
 @pytest.fixture
@@ -71,3 +71,26 @@ def test_missing_cuda_is_a_clear_error(data):
         pytest.skip("CUDA is available here")
     with pytest.raises(ValueError, match="CUDA is not available"):
         lead_hf.score("lead", *data, device="cuda")
+
+
+def test_scores_that_read_no_features_accept_none(data):
+    """Issue 10 item 12: `score("leep", None, labels, source_logits=...)` used to fail on shape ()."""
+    x, y = data
+    logits = np.random.default_rng(5).normal(size=(len(y), 7)) + 2 * np.eye(7)[y]
+    assert set(lead_hf.scores.scores_without_features()) == {"leep", "nce"}
+    for method in ("leep", "nce"):
+        with_features = lead_hf.score(method, x, y, source_logits=logits)
+        assert lead_hf.score(method, None, y, source_logits=logits) == within_ulps(with_features)
+        assert lead_hf.score(method, labels=y, source_logits=logits) == within_ulps(with_features)
+        r = lead_hf.compute_score(method, None, list(np.array(["a", "b", "c"])[y]), source_logits=logits)
+        assert r.details["num_source_classes"] == 7
+    inputs = prepare_inputs(None, y, logits)
+    assert inputs.features is None and inputs.num_samples == len(y) and inputs.num_classes == 3
+    with pytest.raises(ValueError, match="labels have 30 samples but source_logits have 29"):
+        lead_hf.score("leep", None, y, source_logits=logits[:-1])
+    with pytest.raises(ValueError, match="needs the source model's logits"):
+        lead_hf.score("nce", None, y)
+    with pytest.raises(ValueError, match="reads the model's features.*leep, nce work from labels"):
+        lead_hf.score("logme", None, y, source_logits=logits)
+    with pytest.raises(ValueError, match="needs the target labels"):
+        lead_hf.score("leep", source_logits=logits)

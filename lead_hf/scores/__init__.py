@@ -7,7 +7,7 @@ from __future__ import annotations
 import importlib
 
 from .registry import (ScoreResult, ScoreSpec, available_scores, compute_score, get_score_spec,
-                       register_score, score, score_options)
+                       register_score, score, score_options, scores_without_features)
 from .validation import ScoreInputs, prepare_inputs
 
 SCORE_MODULES = ("lead", "logme", "leep", "nce", "nleep", "hscore", "transrate", "gbc", "sfda", "ped")
@@ -20,4 +20,4 @@ for _name in SCORE_MODULES:
             raise
 
 __all__ = ["ScoreInputs", "ScoreResult", "ScoreSpec", "available_scores", "compute_score",
-           "get_score_spec", "prepare_inputs", "register_score", "score", "score_options"]
+           "get_score_spec", "prepare_inputs", "register_score", "score", "score_options", "scores_without_features"]

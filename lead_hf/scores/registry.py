@@ -39,21 +39,25 @@ class ScoreSpec:
     needs_source_logits: bool
     summary: str
     citation: str
+    needs_features: bool = True   # False: the score reads only labels and source logits (LEEP, NCE)
 
 
 _REGISTRY: dict[str, ScoreSpec] = {}
 
 
 def register_score(name: str, *, options: type, summary: str, citation: str,
-                   needs_source_logits: bool = False):
-    """Decorator: register ``fn(inputs, options) -> float | ScoreResult`` under ``name``."""
+                   needs_source_logits: bool = False, needs_features: bool = True):
+    """Decorator: register ``fn(inputs, options) -> float | ScoreResult`` under ``name``.
+
+    ``needs_features=False`` marks a score that never reads ``inputs.features`` (then ``None`` for
+    callers that pass no features)."""
     if not dataclasses.is_dataclass(options):
         raise TypeError(f"options for score {name!r} must be a dataclass type")
 
     def decorate(fn):
         if name in _REGISTRY:
             raise ValueError(f"score {name!r} is registered twice")
-        _REGISTRY[name] = ScoreSpec(name, fn, options, needs_source_logits, summary, citation)
+        _REGISTRY[name] = ScoreSpec(name, fn, options, needs_source_logits, summary, citation, needs_features)
         return fn
 
     return decorate
@@ -93,11 +97,26 @@ def make_options(spec: ScoreSpec, options: dict[str, Any] | Any | None):
     return spec.options(**kwargs)
 
 
-def compute_score(method: str, features, labels, *, source_logits=None, device: str | None = None,
-                  **options) -> ScoreResult:
-    """Validate the inputs, run score ``method`` and return a :class:`ScoreResult`."""
+def scores_without_features() -> list[str]:
+    """The scores that work from labels and source logits alone (``features=None``)."""
+    return [name for name in available_scores() if not _REGISTRY[name].needs_features]
+
+
+def compute_score(method: str, features=None, labels=None, *, source_logits=None,
+                  device: str | None = None, **options) -> ScoreResult:
+    """Validate the inputs, run score ``method`` and return a :class:`ScoreResult`.
+
+    ``features`` may be ``None`` for the scores that do not read them (``scores_without_features()``).
+    """
     spec = get_score_spec(method)
     opts = make_options(spec, options)
+    if labels is None:
+        raise ValueError(f"score {spec.name!r} needs the target labels: pass labels=<array [N]>")
+    if features is None and spec.needs_features:
+        raise ValueError(
+            f"score {spec.name!r} reads the model's features, and features=None was passed: pass "
+            f"features=<array [N, D]>; only {', '.join(scores_without_features()) or '(none)'} work from "
+            "labels and source_logits alone")
     if spec.needs_source_logits and source_logits is None:
         raise ValueError(
             f"score {spec.name!r} needs the source model's logits on the same samples: pass "
@@ -117,12 +136,13 @@ def compute_score(method: str, features, labels, *, source_logits=None, device: 
     return result
 
 
-def score(method: str, features, labels, *, source_logits=None, device: str | None = None,
+def score(method: str, features=None, labels=None, *, source_logits=None, device: str | None = None,
           **options) -> float:
     """Transferability of a model whose frozen ``features`` [N, D] describe a labelled training split.
 
     Higher is better for every method. ``labels`` may be any hashable values (strings included).
-    ``source_logits`` [N, C] are the model's own (pre-training head) logits, needed by LEEP and NCE.
+    ``source_logits`` [N, C] are the model's own (pre-training head) logits, needed by LEEP and NCE,
+    which do not read the features: for them ``features`` may be ``None``.
     ``options`` are the method's options (see ``lead_hf.score_options(method)``).
     """
     return compute_score(method, features, labels, source_logits=source_logits, device=device,

@@ -13,7 +13,7 @@ import torch
 
 @dataclass
 class ScoreInputs:
-    features: torch.Tensor          # [N, D] float64
+    features: torch.Tensor | None   # [N, D] float64; None only for scores registered needs_features=False
     labels: torch.Tensor            # [N] int64 in 0..K-1
     num_classes: int
     classes: np.ndarray             # original label values, index = remapped label
@@ -21,11 +21,11 @@ class ScoreInputs:
 
     @property
     def num_samples(self) -> int:
-        return int(self.features.shape[0])
+        return int(self.labels.shape[0])
 
     @property
     def device(self) -> torch.device:
-        return self.features.device
+        return self.labels.device
 
     def class_counts(self) -> torch.Tensor:
         return torch.bincount(self.labels, minlength=self.num_classes)
@@ -110,10 +110,14 @@ def encode_labels(labels, num_samples: int | None = None) -> tuple[np.ndarray, n
 
 
 def prepare_inputs(features, labels, source_logits=None, *, device=None) -> ScoreInputs:
-    """Validate and convert user arrays (numpy, torch, lists) into :class:`ScoreInputs`."""
-    feats = _as_float_matrix("features", features, "feature_dim")
-    n = feats.shape[0]
+    """Validate and convert user arrays (numpy, torch, lists) into :class:`ScoreInputs`.
+
+    ``features=None`` (for the scores that do not read them) takes N from the source logits or labels.
+    """
+    feats = None if features is None else _as_float_matrix("features", features, "feature_dim")
+    n = None if feats is None else feats.shape[0]
     codes, classes = encode_labels(labels, n)
+    n = codes.shape[0]
     k = classes.size
     if k < 2:
         raise ValueError(f"labels hold a single class ({classes[0]!r}); a transferability score compares "
@@ -125,11 +129,12 @@ def prepare_inputs(features, labels, source_logits=None, *, device=None) -> Scor
     if source_logits is not None:
         logits = _as_float_matrix("source_logits", source_logits, "num_source_classes")
         if logits.shape[0] != n:
-            raise ValueError(f"features have {n} samples but source_logits have {logits.shape[0]}; "
+            what = "features" if feats is not None else "labels"
+            raise ValueError(f"{what} have {n} samples but source_logits have {logits.shape[0]}; "
                              "they must describe the same samples in the same order")
     dev = resolve_device(device)
     return ScoreInputs(
-        features=torch.as_tensor(feats, dtype=torch.float64).to(dev),
+        features=None if feats is None else torch.as_tensor(feats, dtype=torch.float64).to(dev),
         labels=torch.as_tensor(codes).to(dev),
         num_classes=int(k),
         classes=classes,
