@@ -491,13 +491,13 @@ def finetune(model_spec, dataset: str | None = None, options: FinetuneOptions | 
     grid = {lr: run_one(lr, opts.seed) for lr in opts.learning_rates}
     ratio = _grid_ratio(opts.learning_rates)
     for _ in range(opts.lr_search_steps):
-        best_lr = _best_lr(grid)
-        if best_lr == min(grid):
+        tied = _best_lrs(grid)
+        if tied == [min(grid)]:
             new = min(grid) / ratio
-        elif best_lr == max(grid):
+        elif tied == [max(grid)]:
             new = max(grid) * ratio
         else:
-            break  # bracketed
+            break  # bracketed: an interior rate is (among) the best, or both edges tie
         new = float(f"{new:.3g}")
         grid[new] = run_one(new, opts.seed)
     best_lr = _best_lr(grid)
@@ -518,9 +518,17 @@ def _grid_ratio(rates) -> float:
     return (rates[-1] / rates[0]) ** (1 / (len(rates) - 1))
 
 
+def _best_lrs(grid: dict[float, dict[str, Any]]) -> list[float]:
+    """Every learning rate that reaches the best accuracy, in increasing order."""
+    top = max(r["accuracy"] for r in grid.values())
+    return [lr for lr in sorted(grid) if grid[lr]["accuracy"] == top]
+
+
 def _best_lr(grid: dict[float, dict[str, Any]]) -> float:
-    """The learning rate with the best accuracy; a tie goes to the smaller rate (the safer step)."""
-    return max(sorted(grid), key=lambda lr: (grid[lr]["accuracy"], -lr))
+    """The learning rate with the best accuracy; among tied rates the middle one (the lower middle for an
+    even count), which is the one furthest from both ends of the tied range."""
+    tied = _best_lrs(grid)
+    return tied[(len(tied) - 1) // 2]
 
 
 def _load_data(opts: FinetuneOptions):

@@ -256,3 +256,11 @@ def test_effective_image_size_honours_the_models_minimum():
     assert effective_image_size({}, 64) == 64
     assert effective_image_size({"min_input_size": 75}, 64) == 75
     assert effective_image_size({"min_input_size": 32}, 64) == 64
+
+
+def test_lr_search_does_not_extend_on_a_tie_with_an_interior_rate(tmp_path, monkeypatch, data_dir, tiny_model):
+    calls = _fake_training(monkeypatch, lambda lr, seed: 1.0)  # a saturated task: every rate reaches 100%
+    res = finetune(tiny_model, data_dir, _opts(tmp_path, learning_rates=(0.003, 0.01, 0.03), lr_search_steps=2),
+                   log=lambda m: None)
+    assert [c[0] for c in calls] == [0.003, 0.01, 0.03]
+    assert res.best_learning_rate == 0.01  # the middle of the tied rates
