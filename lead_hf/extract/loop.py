@@ -82,7 +82,7 @@ class Extracted:
     features: np.ndarray
     """float32 [N, D]: the input of the model's classification layer."""
     logits: np.ndarray | None
-    """float32 [N, C]: the model's own (source-task) logits."""
+    """float32 [N, C]: the model's own (source-task) logits; None for a model without a source head."""
     labels: np.ndarray
     """int64 [N]: downstream labels, indices into label_names."""
     label_names: list[str]
@@ -211,7 +211,10 @@ def accelerator():
 
 
 def _result(arrays, manifest, directory, from_cache) -> Extracted:
-    return Extracted(features=arrays["features"], logits=arrays.get("logits"), labels=arrays["labels"],
+    logits = arrays.get("logits")
+    if logits is not None and logits.ndim == 2 and logits.shape[1] == 0:
+        logits = None  # a headless model (zoo entries with num_classes=0): no source logits
+    return Extracted(features=arrays["features"], logits=logits, labels=arrays["labels"],
                      label_names=list(manifest["label_names"]), provenance=manifest["provenance"],
                      cache_path=directory, from_cache=from_cache)
 
