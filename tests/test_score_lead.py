@@ -26,6 +26,21 @@ SMALL = dict(samples_per_class=8, head_widths=(16, 32))
     {"eta_normalization": "none", "eta": 1e-3},
     {"svm_probability": "sigmoid", "softmax_before_ce": False},
     {"svm_probability": "clip", "standardize": False},
+    {"svm_probability": "temperature"},
+    {"svm_probability": "temperature", "softmax_before_ce": False, "t": 3.0},
+    {"eta_normalization": "lambda_max", "t": 30.0},
+    {"eta_normalization": "lambda_max", "t": 30.0, "lambda_max_method": "lanczos"},
+    {"evolution": "class_block", "eta_normalization": "lambda_max", "t": 10.0},
+    {"evolution": "class_block", "softmax_before_ce": False},
+    {"evolution": "full_kernel", "eta_normalization": "lambda_max", "t": 10.0},
+    {"evolution": "full_kernel", "eta_normalization": "lambda_max", "t": 10.0, "softmax_before_ce": False},
+    {"evolution": "full_kernel", "eta_normalization": "none", "eta": 1e-4, "svm_probability": "sigmoid"},
+    {"evolution": "full_kernel", "max_kernel_points": 20, "t": 3.0},
+    {"evolution": "full_kernel", "eta_normalization": "unit_features"},
+    {"evolution": "full_kernel", "eta_normalization": "lambda_max", "t": 10.0, "evolved_state": "decisions",
+     "svm_probability": "temperature"},
+    {"evolution": "class_block", "evolved_state": "decisions", "svm_probability": "clip"},
+    {"evolution": "class_mean", "evolved_state": "decisions", "svm_probability": "softmax", "t": 2.0},
 ])
 def test_fast_path_equals_reference(options):
     x, y = gaussian_classes(num_classes=4, per_class=20, dim=10, separation=1.0)
@@ -64,6 +79,142 @@ def test_closed_form_ntk_trace_equals_autograd_gradient_norm():
         explicit.append(sum((g ** 2).sum() for g in grads))
     closed = L.ntk_traces(head, z)
     assert torch.allclose(closed, torch.stack(explicit), rtol=1e-10)
+
+
+def _explicit_gram(head, z):
+    params = [p.requires_grad_(True) for p in head.parameters()]
+    rows = []
+    for i in range(z.shape[0]):
+        grads = torch.autograd.grad(head(z[i:i + 1]).sum(), params)
+        rows.append(torch.cat([g.reshape(-1) for g in grads]))
+    jac = torch.stack(rows)
+    for p in params:
+        p.requires_grad_(False)
+    return jac @ jac.T
+
+
+@pytest.mark.parametrize("widths", [(11, 13), (6,), (9, 7, 5)])
+def test_layerwise_gram_equals_autograd_jacobian_gram(widths):
+    torch.manual_seed(0)
+    head = L.make_head(7, 4, widths, seed=2)
+    z = torch.randn(12, 7, dtype=torch.float64)
+    kernel = L.head_kernel(head, z)
+    explicit = _explicit_gram(head, z)
+    assert torch.allclose(kernel.gram(), explicit, rtol=1e-10, atol=1e-10)
+    assert torch.allclose(torch.diagonal(kernel.gram()), L.ntk_traces(head, z), rtol=1e-12)
+    rows = torch.tensor([1, 4, 5, 9])
+    assert torch.allclose(kernel.gram(rows), explicit[rows][:, rows], rtol=1e-10, atol=1e-10)
+    v = torch.randn(12, dtype=torch.float64)
+    assert torch.allclose(kernel.matvec(v), explicit @ v, rtol=1e-10, atol=1e-9)
+
+
+def test_lanczos_top_eigenvalue_equals_eigvalsh():
+    torch.manual_seed(1)
+    head = L.make_head(5, 3, (20, 30), seed=0)
+    z = torch.randn(40, 5, dtype=torch.float64) + 0.5
+    kernel = L.head_kernel(head, z)
+    dense = float(torch.linalg.eigvalsh(kernel.gram())[-1])
+    assert L.lanczos_top_eigenvalue(kernel.matvec, kernel.n) == pytest.approx(dense, rel=1e-9)
+    # an operator whose two top eigenvalues are close still converges (more steps)
+    q, _ = torch.linalg.qr(torch.randn(30, 30, dtype=torch.float64))
+    evals = torch.linspace(0, 1, 30, dtype=torch.float64)
+    evals[-2] = 0.999
+    mat = q @ torch.diag(evals) @ q.T
+    assert L.lanczos_top_eigenvalue(lambda v: mat @ v, 30) == pytest.approx(1.0, rel=1e-9)
+
+
+def test_lambda_max_detail_is_the_top_eigenvalue_of_the_sampled_points_ntk():
+    from lead_hf.scores.lead_reference import reference_ntk_gram
+
+    x, y = gaussian_classes(num_classes=3, per_class=12, dim=5)
+    opts = L.LeadOptions(samples_per_class=10, head_widths=(8, 16))
+    _, gram = reference_ntk_gram(torch.as_tensor(x), torch.as_tensor(y), 3, opts)
+    expected = float(torch.linalg.eigvalsh(gram)[-1])
+    for method in ("eigvalsh", "lanczos"):
+        r = lead_hf.compute_score("lead", x, y, samples_per_class=10, head_widths=(8, 16),
+                                  lambda_max_method=method)
+        assert r.details["lambda_max"] == pytest.approx(expected, rel=1e-5)  # float32 head signals
+    # max_kernel_points below S*K switches "auto" to Lanczos: same value
+    r = lead_hf.compute_score("lead", x, y, samples_per_class=10, head_widths=(8, 16), max_kernel_points=5)
+    assert r.details["lambda_max"] == pytest.approx(expected, rel=1e-5)
+
+
+def test_kernel_evolution_equals_matrix_exponential():
+    torch.manual_seed(3)
+    a = torch.randn(9, 6, dtype=torch.float64)
+    gram = a @ a.T  # rank 6 < 9: zero eigenvalues leave their residual components unchanged
+    r = torch.randn(9, 4, dtype=torch.float64)
+    moved, s = L.evolve_with_kernel(r, gram, 0.3)
+    assert torch.allclose(moved, torch.linalg.matrix_exp(-0.3 * gram) @ r, atol=1e-12)
+    assert bool((s >= 0).all())
+
+
+def test_logit_scale_minimises_the_nll_like_scipy():
+    from lead_hf.scores.lead_reference import reference_logit_scale
+
+    gen = torch.Generator().manual_seed(0)
+    y = torch.arange(60) % 4
+    for signal in (0.3, 1.0, 3.0):
+        d = torch.randn(60, 4, generator=gen, dtype=torch.float64)
+        d[torch.arange(60), y] += signal
+        a = L.fit_logit_scale(d, y)
+        assert a == pytest.approx(reference_logit_scale(d, y), rel=1e-6)
+        assert a > 0
+    # decisions pointing away from the labels: no scale helps, probabilities become uniform
+    d = torch.randn(60, 4, generator=gen, dtype=torch.float64)
+    d[torch.arange(60), y] -= 2.0
+    assert L.fit_logit_scale(d, y) == 0.0
+    # perfectly separating decisions: the NLL decreases towards 0 forever; the scale grows until the
+    # probabilities are one-hot to float precision (and never beyond its cap)
+    d = -torch.ones(60, 4, dtype=torch.float64)
+    d[torch.arange(60), y] = 1.0
+    a = L.fit_logit_scale(d, y)
+    assert 10 < a <= L.logit_scale_cap(d)
+    assert -torch.log_softmax(a * d, 1)[torch.arange(60), y].mean() < 1e-12
+
+
+def test_temperature_probe_cross_entropy_is_at_most_the_softmax_one():
+    # the fitted scale minimises the probe NLL, so scale 1 (plain softmax) can only be worse
+    x, y = gaussian_classes(num_classes=4, per_class=20, dim=10, separation=1.0)
+    soft = lead_hf.compute_score("lead", x, y, **SMALL)
+    temp = lead_hf.compute_score("lead", x, y, **SMALL, svm_probability="temperature")
+    assert temp.details["probe_cross_entropy"] <= soft.details["probe_cross_entropy"] + 1e-12
+    assert temp.details["logit_scale"] > 1.0  # +-1 margins of a decent probe are under-confident
+
+
+@pytest.mark.parametrize("options", [
+    {"evolution": "full_kernel", "eta_normalization": "lambda_max"},
+    {"evolution": "class_block", "eta_normalization": "lambda_max"},
+    {"evolution": "full_kernel", "eta_normalization": "lambda_max", "evolved_state": "decisions",
+     "svm_probability": "temperature"},
+])
+def test_kernel_evolutions_start_at_the_probe_and_details_are_complete(options):
+    x, y = gaussian_classes(num_classes=4, per_class=20, dim=10, separation=0.8)
+    r0 = lead_hf.compute_score("lead", x, y, **SMALL, **options, t=0.0)
+    assert r0.value == pytest.approx(-r0.details["initial_cross_entropy"], rel=1e-12)
+    r = lead_hf.compute_score("lead", x, y, **SMALL, **options, t=5.0)
+    assert r.details["initial_cross_entropy"] == pytest.approx(r0.details["initial_cross_entropy"], rel=1e-12)
+    assert r.value == pytest.approx(-r.details["cross_entropy"])
+    assert r.details["cross_entropy"] < r.details["initial_cross_entropy"]  # fitting moves towards labels
+    assert r.details["evaluated_samples"] == 4 * 8
+    assert len(r.details["ntk_lambda"]) == 4 and r.details["lambda_max"] >= max(r.details["ntk_lambda"])
+    assert 0.0 <= r.details["probe_accuracy"] <= 1.0
+
+
+def test_full_kernel_reaches_the_labels_when_the_kernel_has_full_rank():
+    x, y = gaussian_classes(num_classes=3, per_class=8, dim=6, separation=0.5)
+    r = lead_hf.compute_score("lead", x, y, **SMALL, evolution="full_kernel", eta_normalization="lambda_max",
+                              softmax_before_ce=False, t=1e9)
+    assert r.value == pytest.approx(0.0, abs=1e-6)
+
+
+def test_max_kernel_points_caps_the_full_kernel():
+    x, y = gaussian_classes(num_classes=4, per_class=20, dim=10)
+    r = lead_hf.compute_score("lead", x, y, **SMALL, evolution="full_kernel", max_kernel_points=13)
+    assert r.details["evaluated_samples"] == 4 * 3
+    # one per class at least, whatever the cap
+    r = lead_hf.compute_score("lead", x, y, **SMALL, evolution="full_kernel", max_kernel_points=2)
+    assert r.details["evaluated_samples"] == 4
 
 
 def test_class_rates_equal_mean_eigenvalue_of_explicit_gram():
@@ -151,6 +302,15 @@ def test_global_rate_ablation_uses_one_rate():
     assert np.mean(r2.details["rates"]) == pytest.approx(1.0)  # class_mean normalisation
 
 
+@pytest.mark.parametrize("evolution", ["class_block", "full_kernel"])
+def test_kernel_evolutions_are_invariant_to_sample_order(evolution):
+    x, y = gaussian_classes(num_classes=3, per_class=15, dim=6, separation=1.0)
+    opts = dict(SMALL, evolution=evolution, eta_normalization="lambda_max", t=10.0)
+    perm = np.random.default_rng(3).permutation(len(y))
+    assert lead_hf.score("lead", x[perm], y[perm], **opts) == pytest.approx(lead_hf.score("lead", x, y, **opts),
+                                                                              abs=1e-10)
+
+
 def test_seed_determinism():
     x, y = gaussian_classes(per_class=40)
     opts = dict(SMALL, samples_per_class=5)
@@ -209,6 +369,14 @@ def test_bad_options_are_named():
         lead_hf.score("lead", x, y, samples_per_class=0)
     with pytest.raises(ValueError, match="svm_alpha"):
         lead_hf.score("lead", x, y, svm_alpha="loo")
+    with pytest.raises(ValueError, match="evolution"):
+        lead_hf.score("lead", x, y, evolution="global")
+    with pytest.raises(ValueError, match="class_aware"):
+        lead_hf.score("lead", x, y, evolution="full_kernel", class_aware=False)
+    with pytest.raises(ValueError, match="max_kernel_points"):
+        lead_hf.score("lead", x, y, max_kernel_points=1)
+    with pytest.raises(ValueError, match="evolved_state"):
+        lead_hf.score("lead", x, y, evolved_state="logits")
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")

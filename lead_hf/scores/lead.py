@@ -1,11 +1,15 @@
 """LEAD: logit-space evolution of fine-tuning, in closed form (Hu et al., CVPR 2024).
 
 Steps (docs/lead.md has the maths and every departure from the paper):
-1. initial logit state: one-vs-rest linear SVM on the features, scores mapped to per-class probabilities;
+1. initial logit state: one-vs-rest least-squares SVM on the features, fitted out of fold; its decisions
+   become per-class probabilities (softmax, a fitted temperature, ...);
 2. a random MLP head (1024, 2048 hidden units by default) on the frozen features, seeded;
-3. per class, the mean eigenvalue of the empirical NTK of the head's summed output on S samples,
-   = the mean squared gradient norm, computed in closed form layer by layer (no Gram matrix);
-4. class-aware evolution  F_t = (1 - e_k) onehot + e_k P,  e_k = exp(-rate_k);
+3. the empirical NTK of the head's summed output on S samples per class, from the layer-wise closed form
+   Theta = sum_l (Delta_l Delta_l^T) * (A_l A_l^T + 1): per class its mean eigenvalue lambda_k (a trace,
+   no Gram matrix), and where the evolution needs it the Gram matrix itself and its top eigenvalue;
+4. evolution  F_t = Y + exp(-eta Theta t)(F_0 - Y), with Theta replaced by lambda_k per class
+   (class_mean), by each class's own block (class_block) or taken whole on the sampled points
+   (full_kernel), and eta on the scale set by eta_normalization (lambda_max: eta = c / lambda_max);
 5. score = minus the mean cross-entropy of F_t against the labels (higher is better).
 """
 from __future__ import annotations
@@ -20,16 +24,22 @@ from ._linalg import gram as gram_matrix
 from .registry import ScoreResult, register_score
 from .validation import ScoreInputs
 
-ETA_NORMALIZATIONS = ("class_mean", "class_max", "unit_features", "none")
+ETA_NORMALIZATIONS = ("class_mean", "class_max", "lambda_max", "unit_features", "none")
+EVOLUTIONS = ("class_mean", "class_block", "full_kernel")
+EVOLVED_STATES = ("probabilities", "decisions")
+LAMBDA_MAX_METHODS = ("auto", "eigvalsh", "lanczos")
 SVM_LOSSES = ("least_squares", "squared_hinge")
 SVM_FITS = ("out_of_fold", "in_sample")
-SVM_PROBABILITIES = ("softmax", "sigmoid", "clip")
+SVM_PROBABILITIES = ("softmax", "temperature", "sigmoid", "clip")
+# F_t read as probabilities (softmax_before_ce=False) can leave [0, 1] under a kernel that couples samples;
+# the true-class probability is floored here so that one such sample costs at most -log(1e-6) = 13.8 nats.
+PROBABILITY_FLOOR = 1e-6
 
 
 @dataclass
 class LeadOptions:
     t: float = 1.0
-    """Time coefficient of the evolution."""
+    """Time coefficient of the evolution (with eta_normalization=lambda_max: a number of gradient steps)."""
     samples_per_class: int = 64
     """S: samples per class for the class-aware NTK (all of a class when it has fewer)."""
     head_widths: tuple[int, ...] = (1024, 2048)
@@ -37,11 +47,29 @@ class LeadOptions:
     seed: int = 0
     """Seed of the head initialisation, the NTK sample choice and the SVM folds."""
     eta: float = 1.0
-    """Learning-rate-like factor multiplying every rate (after normalisation)."""
+    """Learning-rate-like factor multiplying every rate (after normalisation); with
+    eta_normalization=lambda_max it is c in eta = c / lambda_max (c < 2: a stable gradient step)."""
     eta_normalization: str = "class_mean"
-    """How eta*lambda_k*t is put on a usable scale: class_mean | class_max | unit_features | none."""
+    """The kernel's scale: eta*Theta*t is divided by the mean (class_mean) or largest (class_max) class
+    rate lambda_k, by lambda_max, the top eigenvalue of the NTK over all sampled points (lambda_max), by K
+    after scaling the features to unit RMS norm (unit_features), or not at all (none)."""
+    evolution: str = "class_mean"
+    """Which kernel moves the logits: class_mean (each class's mean eigenvalue lambda_k, a scalar rate: the
+    paper's class-aware decomposition) | class_block (each class's own S x S NTK block, its whole spectrum)
+    | full_kernel (the S*K x S*K NTK of all sampled points, classes coupled). The kernel variants evolve
+    and score the sampled points only."""
+    evolved_state: str = "probabilities"
+    """What evolves: probabilities (F_0 = the probe's probabilities, towards one-hot labels; the paper) |
+    decisions (F_0 = the LS-SVM's decisions, towards its +-1 targets: the MSE regression the probe solves;
+    svm_probability then maps F_t to probabilities)."""
     class_aware: bool = True
-    """False: one global NTK rate for all classes (the paper's ablation)."""
+    """False: one global NTK rate for all classes (the paper's ablation; evolution=class_mean only)."""
+    max_kernel_points: int = 2048
+    """Most points in one NTK Gram matrix (full_kernel, and lambda_max by eigvalsh): beyond it the full
+    kernel is taken on floor(max_kernel_points / K) samples per class, and lambda_max by Lanczos."""
+    lambda_max_method: str = "auto"
+    """Top NTK eigenvalue: eigvalsh (dense Gram) | lanczos (matrix-free, from the layer-wise closed form)
+    | auto (eigvalsh up to max_kernel_points points, Lanczos beyond)."""
     svm_loss: str = "least_squares"
     """least_squares (LS-SVM, closed form) | squared_hinge (scikit-learn LinearSVC's objective)."""
     svm_fit: str = "out_of_fold"
@@ -57,7 +85,9 @@ class LeadOptions:
     svm_folds: int = 5
     """Number of folds of the out-of-fold SVM fit."""
     svm_probability: str = "softmax"
-    """How SVM scores become probabilities: softmax | sigmoid (then row-normalised) | clip."""
+    """How SVM scores become probabilities: softmax | temperature (softmax of a x scores, one scalar a >= 0
+    per model fitted by minimising the NLL of the out-of-fold decisions: Platt-style calibration) |
+    sigmoid (then row-normalised) | clip."""
     standardize: bool = True
     """Z-score every feature dimension before the SVM (makes C comparable across models)."""
     softmax_before_ce: bool = True
@@ -66,6 +96,14 @@ class LeadOptions:
 
     def __post_init__(self):
         _check_choice("eta_normalization", self.eta_normalization, ETA_NORMALIZATIONS)
+        _check_choice("evolution", self.evolution, EVOLUTIONS)
+        _check_choice("evolved_state", self.evolved_state, EVOLVED_STATES)
+        _check_choice("lambda_max_method", self.lambda_max_method, LAMBDA_MAX_METHODS)
+        if self.max_kernel_points < 2:
+            raise ValueError(f"max_kernel_points must be >= 2, got {self.max_kernel_points}")
+        if not self.class_aware and self.evolution != "class_mean":
+            raise ValueError(f"class_aware=False (one global rate) only applies to evolution='class_mean'; "
+                             f"evolution={self.evolution!r} uses the kernel itself")
         _check_choice("svm_loss", self.svm_loss, SVM_LOSSES)
         _check_choice("svm_fit", self.svm_fit, SVM_FITS)
         _check_choice("svm_probability", self.svm_probability, SVM_PROBABILITIES)
@@ -112,6 +150,77 @@ def make_head(in_dim: int, num_classes: int, widths=(1024, 2048), seed: int = 0,
     return nn.Sequential(*layers).to(device=device, dtype=dtype).requires_grad_(False)
 
 
+@dataclass
+class HeadKernel:
+    """The empirical NTK of the summed output of a head, on n points, kept as its layer signals.
+
+    For a layer ``out = W a + b`` the gradient of sum_k F_k with respect to (W, b) at x is
+    (delta(x) a(x)^T, delta(x)), so  Theta(x, x') = sum_l <delta_l(x), delta_l(x')> (<a_l(x), a_l(x')> + 1):
+    Theta = sum_l (Delta_l Delta_l^T) * (A_l A_l^T + 1) (elementwise), with A_l the layer's inputs and
+    Delta_l the signals back-propagated from the summed output to its outputs (all ones at the last
+    layer). Nothing n x n is formed until ``gram`` is called; ``traces`` and ``matvec`` need none.
+    """
+
+    inputs: list[torch.Tensor]
+    """A_l [n, d_in] of every Linear layer, first to last."""
+    signals: list[torch.Tensor | None]
+    """Delta_l [n, d_out] of every Linear layer; None for the last one (a vector of ones, K entries)."""
+    num_outputs: int
+
+    @property
+    def n(self) -> int:
+        return self.inputs[0].shape[0]
+
+    def traces(self) -> torch.Tensor:
+        """diag(Theta): ||grad sum_k F_k(x)||^2 per point, [n]."""
+        total = self.num_outputs * ((self.inputs[-1] ** 2).sum(1) + 1)
+        for a, d in zip(self.inputs[:-1], self.signals[:-1]):
+            total = total + (d ** 2).sum(1) * ((a ** 2).sum(1) + 1)
+        return total
+
+    def gram(self, rows: torch.Tensor | None = None) -> torch.Tensor:
+        """Theta restricted to ``rows`` (all points when None), float64 [m, m]."""
+        pick = (lambda t: t) if rows is None else (lambda t: t[rows])
+        a = pick(self.inputs[-1])
+        out = (self.num_outputs * (a @ a.T + 1)).double()
+        for a, d in zip(self.inputs[:-1], self.signals[:-1]):
+            a, d = pick(a), pick(d)
+            out += ((d @ d.T) * (a @ a.T + 1)).double()
+        return out
+
+    def matvec(self, v: torch.Tensor) -> torch.Tensor:
+        """Theta v without Theta: for each layer  sum_j (d_i.d_j)(a_i.a_j) v_j = d_i^T M a_i  with
+        M = Delta^T diag(v) A, plus Delta (Delta^T v). Cost: two products of [n, d_out] x [d_out, d_in]
+        per layer, i.e. about two forward passes; memory O(n x width)."""
+        x = v.to(self.inputs[0].dtype)
+        a = self.inputs[-1]
+        out = self.num_outputs * (a @ (a.T @ x) + x.sum())
+        for a, d in zip(self.inputs[:-1], self.signals[:-1]):
+            m = d.T @ (x[:, None] * a)
+            out = out + ((d @ m) * a).sum(1) + d @ (d.T @ x)
+        return out.to(v.dtype)
+
+
+def head_kernel(head: nn.Sequential, z: torch.Tensor) -> HeadKernel:
+    """The layer inputs and back-propagated signals of ``head`` on ``z`` (one forward, one backward pass)."""
+    linears = [m for m in head if isinstance(m, nn.Linear)]
+    inputs, masks = [z], []
+    a = z
+    for lin in linears[:-1]:
+        pre = torch.addmm(lin.bias, a, lin.weight.T)
+        masks.append(pre > 0)
+        a = pre.clamp_min(0)
+        inputs.append(a)
+    signals: list[torch.Tensor | None] = [None] * len(linears)
+    # the signal at the output is all ones, so W_L^T 1 is the column sum of W_L, one row per sample
+    back = linears[-1].weight.sum(0).expand(z.shape[0], -1)
+    for i in range(len(linears) - 2, -1, -1):
+        signals[i] = back * masks[i]
+        if i:
+            back = signals[i] @ linears[i].weight
+    return HeadKernel(inputs, signals, linears[-1].out_features)
+
+
 def ntk_traces(head: nn.Sequential, z: torch.Tensor) -> torch.Tensor:
     """Per sample, ||d(sum_k F_k(z)) / d(head parameters)||^2, in closed form.
 
@@ -119,24 +228,40 @@ def ntk_traces(head: nn.Sequential, z: torch.Tensor) -> torch.Tensor:
     delta a^T for W and delta for b, so its squared norm is ||delta||^2 (||a||^2 + 1). The signal starts
     as a vector of ones at the output and goes back through W^T and the ReLU masks.
     """
-    linears = [m for m in head if isinstance(m, nn.Linear)]
-    acts, masks = [z], []
-    a = z
-    for lin in linears[:-1]:
-        pre = torch.addmm(lin.bias, a, lin.weight.T)
-        masks.append(pre > 0)
-        a = pre.clamp_min(0)
-        acts.append(a)
-    # delta at the output is all ones: ||delta||^2 = K, and W_L^T delta is the column sum of W_L.
-    last = linears[-1]
-    total = last.out_features * ((acts[-1] ** 2).sum(1) + 1)
-    back = last.weight.sum(0).expand(z.shape[0], -1)       # W_L^T 1, one row per sample
-    for i in range(len(linears) - 2, -1, -1):
-        delta = back * masks[i]
-        total = total + (delta ** 2).sum(1) * ((acts[i] ** 2).sum(1) + 1)
-        if i:
-            back = delta @ linears[i].weight
-    return total
+    return head_kernel(head, z).traces()
+
+
+def lanczos_top_eigenvalue(matvec, n: int, *, dtype=torch.float64, device="cpu", seed: int = 0,
+                           tol: float = 1e-10, max_iter: int = 100) -> float:
+    """Largest eigenvalue of a symmetric positive semi-definite operator given by ``matvec``.
+
+    Lanczos with full re-orthogonalisation (the Krylov basis stays small: the top eigenvalue of an NTK
+    stands well apart, so a handful of steps suffice). Stops when the top Ritz pair's residual
+    ||Theta u - theta u|| = beta_j |s_j| falls below tol x theta. The start vector is seeded.
+    """
+    gen = torch.Generator().manual_seed(seed)
+    q = torch.randn(n, generator=gen, dtype=torch.float64).to(device=device, dtype=dtype)
+    q = q / q.norm()
+    basis, alphas, betas = [q], [], []
+    theta = 0.0
+    for j in range(min(max_iter, n)):
+        w = matvec(basis[-1])
+        alphas.append(float(basis[-1] @ w))
+        stacked = torch.stack(basis, 1)
+        for _ in range(2):  # twice is enough (Kahan's "twice is enough" re-orthogonalisation)
+            w = w - stacked @ (stacked.T @ w)
+        beta = float(w.norm())
+        tri = torch.diag(torch.tensor(alphas, dtype=torch.float64))
+        if j:
+            off = torch.tensor(betas, dtype=torch.float64)
+            tri += torch.diag(off, 1) + torch.diag(off, -1)
+        evals, evecs = torch.linalg.eigh(tri)
+        theta = float(evals[-1])
+        if beta * abs(float(evecs[-1, -1])) <= tol * max(abs(theta), 1e-300) or beta <= 1e-300:
+            break
+        betas.append(beta)
+        basis.append(w / beta)
+    return theta
 
 
 def within_class_order(features: torch.Tensor, labels: torch.Tensor, seed: int) -> torch.Tensor:
@@ -168,35 +293,73 @@ def select_ntk_samples(features: torch.Tensor, labels: torch.Tensor, num_classes
     return order[_rank_in_class(order, labels, num_classes) < per_class].to(labels.device)
 
 
-def class_ntk_rates(features: torch.Tensor, labels: torch.Tensor, num_classes: int,
-                    opts: LeadOptions, chunk: int = 4096) -> torch.Tensor:
-    """lambda_k: the mean eigenvalue (trace / S) of the class-k empirical NTK of the random head."""
+def kernel_inputs(features: torch.Tensor, labels: torch.Tensor, num_classes: int, opts: LeadOptions):
+    """(indices of the S samples per class, the head's NTK on them as layer signals)."""
     idx = select_ntk_samples(features, labels, num_classes, opts.samples_per_class, opts.seed)
     z = features[idx]
     if opts.eta_normalization == "unit_features":
         z = z / features.pow(2).sum(1).mean().sqrt().clamp_min(1e-12)
-    # float32 is plenty for squared norms (relative error ~1e-6) and halves the cost of the biggest matmuls
+    # float32 is plenty for the kernel (relative error ~1e-6 of entries that only set exp(-rate)) and
+    # halves the cost of the largest products
     z = z.float()
     head = make_head(z.shape[1], num_classes, opts.head_widths, opts.seed, dtype=z.dtype, device=z.device)
-    traces = torch.cat([ntk_traces(head, part) for part in z.split(chunk)]).double()
-    y = labels[idx]
-    sums = torch.zeros(num_classes, dtype=traces.dtype, device=traces.device).index_add_(0, y, traces)
-    counts = torch.bincount(y, minlength=num_classes).to(traces.dtype)
+    return idx, head_kernel(head, z)
+
+
+def class_means(values: torch.Tensor, labels: torch.Tensor, num_classes: int) -> torch.Tensor:
+    sums = torch.zeros(num_classes, dtype=values.dtype, device=values.device).index_add_(0, labels, values)
+    return sums / torch.bincount(labels, minlength=num_classes).to(values.dtype)
+
+
+def class_ntk_rates(features: torch.Tensor, labels: torch.Tensor, num_classes: int,
+                    opts: LeadOptions) -> torch.Tensor:
+    """lambda_k: the mean eigenvalue (trace / S) of the class-k empirical NTK of the random head."""
+    idx, kernel = kernel_inputs(features, labels, num_classes, opts)
+    return _lambdas(kernel.traces().double(), labels[idx], num_classes, opts)
+
+
+def _lambdas(traces: torch.Tensor, labels: torch.Tensor, num_classes: int, opts: LeadOptions) -> torch.Tensor:
     if not opts.class_aware:
-        return (sums.sum() / counts.sum()).expand(num_classes).clone()
-    return sums / counts
+        return traces.mean().expand(num_classes).clone()
+    return class_means(traces, labels, num_classes)
 
 
-def evolution_rates(lam: torch.Tensor, opts: LeadOptions, num_classes: int) -> torch.Tensor:
-    """eta * lambda_k * t on the scale chosen by ``eta_normalization``."""
+def top_ntk_eigenvalue(kernel: HeadKernel, opts: LeadOptions, gram: torch.Tensor | None = None) -> float:
+    """lambda_max of the NTK over every sampled point, by ``opts.lambda_max_method``."""
+    method = opts.lambda_max_method
+    if method == "auto":
+        method = "eigvalsh" if gram is not None or kernel.n <= opts.max_kernel_points else "lanczos"
+    if method == "eigvalsh":
+        gram = kernel.gram() if gram is None else gram
+        return float(torch.linalg.eigvalsh(gram)[-1])
+    return lanczos_top_eigenvalue(kernel.matvec, kernel.n, device=kernel.inputs[0].device, seed=opts.seed)
+
+
+def kernel_scale(lam: torch.Tensor, lam_max: float | None, opts: LeadOptions, num_classes: int) -> float:
+    """The divisor that puts eta * Theta * t on the scale chosen by ``eta_normalization``."""
     mode = opts.eta_normalization
     if mode == "class_mean":
-        lam = lam / lam.mean()
-    elif mode == "class_max":
-        lam = lam / lam.max()
-    elif mode == "unit_features":
-        lam = lam / num_classes  # the summed output puts a factor K into the last layer's term
-    return opts.eta * opts.t * lam
+        return float(lam.mean())
+    if mode == "class_max":
+        return float(lam.max())
+    if mode == "lambda_max":
+        return float(lam_max)
+    if mode == "unit_features":
+        return float(num_classes)  # the summed output puts a factor K into the last layer's term
+    return 1.0
+
+
+def evolution_rates(lam: torch.Tensor, opts: LeadOptions, num_classes: int,
+                    lam_max: float | None = None) -> torch.Tensor:
+    """eta * lambda_k * t on the scale chosen by ``eta_normalization``."""
+    return opts.eta * opts.t * lam / kernel_scale(lam, lam_max, opts, num_classes)
+
+
+def evolve_with_kernel(residual: torch.Tensor, gram: torch.Tensor, tau: float):
+    """exp(-tau Theta) R = V exp(-tau S) V^T R by the eigendecomposition of the (PSD) Gram; (result, S)."""
+    s, v = torch.linalg.eigh(gram)
+    s = s.clamp_min(0)  # rounding can leave tiny negative eigenvalues of a PSD matrix
+    return v @ (torch.exp(-tau * s)[:, None] * (v.T @ residual)), s
 
 
 # --------------------------------------------------------------------------------------------------
@@ -429,9 +592,56 @@ def svm_decision(features: torch.Tensor, labels: torch.Tensor, num_classes: int,
     return out, C
 
 
-def scores_to_probabilities(scores: torch.Tensor, how: str) -> torch.Tensor:
+def logit_scale_cap(decision: torch.Tensor) -> float:
+    """Largest logit scale searched: a x max|decision| = 1000 makes every softmax one-hot to float64."""
+    return 1e3 / max(float(decision.abs().max()), 1e-300)
+
+
+def fit_logit_scale(decision: torch.Tensor, labels: torch.Tensor, max_iter: int = 200) -> float:
+    """Temperature calibration (Guo et al. 2017, one-parameter Platt scaling): the scale a >= 0
+    minimising the mean NLL of softmax(a x decision) on the labels.
+
+    The NLL is convex in a, with derivative g(a) = mean_i (E_p[d_i] - d_i,y_i) and second derivative
+    mean_i Var_p(d_i) >= 0, so Newton steps kept inside a bracket [lo, hi] with g(lo) < 0 <= g(hi) (bisection
+    when a step leaves it) converge to the unique minimiser. a = 0 (uniform probabilities) when the
+    decisions are no better than chance on average (g(0) >= 0); the cap ``logit_scale_cap`` when they
+    separate the classes perfectly (g < 0 everywhere).
+    """
+    rows = torch.arange(labels.numel(), device=labels.device)
+    d_true = decision[rows, labels]
+
+    def slope(a: float):
+        p = torch.softmax(a * decision, 1)
+        m = (p * decision).sum(1)
+        return float((m - d_true).mean()), float(((p * decision * decision).sum(1) - m * m).mean())
+
+    if slope(0.0)[0] >= 0:
+        return 0.0
+    cap = logit_scale_cap(decision)
+    lo, hi, a = 0.0, None, min(1.0, cap)
+    for _ in range(max_iter):
+        g, h = slope(a)
+        if g < 0:
+            lo = a
+        else:
+            hi = a
+        if hi is None and a >= cap:
+            return cap
+        upper = cap if hi is None else hi
+        if upper - lo <= 1e-12 * upper:
+            break
+        step = a - g / h if h > 0 else float("inf")
+        if not lo < step < upper:
+            step = min(2 * a, cap) if hi is None else 0.5 * (lo + hi)
+        a = step
+    return a
+
+
+def scores_to_probabilities(scores: torch.Tensor, how: str, logit_scale: float = 1.0) -> torch.Tensor:
     if how == "softmax":
         return torch.softmax(scores, 1)
+    if how == "temperature":
+        return torch.softmax(logit_scale * scores, 1)
     if how == "sigmoid":
         p = torch.sigmoid(scores)
     else:  # clip: read +-1 targets as probabilities 0..1
@@ -443,9 +653,25 @@ def scores_to_probabilities(scores: torch.Tensor, how: str) -> torch.Tensor:
 # 4-5. evolution and score
 # --------------------------------------------------------------------------------------------------
 
+def readout_cross_entropy(f: torch.Tensor, labels: torch.Tensor, opts: LeadOptions,
+                          logit_scale: float = 1.0) -> torch.Tensor:
+    """Mean CE of an (evolved) state F against the labels, as ``opts`` reads it."""
+    rows = torch.arange(labels.numel(), device=labels.device)
+    if opts.evolved_state == "decisions":  # F is a decision function: map it like the probe's decisions
+        if opts.svm_probability in ("softmax", "temperature"):
+            scale = logit_scale if opts.svm_probability == "temperature" else 1.0
+            return -torch.log_softmax(scale * f, 1)[rows, labels].mean()
+        p_true = scores_to_probabilities(f, opts.svm_probability)[rows, labels]
+    elif opts.softmax_before_ce:
+        return -torch.log_softmax(f, 1)[rows, labels].mean()
+    else:
+        p_true = f[rows, labels]
+    return -torch.log(p_true.clamp_min(PROBABILITY_FLOOR)).mean()
+
+
 def evolved_cross_entropy(probs: torch.Tensor, labels: torch.Tensor, rates: torch.Tensor,
                           softmax_before_ce: bool) -> torch.Tensor:
-    """Mean CE of F_t = (1 - e) onehot + e P with e = exp(-rate of the sample's class)."""
+    """Mean CE of F_t = (1 - e) onehot + e P with e = exp(-rate of the sample's class) (class_mean)."""
     e = torch.exp(-rates[labels])
     rows = torch.arange(labels.numel(), device=labels.device)
     if softmax_before_ce:
@@ -464,16 +690,67 @@ def evolved_cross_entropy(probs: torch.Tensor, labels: torch.Tensor, rates: torc
 def lead(inputs: ScoreInputs, opts: LeadOptions) -> ScoreResult:
     z, y, k = inputs.features, inputs.labels, inputs.num_classes
     decision, C = svm_decision(z, y, k, opts)
-    probs = scores_to_probabilities(decision, opts.svm_probability)
-    lam = class_ntk_rates(z, y, k, opts)
-    rates = evolution_rates(lam, opts, k)
-    ce = evolved_cross_entropy(probs, y, rates, opts.softmax_before_ce)
-    svm_acc = float((decision.argmax(1) == y).double().mean())
-    return ScoreResult("lead", -float(ce), details={
+    a = fit_logit_scale(decision, y) if opts.svm_probability == "temperature" else 1.0
+    probs = scores_to_probabilities(decision, opts.svm_probability, a)
+
+    idx, kernel = kernel_inputs(z, y, k, opts)
+    y_s = y[idx]
+    lam = _lambdas(kernel.traces().double(), y_s, k, opts)
+    if opts.evolution == "full_kernel":
+        # the Gram of at most max_kernel_points points: a nested, stratified subset of the S per class
+        per_class = min(opts.samples_per_class, max(1, opts.max_kernel_points // k))
+        keep = _rank_in_class(torch.arange(idx.numel()), y_s.cpu(), k) < per_class
+        rows = keep.nonzero().squeeze(1).to(idx.device)
+        gram = kernel.gram(rows if bool((~keep).any()) else None)
+        s_all, v_all = torch.linalg.eigh(gram)
+        s_all = s_all.clamp_min(0)
+        lam_max = float(s_all[-1])  # the kernel that evolves: its largest stable step
+        eval_idx = idx[rows]
+    else:
+        lam_max = top_ntk_eigenvalue(kernel, opts)
+        eval_idx = idx if opts.evolution == "class_block" else None
+    tau = opts.eta * opts.t / kernel_scale(lam, lam_max, opts, k)
+
+    rows_eval = eval_idx if eval_idx is not None else slice(None)
+    y_e = y[rows_eval]
+    if opts.evolved_state == "probabilities":
+        f0 = probs[rows_eval]
+        target = torch.nn.functional.one_hot(y_e, k).to(f0.dtype)
+    else:
+        f0 = decision[rows_eval]
+        target = ovr_targets(y_e, k, f0.dtype)
+    residual = f0 - target
+    if opts.evolution == "class_mean":
+        if opts.evolved_state == "probabilities" and opts.svm_probability != "temperature":
+            ce = evolved_cross_entropy(probs, y, tau * lam, opts.softmax_before_ce)  # the paper's form
+        else:
+            ce = readout_cross_entropy(target + torch.exp(-tau * lam[y_e])[:, None] * residual, y_e, opts, a)
+    elif opts.evolution == "class_block":
+        moved = torch.empty_like(residual)
+        for c in range(k):
+            members = (y_s == c).nonzero().squeeze(1)
+            if members.numel():
+                moved[members] = evolve_with_kernel(residual[members], kernel.gram(members), tau)[0]
+        ce = readout_cross_entropy(target + moved, y_e, opts, a)
+    else:
+        moved = v_all @ (torch.exp(-tau * s_all)[:, None] * (v_all.T @ residual))
+        ce = readout_cross_entropy(target + moved, y_e, opts, a)
+    ce0 = readout_cross_entropy(f0, y_e, opts, a)
+    n_all = torch.arange(y.numel(), device=y.device)
+    probe_acc = float((decision.argmax(1) == y).double().mean())
+    details = {
         "cross_entropy": float(ce),
+        "initial_cross_entropy": float(ce0),
         "ntk_lambda": lam.tolist(),
-        "rates": rates.tolist(),
+        "lambda_max": lam_max,
+        "rates": (tau * lam).tolist(),
+        "kernel_scale": kernel_scale(lam, lam_max, opts, k),
+        "evaluated_samples": int(y_e.numel()),
         "svm_C": float(C),
-        "svm_accuracy": svm_acc,
-        "initial_cross_entropy": float(-torch.log(probs[torch.arange(y.numel()), y].clamp_min(1e-300)).mean()),
-    })
+        "probe_accuracy": probe_acc,
+        "svm_accuracy": probe_acc,
+        "probe_cross_entropy": float(-torch.log(probs[n_all, y].clamp_min(1e-300)).mean()),
+    }
+    if opts.svm_probability == "temperature":
+        details["logit_scale"] = a
+    return ScoreResult("lead", -float(ce), details=details)

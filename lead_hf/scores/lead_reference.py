@@ -1,8 +1,9 @@
 """A deliberately straightforward LEAD, for tests and benchmarks of the fast path in ``lead.py``.
 
 Every step is done the obvious, expensive way: scikit-learn's LinearSVC (liblinear) or an explicit ridge
-solve per fold, the hat matrix for generalised cross-validation, per-sample gradient vectors from autograd,
-the S x S NTK Gram matrix of each class and its eigendecomposition. The definitions that are not "fast
+solve per fold, the hat matrix for generalised cross-validation, a bounded scalar minimiser (scipy) for the
+temperature, per-sample gradient vectors from autograd, the NTK Gram matrix J J^T of their Jacobian,
+``eigvalsh`` for its eigenvalues and ``matrix_exp`` for the evolution. The definitions that are not "fast
 paths" (the seeded head, the NTK sample choice, the folds, the standardisation) are shared with lead.py
 so that both compute the same quantity.
 """
@@ -11,39 +12,64 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from .lead import (LeadOptions, evolution_rates, make_head, ovr_targets, select_ntk_samples,
-                   standardize, stratified_folds, scores_to_probabilities)
+from .lead import (PROBABILITY_FLOOR, LeadOptions, logit_scale_cap, make_head, ovr_targets,
+                   scores_to_probabilities, select_ntk_samples, standardize, stratified_folds)
+
+
+def _sampled_points(features: torch.Tensor, labels: torch.Tensor, num_classes: int, opts: LeadOptions):
+    idx = select_ntk_samples(features, labels, num_classes, opts.samples_per_class, opts.seed)
+    z = features[idx]
+    if opts.eta_normalization == "unit_features":
+        z = z / features.pow(2).sum(1).mean().sqrt()
+    return idx, z
+
+
+def jacobian_rows(head: torch.nn.Module, rows: torch.Tensor) -> torch.Tensor:
+    """One row per sample: the gradient of the summed output w.r.t. every head parameter (autograd)."""
+    params = [p.requires_grad_(True) for p in head.parameters()]
+    out = []
+    for i in range(rows.shape[0]):
+        grads = torch.autograd.grad(head(rows[i:i + 1].double()).sum(), params)
+        out.append(torch.cat([g.reshape(-1) for g in grads]))
+    return torch.stack(out)
+
+
+def reference_ntk_gram(features: torch.Tensor, labels: torch.Tensor, num_classes: int, opts: LeadOptions):
+    """(indices of the sampled points, the explicit NTK Gram J J^T on them), float64."""
+    idx, z = _sampled_points(features, labels, num_classes, opts)
+    head = make_head(z.shape[1], num_classes, opts.head_widths, opts.seed, dtype=torch.float64)
+    jac = jacobian_rows(head, z)
+    return idx, jac @ jac.T
 
 
 def reference_ntk_lambda(features: torch.Tensor, labels: torch.Tensor, num_classes: int,
                          opts: LeadOptions) -> torch.Tensor:
     """Mean eigenvalue of each class's explicit S x S empirical NTK Gram (autograd Jacobian rows)."""
-    idx = select_ntk_samples(features, labels, num_classes, opts.samples_per_class, opts.seed)
-    z = features[idx]
-    if opts.eta_normalization == "unit_features":
-        z = z / features.pow(2).sum(1).mean().sqrt()
-    head = make_head(z.shape[1], num_classes, opts.head_widths, opts.seed, dtype=torch.float64)
-    params = list(head.parameters())
-    for p in params:
-        p.requires_grad_(True)
-
-    def jacobian(rows: torch.Tensor) -> torch.Tensor:
-        """One row per sample: the gradient of the summed output w.r.t. every head parameter."""
-        out = []
-        for i in range(rows.shape[0]):
-            grads = torch.autograd.grad(head(rows[i:i + 1].double()).sum(), params)
-            out.append(torch.cat([g.reshape(-1) for g in grads]))
-        return torch.stack(out)
-
+    idx, gram = reference_ntk_gram(features, labels, num_classes, opts)
     y = labels[idx]
     if not opts.class_aware:
-        jac = jacobian(z)
-        return torch.linalg.eigvalsh(jac @ jac.T).mean().expand(num_classes).clone()
+        return torch.linalg.eigvalsh(gram).mean().expand(num_classes).clone()
     lam = torch.zeros(num_classes, dtype=torch.float64)
-    for k in range(num_classes):  # one class at a time: S x P Jacobians, not (S K) x P
-        jk = jacobian(z[y == k])
-        lam[k] = torch.linalg.eigvalsh(jk @ jk.T).mean()
+    for k in range(num_classes):
+        members = (y == k).nonzero().squeeze(1)
+        lam[k] = torch.linalg.eigvalsh(gram[members][:, members]).mean()
     return lam
+
+
+def reference_logit_scale(decision: torch.Tensor, labels: torch.Tensor) -> float:
+    """The temperature's scale by scipy's bounded scalar minimiser on the explicit mean NLL."""
+    from scipy.optimize import minimize_scalar
+    from scipy.special import logsumexp
+
+    d = decision.numpy()
+    lab = labels.numpy()
+
+    def nll(a):
+        return float(np.mean(logsumexp(a * d, axis=1) - a * d[np.arange(len(lab)), lab]))
+
+    cap = logit_scale_cap(decision)
+    res = minimize_scalar(nll, bounds=(0.0, cap), method="bounded", options={"xatol": 1e-12 * cap})
+    return float(res.x)
 
 
 def _gcv_alpha_explicit(x: np.ndarray, y: np.ndarray, grid: np.ndarray) -> float:
@@ -97,6 +123,22 @@ def reference_svm_decision(features: torch.Tensor, labels: torch.Tensor, num_cla
     return torch.as_tensor(out), C
 
 
+def _reference_cross_entropy(f: np.ndarray, y: np.ndarray, opts: LeadOptions, scale: float) -> float:
+    rows = np.arange(len(y))
+    if opts.evolved_state == "decisions":
+        if opts.svm_probability in ("softmax", "temperature"):
+            logits = f * (scale if opts.svm_probability == "temperature" else 1.0)
+            logits = logits - logits.max(1, keepdims=True)
+            return float(np.mean(np.log(np.exp(logits).sum(1)) - logits[rows, y]))
+        p = scores_to_probabilities(torch.as_tensor(f), opts.svm_probability).numpy()[rows, y]
+    elif opts.softmax_before_ce:
+        e = np.exp(f - f.max(1, keepdims=True))
+        p = (e / e.sum(1, keepdims=True))[rows, y]
+    else:
+        p = f[rows, y]
+    return float(-np.mean(np.log(np.maximum(p, PROBABILITY_FLOOR))))
+
+
 def reference_lead(features, labels, opts: LeadOptions | None = None, svm_tol: float = 1e-10) -> float:
     """LEAD computed the slow way; ``features`` [N, D] and integer ``labels`` 0..K-1 (torch or numpy).
 
@@ -107,12 +149,33 @@ def reference_lead(features, labels, opts: LeadOptions | None = None, svm_tol: f
     y = torch.as_tensor(np.asarray(labels), dtype=torch.int64)
     k = int(y.max()) + 1
     decision, _ = reference_svm_decision(z, y, k, opts, tol=svm_tol)
-    probs = scores_to_probabilities(decision, opts.svm_probability).numpy()
+    scale = reference_logit_scale(decision, y) if opts.svm_probability == "temperature" else 1.0
+    probs = scores_to_probabilities(decision, opts.svm_probability, scale)
+    idx, gram = reference_ntk_gram(z, y, k, opts)
     lam = reference_ntk_lambda(z, y, k, opts)
-    e = torch.exp(-evolution_rates(lam, opts, k)).numpy()
-    onehot = np.eye(k)[y.numpy()]
-    f = (1 - e[y.numpy()])[:, None] * onehot + e[y.numpy()][:, None] * probs
-    if opts.softmax_before_ce:
-        f = np.exp(f - f.max(1, keepdims=True))
-        f = f / f.sum(1, keepdims=True)
-    return float(np.mean(np.log(f[np.arange(len(y)), y.numpy()])))
+    y_s = y[idx]
+    if opts.evolution == "full_kernel":  # the first floor(max_kernel_points / K) sampled points per class
+        per_class = min(opts.samples_per_class, max(1, opts.max_kernel_points // k))
+        keep = torch.sort(torch.cat([(y_s == c).nonzero().squeeze(1)[:per_class] for c in range(k)])).values
+        idx, y_s, gram = idx[keep], y_s[keep], gram[keep][:, keep]
+    lam_max = float(torch.linalg.eigvalsh(gram)[-1])
+    divisor = {"class_mean": float(lam.mean()), "class_max": float(lam.max()), "lambda_max": lam_max,
+               "unit_features": float(k), "none": 1.0}[opts.eta_normalization]
+    tau = opts.eta * opts.t / divisor
+    rows = slice(None) if opts.evolution == "class_mean" else idx
+    y_e = y[rows]
+    if opts.evolved_state == "probabilities":
+        f0, target = probs[rows], torch.eye(k, dtype=torch.float64)[y_e]
+    else:
+        f0, target = decision[rows], ovr_targets(y_e, k, torch.float64)
+    residual = f0 - target
+    if opts.evolution == "class_mean":
+        moved = torch.exp(-tau * lam[y_e])[:, None] * residual
+    elif opts.evolution == "class_block":
+        moved = torch.zeros_like(residual)
+        for c in range(k):
+            m = (y_s == c).nonzero().squeeze(1)
+            moved[m] = torch.linalg.matrix_exp(-tau * gram[m][:, m]) @ residual[m]
+    else:
+        moved = torch.linalg.matrix_exp(-tau * gram) @ residual
+    return -_reference_cross_entropy((target + moved).numpy(), y_e.numpy(), opts, scale)
