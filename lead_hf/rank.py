@@ -115,11 +115,26 @@ def parse_score_options(items, methods) -> dict[str, dict[str, str]]:
 
 
 def resolve_methods(names) -> list[str]:
+    """Registry names of ``names``, in order, without repeats. ``all`` adds every registered score not
+    named before it, LEAD and the other default scores first: the first score is the primary one, so
+    ``--scores all`` keeps LEAD primary and ``--scores logme,all`` makes LogME primary."""
     from .scores import available_scores, get_score_spec
 
-    if len(names) == 1 and names[0] == "all":
-        return available_scores()
-    return [get_score_spec(n).name for n in names]
+    out: list[str] = []
+    for name in names:
+        if name == "all":
+            every = available_scores()
+            expanded = [m for m in DEFAULT_SCORES if m in every] + [m for m in every if m not in DEFAULT_SCORES]
+        else:
+            try:
+                expanded = [get_score_spec(name).name]
+            except ValueError as err:
+                if ":" in name or "/" in name:
+                    raise ValueError(f"{err}. {name!r} looks like a model: give the models before the options "
+                                     f"(lead-hf rank MODEL ... --scores lead logme) or use --models") from None
+                raise
+        out += [m for m in expanded if m not in out]
+    return out
 
 
 def _model_list(opts: RankOptions) -> list[str]:
@@ -140,7 +155,7 @@ def _model_list(opts: RankOptions) -> list[str]:
 def rank_models(opts: RankOptions, log=print) -> RankingResults:
     """Extract (through the cache), score and rank every model. A model that fails is recorded, not fatal."""
     from .agreement import agreement
-    from .scores import compute_score
+    from .scores import compute_score, get_score_spec
 
     methods = resolve_methods(opts.scores)
     if not methods:
@@ -173,6 +188,9 @@ def rank_models(opts: RankOptions, log=print) -> RankingResults:
                                   num_samples=out.num_samples, num_classes=len(out.label_names),
                                   label_names=list(out.label_names))
         for method in methods:
+            if out.logits is None and get_score_spec(method).needs_source_logits:
+                log(f"    {method}: n/a, {spec} has no source head (no source logits)")
+                continue
             try:
                 r = compute_score(method, out.features, out.labels, source_logits=out.logits,
                                   device=opts.device, **per_method[method])
