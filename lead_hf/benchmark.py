@@ -62,7 +62,7 @@ class BenchmarkOptions:
     image_size: int = 32
     """Input size of the extracted features; must be fine-tuning's (FinetuneOptions.image_size)."""
     seed: int = 0
-    """Seed of the subset selection."""
+    """Seed of the subset selection (where the ground truth does not record one) and of the bootstrap."""
     min_models: int = 3
     """A dataset needs at least this many models with both features and ground truth."""
     device: str = "auto"
@@ -78,6 +78,8 @@ class BenchmarkOptions:
     """Stem of the output files."""
     chart: bool = True
     """Write the PNG chart."""
+    bootstrap: int = 1000
+    """Bootstrap draws (resampling models) for the 95% interval of every score's mean weighted tau; 0: none."""
 
     def __post_init__(self):
         if self.min_models < 2:
@@ -88,6 +90,8 @@ class BenchmarkOptions:
             raise ValueError(f"num_threads must be >= 0, got {self.num_threads}")
         if not self.datasets:
             raise ValueError("no dataset given: pass --datasets embedded:digits ...")
+        if self.bootstrap < 0:
+            raise ValueError(f"bootstrap must be >= 0 (0: no interval), got {self.bootstrap}")
 
 
 @dataclass
@@ -100,6 +104,24 @@ class Entry:
     labels: np.ndarray
     logits: np.ndarray | None
     accuracy: float
+    seed_accuracies: list[float] | None = None
+    """Accuracy of each fine-tuning seed (its mean is ``accuracy``), when the ground truth has them."""
+    protocol: str = ""
+    """The ground truth's protocol string (its first word names it: ft-v1, ft-v2)."""
+
+
+@dataclass
+class GroundTruth:
+    """One (model, dataset) row of a ground-truth file: the accuracy, each seed's when known, and the
+    protocol fields the scores must follow to see exactly the images fine-tuning trained on."""
+
+    accuracy: float
+    seed_accuracies: list[float] | None = None
+    protocol: str = ""
+    image_size: int | None = None
+    train_split: str | None = None
+    train_per_class: int | None = None
+    subset_seed: int | None = None
 
 
 @dataclass
@@ -112,6 +134,13 @@ class BenchmarkResult:
     values: list[dict[str, Any]] = field(default_factory=list)
     """One row per (dataset, model, score): value, seconds, accuracy."""
     options: dict[str, Any] = field(default_factory=dict)
+    noise_ceiling: dict[str, float] = field(default_factory=dict)
+    """dataset -> weighted tau between the two halves of the fine-tuning seeds (mean over the splits into
+    halves): how well the ground truth agrees with itself. Only datasets whose models have >= 2 seeds."""
+    ci95: dict[str, list[float]] = field(default_factory=dict)
+    """score -> [low, high]: 95% bootstrap interval of the mean weighted tau, resampling models."""
+    protocol: str = ""
+    """The fine-tuning protocol of the ground truth (ft-v1, ft-v2, or what its files say)."""
 
 
 # ------------------------------------------------------------------------------------ inputs
@@ -145,6 +174,16 @@ def dataset_key(name: str) -> str:
 
 def read_ground_truth(path) -> dict[str, dict[str, float]]:
     """dataset key -> model -> accuracy, from a folder of CSVs or one CSV (long or wide format)."""
+    return {ds: {m: g.accuracy for m, g in rows.items()} for ds, rows in read_ground_truth_table(path).items()}
+
+
+def read_ground_truth_table(path) -> dict[str, dict[str, GroundTruth]]:
+    """dataset key -> model -> :class:`GroundTruth`, from a folder of CSVs or one CSV.
+
+    Long format: ``model,dataset,accuracy`` plus, optionally, the columns benchmarks/run_ground_truth.py
+    writes (``seed_accuracies`` as ``a;b;c``, ``image_size``, ``train_split``, ``train_per_class``,
+    ``subset_seed``, ``protocol``). Wide format: ``model,<dataset>,<dataset>,...`` (blank = missing), the
+    format of the literature's tables."""
     path = Path(path)
     if path.is_dir():
         files = sorted(path.glob("*.csv"))
@@ -155,7 +194,7 @@ def read_ground_truth(path) -> dict[str, dict[str, float]]:
         files = [path]
     else:
         raise FileNotFoundError(f"ground truth {str(path)!r} does not exist (a CSV file or a folder of them)")
-    out: dict[str, dict[str, float]] = {}
+    out: dict[str, dict[str, GroundTruth]] = {}
     for f in files:
         lines = [ln for ln in f.read_text().splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
         reader = csv.DictReader(lines)
@@ -173,15 +212,38 @@ def read_ground_truth(path) -> dict[str, dict[str, float]]:
             for ds, raw in items:
                 if raw is None or not str(raw).strip():
                     continue  # a blank cell: no ground truth for this pair
-                try:
-                    value = float(raw)
-                except ValueError:
-                    raise ValueError(f"ground-truth file {str(f)!r}: accuracy {raw!r} of model {model!r} on "
-                                     f"{ds!r} is not a number") from None
-                if not math.isfinite(value):
-                    raise ValueError(f"ground-truth file {str(f)!r}: accuracy of {model!r} on {ds!r} is {raw}")
-                out.setdefault(ds, {})[model] = value
+                value = _number(raw, f, model, ds)
+                gt = GroundTruth(value)
+                if long:
+                    gt = _protocol_fields(gt, row, cols, f, model, ds)
+                out.setdefault(ds, {})[model] = gt
     return out
+
+
+def _number(raw, f, model, ds) -> float:
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError(f"ground-truth file {str(f)!r}: accuracy {raw!r} of model {model!r} on "
+                         f"{ds!r} is not a number") from None
+    if not math.isfinite(value):
+        raise ValueError(f"ground-truth file {str(f)!r}: accuracy of {model!r} on {ds!r} is {raw}")
+    return value
+
+
+def _protocol_fields(gt: GroundTruth, row, cols, f, model, ds) -> GroundTruth:
+    def cell(name):
+        raw = row.get(cols[name]) if name in cols else None
+        return raw.strip() if raw and raw.strip() else None
+
+    seeds = cell("seed_accuracies")
+    return dataclasses.replace(
+        gt, protocol=cell("protocol") or "",
+        seed_accuracies=[_number(v, f, model, ds) for v in seeds.split(";")] if seeds else None,
+        image_size=int(cell("image_size")) if cell("image_size") else None,
+        train_split=cell("train_split"),
+        train_per_class=int(cell("train_per_class")) if cell("train_per_class") not in (None, "None") else None,
+        subset_seed=int(cell("subset_seed")) if cell("subset_seed") else None)
 
 
 def _load_feature_file(path: Path) -> dict[str, np.ndarray]:
@@ -197,7 +259,7 @@ def _load_feature_file(path: Path) -> dict[str, np.ndarray]:
     return arrays
 
 
-def precomputed_entries(folder, dataset: str, truth: dict[str, float]) -> list[Entry]:
+def precomputed_entries(folder, dataset: str, truth: dict[str, GroundTruth]) -> list[Entry]:
     """Entries from DIR/<dataset>/<model>.npz|.safetensors for the models that have ground truth."""
     sub = Path(folder) / dataset_key(dataset)
     if not sub.is_dir():
@@ -208,28 +270,47 @@ def precomputed_entries(folder, dataset: str, truth: dict[str, float]) -> list[E
         if f.stem not in truth:
             continue
         arrays = _load_feature_file(f)
+        gt = truth[f.stem]
         entries.append(Entry(f.stem, dataset, arrays["features"], arrays["labels"], arrays.get("logits"),
-                             truth[f.stem]))
+                             gt.accuracy, gt.seed_accuracies, gt.protocol))
     return entries
 
 
-def extracted_entries(models: list[str], dataset: str, truth: dict[str, float], opts: BenchmarkOptions,
+def extracted_entries(models: list[str], dataset: str, truth: dict[str, GroundTruth], opts: BenchmarkOptions,
                       log: Callable[[str], None]) -> list[Entry]:
-    """Entries from the extraction cache at fine-tuning's preprocessing, for the models with ground truth."""
+    """Entries from the extraction cache at fine-tuning's preprocessing, for the models with ground truth.
+
+    Where the ground truth records its protocol (image size, training split, images per class, subset
+    seed), the features are extracted from exactly those images; otherwise from the options'. Members
+    derived from ``dataset`` (``lead_hf.models.derived``) are left out."""
     from .extract import ExtractOptions, extract
     from .finetune import resized_ref
+    from .models.derived import excluded_datasets
 
-    ex = ExtractOptions(split=opts.split, max_per_class=opts.max_per_class, seed=opts.seed,
-                        cache_dir=opts.cache_dir, num_workers=0, progress=False)
     entries = []
     for spec in models:
-        ref = resized_ref(spec, opts.image_size)
-        if ref.name not in truth:
-            log(f"  {ref.name}: no ground truth on {dataset}, skipped")
+        if dataset_key(dataset) in excluded_datasets(spec):
+            log(f"  {spec}: derived from {dataset}, never scored on it")
             continue
+        gt = truth.get(_model_name(spec))
+        if gt is None:
+            log(f"  {spec}: no ground truth on {dataset}, skipped")
+            continue
+        ref = resized_ref(spec, gt.image_size or opts.image_size)
+        per_class = gt.train_per_class if gt.train_split else opts.max_per_class
+        ex = ExtractOptions(split=gt.train_split or opts.split, max_per_class=per_class,
+                            seed=opts.seed if gt.subset_seed is None else gt.subset_seed,
+                            cache_dir=opts.cache_dir, num_workers=0, progress=False)
         out = extract(ref, dataset, ex)
-        entries.append(Entry(ref.name, dataset, out.features, out.labels, out.logits, truth[ref.name]))
+        entries.append(Entry(ref.name, dataset, out.features, out.labels, out.logits, gt.accuracy,
+                             gt.seed_accuracies, gt.protocol))
     return entries
+
+
+def _model_name(spec: str) -> str:
+    """The name a ground-truth file uses for ``spec`` (the resolved model name), without loading it."""
+    from .models import resolve_model
+    return resolve_model(spec).name
 
 
 # ---------------------------------------------------------------------------------- scoring
@@ -283,24 +364,134 @@ def agreement_tables(rows: list[dict[str, Any]], min_models: int = 2):
     return per_dataset, summary
 
 
+def noise_ceiling(entries: list[Entry]) -> float | None:
+    """Weighted tau between the two halves of the fine-tuning seeds, averaged over every split of the
+    seeds into halves (3 seeds: {a} vs {b, c}, three ways): how well the ground truth agrees with
+    itself. A score cannot be expected to agree with the ground truth much better than this. None when
+    fewer than 2 models have the same number (>= 2) of seeds."""
+    from itertools import combinations
+
+    from .agreement import weighted_tau
+
+    with_seeds = [e for e in entries if e.seed_accuracies and len(e.seed_accuracies) >= 2]
+    counts = {len(e.seed_accuracies) for e in with_seeds}
+    if len(with_seeds) < 2 or len(counts) != 1:
+        return None
+    acc = np.array([e.seed_accuracies for e in with_seeds])  # [models, seeds]
+    n = acc.shape[1]
+    splits = [set(c) for c in combinations(range(n), n // 2)]
+    if n % 2 == 0:  # {a,b}|{c,d} and {c,d}|{a,b} are the same split: keep one
+        splits = [c for c in splits if 0 in c]
+    values = []
+    for half in splits:
+        rest = [i for i in range(n) if i not in half]
+        values.append(weighted_tau(acc[:, sorted(half)].mean(1), acc[:, rest].mean(1)))
+    return float(np.mean(values))
+
+
+def bootstrap_ci(rows: list[dict[str, Any]], draws: int = 1000, seed: int = 0, min_models: int = 2,
+                 level: float = 0.95) -> dict[str, list[float]]:
+    """score -> [low, high] of the mean (over datasets) weighted tau, resampling the models of every
+    dataset with replacement (the same draws for every score, so the intervals are comparable). Draws in
+    which a dataset has fewer than 2 distinct models are redrawn on that dataset's own stream."""
+    from .agreement import weighted_tau
+
+    if draws < 1:
+        return {}
+    rng = np.random.default_rng(seed)
+    by_ds: dict[str, dict[str, dict[str, tuple[float, float]]]] = {}
+    for r in rows:
+        by_ds.setdefault(r["dataset"], {}).setdefault(r["score"], {})[r["model"]] = (r["value"], r["accuracy"])
+    samples: dict[str, list[list[float]]] = {}
+    for ds, per_score in by_ds.items():
+        models = sorted({m for vals in per_score.values() for m in vals})
+        if len(models) < min_models:
+            continue
+        picks = []
+        while len(picks) < draws:
+            pick = rng.integers(0, len(models), len(models))
+            if len(set(pick.tolist())) >= 2:
+                picks.append(pick)
+        for method, vals in per_score.items():
+            if len(vals) < min_models:
+                continue
+            have = [m for m in models if m in vals]
+            index = {m: i for i, m in enumerate(have)}
+            v = np.array([vals[m][0] for m in have])
+            a = np.array([vals[m][1] for m in have])
+            col = []
+            for pick in picks:
+                chosen = [index[models[i]] for i in pick if models[i] in index]
+                col.append(weighted_tau(v[chosen], a[chosen]) if len(set(chosen)) >= 2 else np.nan)
+            samples.setdefault(method, []).append(col)
+    lo, hi = (1 - level) / 2 * 100, (1 + level) / 2 * 100
+    out = {}
+    for method, cols in samples.items():
+        means = np.nanmean(np.array(cols), axis=0)  # mean over datasets, per draw
+        means = means[np.isfinite(means)]
+        if means.size:
+            out[method] = [float(np.percentile(means, lo)), float(np.percentile(means, hi))]
+    return out
+
+
+def fidelity_document(result: BenchmarkResult) -> dict[str, Any]:
+    """The machine-readable summary (``fidelity.json``): protocol, datasets, models, noise ceiling, and per
+    score its mean weighted tau, per-dataset weighted tau and 95% bootstrap interval."""
+    models_per_ds = {ds: sorted({r["model"] for r in result.values if r["dataset"] == ds}) for ds in result.per_dataset}
+    return {
+        "schema": "lead-hf/fidelity/v1",
+        "protocol": result.protocol,
+        "datasets": [dataset_key(d) for d in result.per_dataset],
+        "models": sorted({m for ms in models_per_ds.values() for m in ms}),
+        "models_per_dataset": {dataset_key(d): ms for d, ms in models_per_ds.items()},
+        "noise_ceiling": {dataset_key(d): v for d, v in result.noise_ceiling.items()},
+        "scores": {m: {"mean_wtau": result.summary[m]["weighted_tau"],
+                       "per_dataset": {dataset_key(d): result.per_dataset[d][m]["weighted_tau"]
+                                       for d in result.per_dataset if m in result.per_dataset[d]},
+                       "ci95": result.ci95.get(m)}
+                   for m in sorted(result.summary, key=lambda k: -result.summary[k]["weighted_tau"])},
+        "bootstrap": {"draws": result.options.get("bootstrap"), "seed": result.options.get("seed"),
+                      "over": "models, per dataset, with replacement"},
+    }
+
+
+def protocol_of(entries: dict[str, list[Entry]]) -> str:
+    """The protocol names (first word of the ground truth's protocol column), e.g. 'ft-v2'."""
+    names = sorted({e.protocol.split()[0] for es in entries.values() for e in es if e.protocol})
+    return ",".join(names) if names else "unknown"
+
+
 # ---------------------------------------------------------------------------------- outputs
 
 def markdown(result: BenchmarkResult, title: str = "Selection fidelity") -> str:
     datasets = list(result.per_dataset)
     methods = sorted(result.summary, key=lambda m: -result.summary[m]["weighted_tau"])
-    head = ["score", *(dataset_key(d) for d in datasets), "mean wtau", "min wtau", "mean tau", "mean pearson",
-            "mean regret", "s / model"]
+    head = ["score", *(dataset_key(d) for d in datasets), "mean wtau", "95% CI", "min wtau", "mean tau",
+            "mean pearson", "mean regret", "s / model"]
     lines = [f"### {title}", "",
              "Weighted Kendall tau per dataset (scipy.stats.weightedtau defaults), then means over datasets; "
-             "regret = top-1 relative regret (0 = the top-scored model is the best fine-tuned one).", "",
+             "95% CI = bootstrap interval of the mean, resampling models; regret = top-1 relative regret "
+             "(0 = the top-scored model is the best fine-tuned one)."
+             + (f" Protocol: {result.protocol}." if result.protocol else ""), "",
              "| " + " | ".join(head) + " |", "|" + "---|" + "---:|" * (len(head) - 1)]
     for m in methods:
         s = result.summary[m]
+        ci = result.ci95.get(m)
         cells = [m] + [f"{result.per_dataset[d][m]['weighted_tau']:.3f}" if m in result.per_dataset[d] else "-"
                        for d in datasets]
-        cells += [f"{s['weighted_tau']:.3f}", f"{s['min_weighted_tau']:.3f}", f"{s['kendall_tau']:.3f}",
+        cells += [f"{s['weighted_tau']:.3f}", f"[{ci[0]:.2f}, {ci[1]:.2f}]" if ci else "-",
+                  f"{s['min_weighted_tau']:.3f}", f"{s['kendall_tau']:.3f}",
                   f"{s['pearson']:.3f}", f"{s['top1_regret']:.3f}", f"{s['seconds']:.3f}"]
         lines.append("| " + " | ".join(cells) + " |")
+    if result.noise_ceiling:
+        nc = result.noise_ceiling
+        cells = ["*noise ceiling*"] + [f"{nc[d]:.3f}" if d in nc else "-" for d in datasets]
+        cells += [f"{np.mean(list(nc.values())):.3f}"] + [""] * 6
+        lines.append("| " + " | ".join(cells) + " |")
+        lines += ["", "Noise ceiling: weighted tau between the two halves of the fine-tuning seeds (mean over the "
+                  "ways to split them), i.e. how well the ground truth agrees with itself."]
+    models = {d: len({r["model"] for r in result.values if r["dataset"] == d}) for d in datasets}
+    lines += ["", "Models per dataset: " + ", ".join(f"{dataset_key(d)} {n}" for d, n in models.items()) + "."]
     return "\n".join(lines) + "\n"
 
 
@@ -333,7 +524,13 @@ def write_chart(result: BenchmarkResult, path, title: str = "Weighted Kendall ta
         vals = [result.per_dataset[ds].get(m, {}).get("weighted_tau", np.nan) for m in methods]
         ax.bar(x + i * width, vals, width, label=dataset_key(ds), alpha=0.75)
     means = [result.summary[m]["weighted_tau"] for m in methods]
-    ax.bar(x + len(datasets) * width, means, width, label="mean", color="black")
+    ci = np.array([result.ci95.get(m, [np.nan, np.nan]) for m in methods]).T
+    err = np.abs(ci - np.array(means)) if result.ci95 else None
+    ax.bar(x + len(datasets) * width, means, width, label="mean (95% CI)", color="black", yerr=err,
+           ecolor="dimgrey", capsize=2)
+    if result.noise_ceiling:
+        ceiling = float(np.mean(list(result.noise_ceiling.values())))
+        ax.axhline(ceiling, color="tab:red", lw=1, ls="--", label=f"noise ceiling (mean {ceiling:.2f})")
     ax.axhline(0, color="grey", lw=0.8)
     ax.set_xticks(x + 0.4 - width / 2, methods, rotation=30, ha="right")
     ax.set_ylabel("weighted Kendall tau")
@@ -351,7 +548,7 @@ def write_chart(result: BenchmarkResult, path, title: str = "Weighted Kendall ta
 
 def collect_entries(opts: BenchmarkOptions, log=print) -> dict[str, list[Entry]]:
     """dataset -> entries (features + labels + logits + accuracy) for every dataset with enough models."""
-    truth = read_ground_truth(opts.ground_truth)
+    truth = read_ground_truth_table(opts.ground_truth)
     models = None
     if opts.features is None:
         models = list(opts.models) or read_zoo(opts.zoo, opts.zoo_dir)
@@ -385,7 +582,15 @@ def run_benchmark(opts: BenchmarkOptions, log=print, entries: dict[str, list[Ent
         log(f"scoring {len(es)} models on {ds}")
         rows += score_entries(es, methods, score_opts, opts.device, log)
     per_dataset, summary = agreement_tables(rows, opts.min_models)
-    return BenchmarkResult(per_dataset, summary, rows, dataclasses.asdict(opts))
+    ceiling = {ds: v for ds, v in ((ds, noise_ceiling(es)) for ds, es in entries.items()) if v is not None}
+    return BenchmarkResult(per_dataset, summary, rows, dataclasses.asdict(opts), noise_ceiling=ceiling,
+                           ci95=bootstrap_ci(rows, opts.bootstrap, opts.seed, opts.min_models),
+                           protocol=protocol_of(entries))
+
+
+def fidelity_file_name(name: str) -> str:
+    """``fidelity.json`` for the default run, ``<name>_fidelity.json`` for a named one."""
+    return "fidelity.json" if name == "benchmark" else f"{name}_fidelity.json"
 
 
 def write_outputs(result: BenchmarkResult, folder, name: str = "benchmark", chart: bool = True,
@@ -396,8 +601,10 @@ def write_outputs(result: BenchmarkResult, folder, name: str = "benchmark", char
     folder = Path(folder)
     doc = {"schema": "lead-hf/benchmark/v1", **dataclasses.asdict(result), "versions": package_versions(),
            "git_commit": git_commit(), "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")}
+    fidelity = {**fidelity_document(result), "git_commit": doc["git_commit"], "created": doc["created"]}
     paths = [write_json_atomic(folder / f"{name}.json", doc), write_csv(result, folder / f"{name}.csv"),
-             write_text_atomic(folder / f"{name}.md", markdown(result, title))]
+             write_text_atomic(folder / f"{name}.md", markdown(result, title)),
+             write_json_atomic(folder / fidelity_file_name(name), fidelity)]
     if chart:
         paths.append(write_chart(result, folder / f"{name}.png"))
     return paths

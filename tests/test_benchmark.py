@@ -86,7 +86,15 @@ def test_outputs_written(feature_tree):
     res = run_benchmark(_opts(feature_tree, scores=("logme", "hscore")), log=lambda m: None)
     paths = write_outputs(res, feature_tree / "out", "bench")
     names = sorted(p.name for p in paths)
-    assert names == ["bench.csv", "bench.json", "bench.md", "bench.png"]
+    assert names == ["bench.csv", "bench.json", "bench.md", "bench.png", "bench_fidelity.json"]
+    fid = json.loads((feature_tree / "out" / "bench_fidelity.json").read_text())
+    assert fid["datasets"] == ["alpha", "beta"] and fid["models"] == ["m0", "m1", "m2", "m3", "m4"]
+    for name in ("logme", "hscore"):
+        got = fid["scores"][name]
+        assert got["mean_wtau"] == pytest.approx(res.summary[name]["weighted_tau"])
+        assert set(got["per_dataset"]) == {"alpha", "beta"}
+        assert got["ci95"][0] - 1e-12 <= got["mean_wtau"] <= got["ci95"][1] + 1e-12
+    assert fid["noise_ceiling"] == {}  # this ground truth has no seeds
     doc = json.loads((feature_tree / "out" / "bench.json").read_text())
     assert doc["schema"] == "lead-hf/benchmark/v1" and "logme" in doc["summary"]
     md = (feature_tree / "out" / "bench.md").read_text()
@@ -197,3 +205,83 @@ def test_extraction_path_with_tiny_models(tmp_path):
     # the cache holds features at 32 px: a second run is a cache hit and gives the same values
     again = run_benchmark(opts, log=lambda m: None)
     assert [r["value"] for r in again.values] == within_ulps([r["value"] for r in res.values])
+
+
+# ------------------------------------------------------------------------------------ fidelity v2
+
+def _entry(name, accs, ds="d"):
+    return Entry(name, ds, np.zeros((2, 1)), np.zeros(2, dtype=int), None, float(np.mean(accs)), list(accs))
+
+
+def test_noise_ceiling_is_one_for_seeds_that_agree_and_low_for_seeds_that_do_not():
+    from lead_hf.benchmark import noise_ceiling
+
+    agree = [_entry(f"m{i}", [0.1 * i, 0.1 * i + 0.01, 0.1 * i + 0.02]) for i in range(6)]
+    assert noise_ceiling(agree) == pytest.approx(1.0)
+    rng = np.random.default_rng(0)
+    noisy = [_entry(f"m{i}", rng.uniform(size=3)) for i in range(12)]
+    assert noise_ceiling(noisy) < 0.6
+    # explicit: three seeds -> the mean over {a}|{b,c}, {b}|{a,c}, {c}|{a,b}
+    from lead_hf.agreement import weighted_tau
+    acc = np.array([e.seed_accuracies for e in noisy])
+    want = np.mean([weighted_tau(acc[:, 0], acc[:, [1, 2]].mean(1)), weighted_tau(acc[:, 1], acc[:, [0, 2]].mean(1)),
+                    weighted_tau(acc[:, 2], acc[:, [0, 1]].mean(1))])
+    assert noise_ceiling(noisy) == pytest.approx(want)
+    assert noise_ceiling([_entry("a", [0.5]), _entry("b", [0.6])]) is None  # one seed: no ceiling
+    assert noise_ceiling([_entry("a", [0.5, 0.6]), _entry("b", [0.6, 0.7, 0.8])]) is None  # mixed counts
+
+
+def _rows(values, accuracies, score="s", ds="d"):
+    return [{"dataset": ds, "model": f"m{i}", "score": score, "value": float(v), "seconds": 0.0, "accuracy": float(a)}
+            for i, (v, a) in enumerate(zip(values, accuracies))]
+
+
+def test_bootstrap_interval_covers_the_estimate_and_is_tight_for_a_perfect_ranking():
+    from lead_hf.benchmark import bootstrap_ci
+
+    acc = np.linspace(0.2, 0.9, 12)
+    rng = np.random.default_rng(1)
+    perfect = _rows(acc, acc, "perfect")
+    noisy = _rows(acc + rng.normal(scale=0.3, size=acc.size), acc, "noisy")
+    ci = bootstrap_ci(perfect + noisy, draws=300, seed=0)
+    assert ci["perfect"] == pytest.approx([1.0, 1.0])
+    from lead_hf.agreement import weighted_tau
+    point = weighted_tau([r["value"] for r in noisy], acc)
+    lo, hi = ci["noisy"]
+    assert lo <= point <= hi and hi - lo > 0.05
+    assert bootstrap_ci(noisy, draws=300, seed=0)["noisy"] == ci["noisy"]  # seeded: repeatable
+    assert bootstrap_ci(noisy, draws=0) == {}
+
+
+def test_ground_truth_table_reads_seeds_and_protocol_fields(tmp_path):
+    from lead_hf.benchmark import read_ground_truth_table
+
+    (tmp_path / "digits.csv").write_text(
+        "model,dataset,accuracy,accuracy_std,seed_accuracies,best_lr,lr_grid,image_size,train_split,"
+        "train_per_class,test_split,test_per_class,subset_seed,protocol,command\n"
+        "zoo:a,embedded:digits,0.9000,0.0100,0.8900;0.9000;0.9100,0.01,0.003;0.01;0.03,64,all,100,all,100,0,"
+        "ft-v2 sgd,lead-hf finetune zoo:a\n")
+    gt = read_ground_truth_table(tmp_path)["digits"]["zoo:a"]
+    assert gt.accuracy == 0.9 and gt.seed_accuracies == [0.89, 0.9, 0.91]
+    assert (gt.image_size, gt.train_split, gt.train_per_class, gt.subset_seed) == (64, "all", 100, 0)
+    assert gt.protocol.startswith("ft-v2")
+    (tmp_path / "digits.csv").write_text("model,dataset,accuracy,seed_accuracies\nzoo:a,d,0.9,0.8;x\n")
+    with pytest.raises(ValueError, match="not a number"):
+        read_ground_truth_table(tmp_path)
+
+
+def test_benchmark_reports_noise_ceiling_and_intervals(feature_tree):
+    lines = (feature_tree / "gt.csv").read_text().splitlines()
+    rows = ["model,dataset,accuracy,seed_accuracies,protocol"]
+    for m, d, a in (ln.split(",") for ln in lines[1:]):
+        a = float(a)
+        rows.append(f"{m},{d},{a},{a - 0.01:.4f};{a:.4f};{a + 0.01:.4f},ft-v2 test")
+    (feature_tree / "gt.csv").write_text("\n".join(rows) + "\n")
+    res = run_benchmark(_opts(feature_tree, scores=("logme",), bootstrap=200), log=lambda m: None)
+    assert res.noise_ceiling == {"alpha": pytest.approx(1.0), "beta": pytest.approx(1.0)}
+    assert res.protocol == "ft-v2"
+    lo, hi = res.ci95["logme"]
+    assert lo <= res.summary["logme"]["weighted_tau"] <= hi
+    from lead_hf.benchmark import markdown
+    md = markdown(res)
+    assert "noise ceiling" in md and "95% CI" in md and "ft-v2" in md
