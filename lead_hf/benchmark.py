@@ -10,7 +10,7 @@ literature's measure), Kendall tau, Pearson and top-1 relative regret. Writes ``
 Precomputed features instead of models (e.g. to reproduce the literature's comparison on the published
 zoos): ``--features DIR`` with ``DIR/<dataset>/<model>.npz`` (or ``.safetensors``) holding ``features``,
 ``labels`` and optionally ``logits``, plus ``--ground-truth FILE.csv`` either long (model,dataset,accuracy)
-or wide (model,<dataset>,<dataset>,...; the format of /work/shared/data/reference/).
+or wide (model,<dataset>,<dataset>,...; the format of the literature's published tables).
 
     >>> from lead_hf.benchmark import BenchmarkOptions, run_benchmark
     >>> bench = run_benchmark(BenchmarkOptions(datasets=("embedded:digits",)))
@@ -39,7 +39,8 @@ DEFAULT_DATASETS = ("embedded:lfw_faces", "embedded:digits", "embedded:fashion_m
 @dataclass
 class BenchmarkOptions:
     zoo: str = "benchmarks/zoo.txt"
-    """Model list (one spec per line, {ZOO_DIR} replaced by --zoo-dir); ignored with --models or --features."""
+    """Model list (one spec per line, {ZOO_DIR} replaced by --zoo-dir); ignored with --models or --features.
+    A relative path is looked up in the current directory, then in the lead-hf source checkout."""
     zoo_dir: str | None = None
     """Folder of the derived checkpoints (scripts/build_benchmark_zoo.py); default <lead_hf cache>/benchmark_zoo."""
     models: tuple[str, ...] = ()
@@ -73,7 +74,8 @@ class BenchmarkOptions:
     cache_dir: str | None = None
     """Extraction cache root (default: $LEAD_HF_CACHE or ~/.cache/lead_hf)."""
     output_dir: str = "benchmarks/results"
-    """Where benchmark.{json,csv,md,png} are written."""
+    """Where benchmark.{json,csv,md,png} and fidelity.json are written (a relative default that does not
+    exist here resolves in the lead-hf source checkout, like zoo and ground_truth)."""
     name: str = "benchmark"
     """Stem of the output files."""
     chart: bool = True
@@ -546,12 +548,25 @@ def write_chart(result: BenchmarkResult, path, title: str = "Weighted Kendall ta
 
 # ------------------------------------------------------------------------------------- run
 
+def resolve_repo_path(path: str, what: str, flag: str) -> str:
+    """``path`` as given when it exists (or is absolute); a relative one that does not exist here is looked
+    up in the lead-hf source checkout this package runs from, so the defaults work from any directory."""
+    given = Path(path).expanduser()
+    if given.is_absolute() or given.exists():
+        return str(given)
+    repo = Path(__file__).resolve().parents[1] / given
+    if repo.exists() or repo.parent.is_dir():
+        return str(repo)
+    raise FileNotFoundError(f"{what} {path!r} does not exist here nor in a lead-hf source checkout; "
+                            f"pass {flag} PATH")
+
+
 def collect_entries(opts: BenchmarkOptions, log=print) -> dict[str, list[Entry]]:
     """dataset -> entries (features + labels + logits + accuracy) for every dataset with enough models."""
-    truth = read_ground_truth_table(opts.ground_truth)
+    truth = read_ground_truth_table(resolve_repo_path(opts.ground_truth, "ground truth", "--ground-truth"))
     models = None
     if opts.features is None:
-        models = list(opts.models) or read_zoo(opts.zoo, opts.zoo_dir)
+        models = list(opts.models) or read_zoo(resolve_repo_path(opts.zoo, "zoo file", "--zoo"), opts.zoo_dir)
     out = {}
     for ds in opts.datasets:
         gt = truth.get(dataset_key(ds))
@@ -612,7 +627,10 @@ def write_outputs(result: BenchmarkResult, folder, name: str = "benchmark", char
 
 def run(opts: BenchmarkOptions) -> int:
     result = run_benchmark(opts)
-    paths = write_outputs(result, opts.output_dir, opts.name, opts.chart)
+    out = opts.output_dir
+    if out == BenchmarkOptions.output_dir:  # the default: the checkout's benchmarks/results from anywhere
+        out = resolve_repo_path(out, "output folder", "--output-dir")
+    paths = write_outputs(result, out, opts.name, opts.chart)
     print(markdown(result))
     print("written: " + ", ".join(str(p) for p in paths))
     return 0

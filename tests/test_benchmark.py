@@ -285,3 +285,18 @@ def test_benchmark_reports_noise_ceiling_and_intervals(feature_tree):
     from lead_hf.benchmark import markdown
     md = markdown(res)
     assert "noise ceiling" in md and "95% CI" in md and "ft-v2" in md
+
+
+def test_default_paths_resolve_from_any_directory(tmp_path, monkeypatch):
+    from pathlib import Path
+
+    from lead_hf.benchmark import resolve_repo_path
+
+    monkeypatch.chdir(tmp_path)
+    zoo = resolve_repo_path("benchmarks/zoo.txt", "zoo file", "--zoo")
+    assert Path(zoo).is_file() and Path(zoo).is_absolute()
+    assert Path(resolve_repo_path("benchmarks/ground_truth", "ground truth", "--ground-truth")).is_dir()
+    (tmp_path / "mine.txt").write_text("zoo:a\n")
+    assert resolve_repo_path("mine.txt", "zoo file", "--zoo") == "mine.txt"  # what is here wins
+    with pytest.raises(FileNotFoundError, match="pass --zoo PATH"):
+        resolve_repo_path("nowhere/zoo.txt", "zoo file", "--zoo")
