@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -32,19 +33,22 @@ class Command:
 
 
 def build_parser(name: str | None = None) -> argparse.ArgumentParser:
-    from .config import add_options_arguments
+    """The ``lead-hf`` parser; with ``name``, that subcommand's full parser is ``parser.subcommand``."""
+    from .config import add_options_arguments, plain_text
 
     parser = argparse.ArgumentParser(
         prog="lead-hf", description="Rank pre-trained models for fine-tuning on your data, without fine-tuning them.")
     parser.add_argument("--version", action="store_true", help="print the version and exit")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    parser.subcommand = None
     for cmd_name, (module, help_text) in SUBCOMMANDS.items():
         if name is not None and cmd_name == name:
             command = load_command(cmd_name)
-            p = sub.add_parser(cmd_name, help=help_text, description=command.description,
+            p = sub.add_parser(cmd_name, help=help_text, description=plain_text(command.description),
                                formatter_class=argparse.RawDescriptionHelpFormatter)
             p.add_argument("--config", metavar="YAML", help="YAML file of options; flags override it")
             add_options_arguments(p, command.options, positional=command.positional)
+            parser.subcommand = p
         else:
             sub.add_parser(cmd_name, help=help_text, add_help=False)
     return parser
@@ -55,18 +59,40 @@ def load_command(name: str) -> Command:
     return importlib.import_module(module).COMMAND
 
 
-def main(argv: list[str] | None = None) -> int:
-    from .config import load_yaml, options_from
-
-    argv = list(sys.argv[1:] if argv is None else argv)
+def _parse(argv: list[str]) -> tuple[argparse.ArgumentParser, argparse.Namespace]:
     name = next((a for a in argv if not a.startswith("-")), None)
     if name not in SUBCOMMANDS:
         name = None
-    if name is None and not argv:
-        argv = ["rank"]  # no arguments at all: the offline demo
-        name = "rank"
     parser = build_parser(name)
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if extra:  # report it with the subcommand's usage, which is the one that lists its options
+        (parser.subcommand or parser).error(f"unrecognized arguments: {' '.join(extra)}")
+    return parser, args
+
+
+def _options(args: argparse.Namespace):
+    from .config import load_yaml, options_from
+
+    command = load_command(args.command)
+    values = {k: v for k, v in vars(args).items() if k not in {"command", "config", "version"}}
+    yaml_values = load_yaml(args.config) if args.config else {}
+    return command, options_from(command.options, yaml_values, values)
+
+
+def parse_options(argv: list[str]):
+    """(Command, options dataclass) of a ``lead-hf`` command line, without running it. An argparse error
+    exits (SystemExit 2) as the command would; a bad value raises ValueError."""
+    parser, args = _parse(list(argv))
+    if args.command is None:
+        parser.error("no command given")
+    return _options(args)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv:
+        argv = ["rank"]  # no arguments at all: the offline demo
+    parser, args = _parse(argv)
     if args.version:
         from . import __version__
         print(__version__)
@@ -74,13 +100,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 2
-    command = load_command(args.command)
-    values = {k: v for k, v in vars(args).items() if k not in {"command", "config", "version"}}
     try:
-        yaml_values = load_yaml(args.config) if args.config else {}
-        opts = options_from(command.options, yaml_values, values)
+        command, opts = _options(args)
         code = command.run(opts)
-    except (ValueError, FileNotFoundError, PermissionError) as err:
+    except (ValueError, OSError, FloatingPointError) as err:
+        # user-facing failures (bad input, missing or unwritable files, a diverged or non-finite
+        # computation) end with their message, not a traceback; LEAD_HF_TRACEBACK=1 shows it
+        if os.environ.get("LEAD_HF_TRACEBACK"):
+            raise
         print(f"lead-hf {args.command}: error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -11,11 +11,19 @@ import ast
 import dataclasses
 import functools
 import inspect
+import re
 import textwrap
 import typing
 from pathlib import Path
 from typing import Any
 
+LIST_HELP = "a list: values separated by spaces or commas"
+
+
+def plain_text(text: str) -> str:
+    """Docstring text for a terminal: RST roles and ``literals`` lose their markup."""
+    text = re.sub(r":(?:func|class|meth|mod|attr|data):`~?([^`]+)`", r"\1", text)
+    return re.sub(r"``([^`]+)``", r"\1", text)
 
 
 @functools.lru_cache(maxsize=None)
@@ -34,8 +42,14 @@ def field_docs(cls: type) -> dict[str, str]:
             if (isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name)
                     and isinstance(nxt, ast.Expr) and isinstance(nxt.value, ast.Constant)
                     and isinstance(nxt.value.value, str)):
-                docs[node.target.id] = " ".join(nxt.value.value.split())
+                docs[node.target.id] = plain_text(" ".join(nxt.value.value.split()))
     return docs
+
+
+def _is_list(hint) -> bool:
+    if typing.get_origin(hint) in (list, tuple):
+        return True
+    return any(typing.get_origin(a) in (list, tuple) for a in typing.get_args(hint))
 
 
 def _flag(name: str) -> str:
@@ -44,7 +58,13 @@ def _flag(name: str) -> str:
 
 def add_options_arguments(parser: argparse.ArgumentParser, cls: type, *, skip=(), positional=()) -> None:
     """Add one flag per dataclass field (``--field-name``). Flags default to 'not given' so that YAML
-    values are only overridden by flags the user actually typed."""
+    values are only overridden by flags the user actually typed.
+
+    - A list option takes one or more values, separated by spaces or commas (``--scores lead logme`` and
+      ``--scores lead,logme`` are the same), and may be repeated (the values add up).
+    - A boolean option gets the one flag that changes its default: ``--dry-run`` for a default of False,
+      ``--no-chart`` for a default of True (a YAML file can still set either value).
+    """
     docs = field_docs(cls)
     hints = typing.get_type_hints(cls)
     for f in dataclasses.fields(cls):
@@ -55,14 +75,22 @@ def add_options_arguments(parser: argparse.ArgumentParser, cls: type, *, skip=()
         help_text = docs.get(f.name, "").replace("%", "%%")  # argparse formats help with %
         hint = hints.get(f.name)
         if f.name in positional:
-            parser.add_argument(f.name, nargs="*" if typing.get_origin(hint) in (list, tuple) else "?",
-                                default=argparse.SUPPRESS, help=help_text)
+            parser.add_argument(f.name, nargs="*" if _is_list(hint) else "?", default=argparse.SUPPRESS,
+                                help=f"{help_text} ({LIST_HELP})" if _is_list(hint) else help_text)
             continue
         shown = ",".join(map(str, default)) if isinstance(default, (list, tuple)) else default
         shown = str(shown).replace("%", "%%")
         if hint is bool:
-            parser.add_argument(_flag(f.name), dest=f.name, action=argparse.BooleanOptionalAction,
-                                default=argparse.SUPPRESS, help=f"{help_text} (default: {shown})")
+            if default is True:
+                parser.add_argument("--no-" + f.name.replace("_", "-"), dest=f.name, action="store_const",
+                                    const=False, default=argparse.SUPPRESS,
+                                    help=f"{help_text} (default: on; this flag turns it off)")
+            else:
+                parser.add_argument(_flag(f.name), dest=f.name, action="store_const", const=True,
+                                    default=argparse.SUPPRESS, help=f"{help_text} (default: off)")
+        elif _is_list(hint):
+            parser.add_argument(_flag(f.name), dest=f.name, nargs="+", action="extend", default=argparse.SUPPRESS,
+                                metavar="VALUE", help=f"{help_text} ({LIST_HELP}; default: {shown or 'none'})")
         else:
             parser.add_argument(_flag(f.name), dest=f.name, default=argparse.SUPPRESS, metavar="VALUE",
                                 help=f"{help_text} (default: {shown})")
@@ -74,8 +102,15 @@ def load_yaml(path: str | Path) -> dict[str, Any]:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"config file {str(path)!r} does not exist")
-    with path.open() as fh:
-        data = yaml.safe_load(fh) or {}
+    try:
+        with path.open() as fh:
+            data = yaml.safe_load(fh) or {}
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+        raise ValueError(f"config file {str(path)!r} is not valid YAML{where}: {problem}; a config file is a "
+                         "mapping of option: value, lists as [a, b] or one '- item' per line") from None
     if not isinstance(data, dict):
         raise ValueError(f"config file {str(path)!r} must hold a mapping of option: value, got {type(data).__name__}")
     return {str(k).replace("-", "_"): v for k, v in data.items()}
@@ -121,9 +156,13 @@ def coerce(value: Any, annotation: Any) -> Any:
         raise ValueError(f"{value!r} does not fit {annotation}")
     if origin is tuple:
         if isinstance(value, str):
-            value = [v for v in value.replace(",", " ").split() if v]
+            value = [value]
+        if not isinstance(value, (list, tuple)):
+            value = [value]
+        # every string item may itself hold several values: "a,b", "a b" (the CLI and YAML spellings)
+        items = [part for v in value for part in (v.replace(",", " ").split() if isinstance(v, str) else [v])]
         inner = args[0] if args else Any
-        return tuple(coerce(v, inner) for v in value)
+        return tuple(coerce(v, inner) for v in items)
     if annotation is bool:
         if isinstance(value, str):
             low = value.strip().lower()

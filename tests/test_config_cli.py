@@ -51,3 +51,86 @@ def test_cli_top_level_help_lists_subcommands(capsys):
 def test_cli_version(capsys):
     assert main(["--version"]) == 0
     assert capsys.readouterr().out.strip() == lead_hf.__version__
+
+
+# --- issue 10: what a new user hits on the command line ---------------------------------------------------
+
+def test_every_list_option_takes_spaces_or_commas_and_repeats():
+    from lead_hf.cli import parse_options
+
+    _, spaced = parse_options(["extract", "--models", "zoo:a", "zoo:b", "--dataset", "embedded:digits"])
+    _, commas = parse_options(["extract", "--models", "zoo:a,zoo:b"])
+    _, repeated = parse_options(["extract", "--models", "zoo:a", "--models", "zoo:b"])
+    assert spaced.models == commas.models == repeated.models == ("zoo:a", "zoo:b")
+    _, rank = parse_options(["rank", "zoo:a", "zoo:b", "--scores", "lead", "logme", "--score-options",
+                             "lead.t=2", "lead.samples_per_class=32"])
+    assert rank.models == ("zoo:a", "zoo:b") and rank.scores == ("lead", "logme")
+    assert rank.score_options == ("lead.t=2", "lead.samples_per_class=32")
+    _, quoted = parse_options(["rank", "--scores", "lead, logme", "--score-options", "lead.t=2 lead.seed=1"])
+    assert quoted.scores == ("lead", "logme") and quoted.score_options == ("lead.t=2", "lead.seed=1")
+
+
+def test_boolean_flags_only_offer_the_switch_that_changes_the_default(capsys):
+    from lead_hf.cli import parse_options
+
+    for command, flags, absent in [("extract", ["--list-zoo", "--no-progress", "--no-use-cache"],
+                                    ["--no-list-zoo", "--progress ", "--use-cache "]),
+                                   ("publish", ["--dry-run", "--no-pr", "--no-cards"],
+                                    ["--no-dry-run", "--pr ", "--cards "]),
+                                   ("rank", ["--no-chart"], ["--chart "])]:
+        with pytest.raises(SystemExit):
+            build_parser(command).parse_args([command, "--help"])
+        out = capsys.readouterr().out
+        assert all(f in out for f in flags), (command, out)
+        assert not any(f in out for f in absent), command
+        assert "``" not in out and ":func:" not in out  # no RST markup in the help
+    _, opts = parse_options(["publish", "r.json", "--dry-run", "--no-pr"])
+    assert opts.dry_run is True and opts.pr is False
+    with pytest.raises(SystemExit):
+        parse_options(["publish", "r.json", "--no-dry-run"])
+
+
+def test_list_options_say_how_lists_are_written(capsys):
+    with pytest.raises(SystemExit):
+        build_parser("rank").parse_args(["rank", "--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    assert out.count("separated by spaces or commas") == 3  # models (positional), --scores, --score-options
+
+
+def test_argparse_errors_print_the_subcommand_usage(capsys):
+    with pytest.raises(SystemExit) as stop:
+        main(["extract", "--modles", "zoo:a"])
+    err = capsys.readouterr().err
+    assert stop.value.code == 2
+    assert "usage: lead-hf extract" in err and "unrecognized arguments: --modles zoo:a" in err
+
+
+def test_a_broken_yaml_file_is_a_message_not_a_traceback(tmp_path, capsys):
+    cfg = tmp_path / "rank.yaml"
+    cfg.write_text("models: [zoo:a, zoo:b\nscores: [lead]\n")
+    with pytest.raises(ValueError, match=r"rank.yaml' is not valid YAML at line \d+, column \d+"):
+        load_yaml(cfg)
+    assert main(["rank", "--config", str(cfg)]) == 2
+    err = capsys.readouterr().err
+    assert "not valid YAML" in err and "Traceback" not in err
+
+
+def test_floating_point_errors_end_with_a_message(monkeypatch, capsys):
+    from lead_hf import score_command
+
+    def diverge(opts):
+        raise FloatingPointError("fine-tuning 'm' diverged (non-finite loss) at lr=10; lower the learning rates")
+    monkeypatch.setattr(score_command.COMMAND, "run", diverge)
+    assert main(["score", "--features", "x.npy"]) == 2
+    assert "error: fine-tuning 'm' diverged" in capsys.readouterr().err
+
+
+def test_scores_all_keeps_lead_primary_unless_told_otherwise():
+    from lead_hf.rank import resolve_methods
+
+    every = resolve_methods(["all"])
+    assert every[0] == "lead" and sorted(every) == lead_hf.available_scores()
+    assert resolve_methods(["logme", "all"])[:2] == ["logme", "lead"] and len(resolve_methods(["logme", "all"])) == len(every)
+    assert resolve_methods(["logme", "lead", "logme"]) == ["logme", "lead"]
+    with pytest.raises(ValueError, match="looks like a model: give the models before the options"):
+        resolve_methods(["lead", "zoo:mobilenetv2_100.in1k"])
