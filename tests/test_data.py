@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import datasets
-from lead_hf.data import load_split, parse_split, stratified_indices
+from lead_hf.data import check_dataset, load_split, parse_split, stratified_indices
 from lead_hf.data import embedded as emb
 
 
@@ -140,6 +140,46 @@ def test_missing_label_and_empty_split():
         load_split("embedded:digits", "validation")
     with pytest.raises(ValueError, match="unknown embedded dataset 'cifar'"):
         load_split("embedded:cifar")
+
+
+def _image_folder(root, classes, per_class=2):
+    from PIL import Image
+    for c in classes:
+        (root / c).mkdir(parents=True, exist_ok=True)
+        for i in range(per_class):
+            Image.fromarray(np.full((8, 8, 3), 30 * i, np.uint8)).save(root / c / f"{i}.png")
+    return f"imagefolder:{root}"
+
+
+def test_messages_a_new_user_meets(tmp_path):
+    """Issue 10 item 6 and 8: one class, a missing directory, a split that does not exist."""
+    one = _image_folder(tmp_path / "one", ["cat"])
+    with pytest.raises(ValueError, match=r"holds a single class: it has a single class folder \('cat'\).*at least 2"):
+        load_split(one)
+    for path in ("./no/such/photos", str(tmp_path / "missing"), "~/no-such-lead-hf-dir"):
+        with pytest.raises(FileNotFoundError, match=f"dataset directory '{path}' does not exist"):
+            load_split(path)
+    two = _image_folder(tmp_path / "two", ["cat", "dog"])
+    with pytest.raises(ValueError, match=r"has no split 'test'; its splits: train\..*--test-split"):
+        load_split(two, "test")
+    with pytest.raises(ValueError, match=r"has no split 'validation'; its splits: train, test, all"):
+        check_dataset("embedded:digits", "validation")
+
+
+def test_check_dataset_fails_before_any_model_and_is_quiet_when_fine(tmp_path, monkeypatch):
+    check_dataset(_image_folder(tmp_path / "ok", ["a", "b"]), "train[:50%]")
+    from lead_hf.data import loading
+    calls = []
+    monkeypatch.setattr(loading, "png_bytes", lambda *a: calls.append(a) or b"")
+    check_dataset("embedded:digits", "train")
+    assert calls == []  # an embedded set is checked without encoding its images...
+    load_split("embedded:digits", "train[:3]")
+    assert len(calls) == 3  # ...which building it does
+    with pytest.raises(ValueError, match="unknown embedded dataset 'cifar'"):
+        check_dataset("embedded:cifar")
+    monkeypatch.setattr(emb, "FASHION_MNIST_DIR", tmp_path / "nowhere")
+    with pytest.raises(ValueError, match="dataset-fashion-mnist"):
+        check_dataset("embedded:fashion_mnist")
 
 
 def test_unknown_hub_dataset_offline_names_it():

@@ -204,10 +204,21 @@ def test_corrupt_image_names_the_row_and_leaves_nothing_complete(timm_model, opt
     rows = ds.to_dict()
     rows["image"][6] = {"bytes": b"\x89PNG but not really", "path": None}
     bad = datasets.Dataset.from_dict(rows, features=ds.features).cast_column("image", datasets.Image())
-    with pytest.raises(ValueError, match=r"image 6 of dataset .*could not be read.*drop that row"):
+    with pytest.raises(ValueError, match=r"image 6 of dataset .*could not be read.*drop the row"):
         extract(timm_model, bad, opts, num_workers=1)
     for entry in (opts.cache_root() / "extract").iterdir():
         assert cache_mod.read_entry(entry) is None
+
+
+def test_corrupt_image_file_is_named_by_its_path(timm_model, opts, tmp_path):
+    from PIL import Image
+    for i, cls in enumerate(["cat", "cat", "dog", "dog"]):
+        (tmp_path / "photos" / cls).mkdir(parents=True, exist_ok=True)
+        Image.fromarray(np.full((12, 12, 3), 40 * i, np.uint8)).save(tmp_path / "photos" / cls / f"{i}.png")
+    broken = tmp_path / "photos" / "dog" / "3.png"
+    broken.write_bytes(b"\x89PNG truncated")
+    with pytest.raises(ValueError, match=rf"could not be read \(file '{broken}': .*fix or delete that file"):
+        extract(timm_model, f"imagefolder:{tmp_path / 'photos'}", opts)
 
 
 def test_empty_split_and_bad_options(timm_model, opts):

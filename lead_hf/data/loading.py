@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import glob
 import hashlib
+import re
 from pathlib import Path
 
 import numpy as np
@@ -51,12 +52,18 @@ def _load_any(spec, split: str, name: str | None, label: str):
         return _from_dict(spec, split, label)
     if not isinstance(spec, str) or not spec.strip():
         raise ValueError(f"dataset spec must be a non-empty string, got {spec!r}; e.g. embedded:digits")
+    if looks_like_local_path(spec) and not Path(spec).expanduser().exists():
+        raise FileNotFoundError(f"dataset directory {spec!r} does not exist; check the path (a Hub dataset id "
+                                "looks like ORG/NAME, without ./ or /)")
     try:
         if spec.startswith("imagefolder:"):
             folder = Path(spec[len("imagefolder:"):]).expanduser()
             if not folder.is_dir():
                 raise FileNotFoundError(f"image folder {str(folder)!r} of dataset {label!r} does not exist")
-            return datasets.load_dataset("imagefolder", data_dir=str(folder), split=split)
+            ds = datasets.load_dataset("imagefolder", data_dir=str(folder), split=split)
+            if "label" not in ds.column_names:
+                raise ValueError(_one_class_message(folder, label))
+            return ds
         if spec.startswith("parquet:") or spec.endswith(".parquet"):
             pattern = spec[len("parquet:"):] if spec.startswith("parquet:") else spec
             files = sorted(glob.glob(str(Path(pattern).expanduser())))
@@ -75,11 +82,59 @@ def _load_any(spec, split: str, name: str | None, label: str):
             return datasets.load_dataset(str(path), name, split=split)
         return datasets.load_dataset(spec, name, split=split)
     except (FileNotFoundError, ValueError) as err:
+        if "single class" in str(err):
+            raise
+        unknown = _UNKNOWN_SPLIT.search(str(err))
+        if unknown:
+            raise ValueError(no_split_message(label, unknown.group(1), unknown.group(2))) from None
         if isinstance(err, FileNotFoundError) or "split" not in str(err).lower():
             raise type(err)(_dataset_hint(label, err)) from None
         raise ValueError(f"dataset {label!r}: {err}") from None
     except (ConnectionError, OSError) as err:
         raise ValueError(_dataset_hint(label, err)) from None
+
+
+_UNKNOWN_SPLIT = re.compile(r'Unknown split "([^"]+)"\. Should be one of \[([^\]]*)\]')
+
+
+def looks_like_local_path(spec: str) -> bool:
+    """A spec written as a path (./x, ../x, /x, ~/x), which can never be a Hub id."""
+    return isinstance(spec, str) and (spec.startswith(("./", "../", "/", "~", ".\\")) or spec in (".", ".."))
+
+
+def no_split_message(label: str, split: str, available: str) -> str:
+    names = ", ".join(s.strip().strip("'\"") for s in available.split(",") if s.strip()) or "none"
+    return (f"dataset {label!r} has no split {split!r}; its splits: {names}. Pass one of those: --split for "
+            "rank and extract; for finetune --train-split and --test-split (with one split only, "
+            "--test-split equal to --train-split plus --train-per-class N holds out a disjoint test subset)")
+
+
+def _one_class_message(folder: Path, label: str) -> str:
+    subdirs = sorted(p.name for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
+    found = (f"it has a single class folder ({subdirs[0]!r})" if len(subdirs) == 1 else
+             "its images are not in class sub-folders" if not subdirs else
+             f"its sub-folders ({', '.join(subdirs[:5])}) hold no images datasets recognises")
+    return (f"image folder {str(folder)!r} of dataset {label!r} holds a single class: {found}. Labels come from "
+            "the sub-folder names, and ranking models needs at least 2 classes: put the images in "
+            "DIR/<class>/..., e.g. DIR/cat/1.jpg and DIR/dog/2.jpg")
+
+
+def check_dataset(spec, split: str = "train", *, image_column: str | None = None, label_column: str | None = None,
+                  max_per_class: int | None = None, seed: int = 0, name: str | None = None) -> None:
+    """Fail early, with load_split's message, when the split cannot be loaded; before any model runs.
+
+    Embedded sets are checked without building them (name, split and that their data is installed);
+    any other source is loaded once (datasets caches it, so the extraction's own load is then quick).
+    """
+    if isinstance(spec, str) and spec.startswith("embedded:"):
+        source = embedded_source(spec[len("embedded:"):])
+        base, _, _ = parse_split(split)
+        if base not in source.splits:
+            raise ValueError(no_split_message(spec, base, ", ".join(source.splits)))
+        source.files()  # raises the install hint when the package or files are missing
+        return
+    load_split(spec, split, image_column=image_column, label_column=label_column, max_per_class=max_per_class,
+               seed=seed, name=name)
 
 
 def _dataset_hint(label: str, err: Exception) -> str:
@@ -161,7 +216,7 @@ def _load_embedded(name: str, split: str, max_per_class: int | None, seed: int):
     source = embedded_source(name)
     base, start, stop = parse_split(split)
     if base not in source.splits:
-        raise ValueError(f"embedded dataset {name!r} has no split {base!r}; its splits: {', '.join(source.splits)}")
+        raise ValueError(no_split_message(f"embedded:{name}", base, ", ".join(source.splits)))
     images, labels = source.load(base)
     idx = slice_indices(len(labels), start, stop)
     if max_per_class is not None:

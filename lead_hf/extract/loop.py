@@ -112,6 +112,7 @@ class _Images(torch.utils.data.Dataset):
     def __getitem__(self, j):
         from PIL import Image
         i = int(self.indices[j])
+        cell = None
         try:
             cell = self.ds[i]["image"]
             if cell is None:
@@ -121,8 +122,10 @@ class _Images(torch.utils.data.Dataset):
                 img.load()
                 pixels = self.preprocess(img)
             return pixels, i, ""
-        except Exception as err:  # noqa: BLE001 - any decoding failure is reported with the row index
-            return torch.zeros(3, *self.size), i, f"{type(err).__name__}: {err}"
+        except Exception as err:  # noqa: BLE001 - any decoding failure is reported with the row and file
+            path = cell.get("path") if isinstance(cell, dict) else None
+            where = f"file {path!r}: " if path else ""
+            return torch.zeros(3, *self.size), i, f"{where}{type(err).__name__}: {err}"
 
 
 def _collate(items):
@@ -275,7 +278,8 @@ def _run(ref, build, ds_label, key, key_parts, directory, opts, acc) -> dict | N
                 first = int(rows[bad.bool()][0])
                 detail = next((e for i, e in errors if i == first), "unreadable image")
                 raise ValueError(f"image {first} of dataset {ds_label!r} (split {opts.split!r}) could not be "
-                                 f"read ({detail}); fix or drop that row (e.g. dataset.select(...)) and run again")
+                                 f"read ({detail}); fix or delete that file (or drop the row with "
+                                 "dataset.select(...)) and run again")
             bar.update(int(rows.shape[0]))
             if not acc.is_main_process:
                 continue
