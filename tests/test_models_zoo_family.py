@@ -201,3 +201,27 @@ def test_every_zoo_member_is_documented():
     missing = [n for n in list_zoo() if f"zoo:{n}`" not in text]
     assert not missing, f"zoo members not documented in docs/*.md: {missing}"
     assert all(zoo_entry(n).description for n in list_zoo())
+
+
+def test_headless_member_ranks_with_logit_scores_na(register, tmp_path, monkeypatch):
+    """rank: a model without a source head is ranked by the feature scores; LEEP (needs source logits)
+    is n/a for it, not a failure. A headed member in the same run gets LEEP."""
+    from lead_hf.rank import RankOptions, rank_models
+
+    monkeypatch.setenv("LEAD_HF_CACHE", str(tmp_path / "cache"))
+    torch.manual_seed(3)
+    pre = ZooPreprocess(size=16)
+    register(name="tiny.rank_headless", family="torch", weights=lambda: _weights_file(tmp_path), package="p",
+             feature_dim=6, num_classes=0, description="t", build=lambda files: ZooNet(_Body(6), None, 6),
+             preprocess=pre)
+    register(name="tiny.rank_headed", family="torch", weights=lambda: _weights_file(tmp_path), package="p",
+             feature_dim=6, num_classes=4, description="t", build=lambda files: ZooNet(_Body(6), nn.Linear(6, 4)),
+             preprocess=pre)
+    opts = RankOptions(models=("zoo:tiny.rank_headless", "zoo:tiny.rank_headed"), dataset="embedded:digits",
+                       max_per_class=4, scores=("logme", "leep"), output_dir=str(tmp_path / "out"),
+                       chart=False, progress=False)
+    results = rank_models(opts, log=lambda m: None)
+    by_name = {m.model: m for m in results.models}
+    headless, headed = by_name["zoo:tiny.rank_headless"], by_name["zoo:tiny.rank_headed"]
+    assert headless.status == "ok" and set(headless.scores) == {"logme"}
+    assert headed.status == "ok" and set(headed.scores) == {"logme", "leep"}
