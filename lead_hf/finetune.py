@@ -267,7 +267,7 @@ def _with_new_head(loaded, num_classes: int, seed: int):
 
     module = loaded.module
     torch.manual_seed(seed)
-    if loaded.family == "timm":
+    if _resets_its_head(module):  # timm models, and the torch-family zoo's ZooNet (headless ones too)
         module.reset_classifier(num_classes)
         return module, module
     old = find_classifier_linear(module, loaded.num_classes, loaded.name)
@@ -372,7 +372,7 @@ def _train_one(ref, data, opts: FinetuneOptions, lr: float, log, seed: int, imag
         optimizer, lambda s: 0.5 * (1 + math.cos(math.pi * min(s, steps) / steps)))
     module, optimizer, train_loader, test_loader, scheduler = acc.prepare(module, optimizer, train_loader,
                                                                           test_loader, scheduler)
-    if loaded.family == "timm":
+    if _resets_its_head(acc.unwrap_model(module)):
         forward = module
     per_epoch, losses = [], []
     start = time.time()
@@ -432,10 +432,15 @@ def train_model(model_spec, options: FinetuneOptions, log=print):
     return keep[0], record
 
 
+def _resets_its_head(module) -> bool:
+    """timm's convention, which ZooNet follows: ``reset_classifier(K)`` and ``pretrained_cfg["classifier"]``."""
+    return callable(getattr(module, "reset_classifier", None)) and isinstance(getattr(module, "pretrained_cfg", None),
+                                                                           dict)
+
+
 def _is_head(module, param_name: str, family: str) -> bool:
-    if family == "timm":
-        cfg = getattr(module, "pretrained_cfg", None) or {}
-        head_name = cfg.get("classifier", "classifier")
+    if _resets_its_head(module):
+        head_name = module.pretrained_cfg.get("classifier", "classifier")
         return param_name.startswith(head_name + ".")
     return False
 

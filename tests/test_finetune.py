@@ -264,3 +264,23 @@ def test_lr_search_does_not_extend_on_a_tie_with_an_interior_rate(tmp_path, monk
                    log=lambda m: None)
     assert [c[0] for c in calls] == [0.003, 0.01, 0.03]
     assert res.best_learning_rate == 0.01  # the middle of the tied rates
+
+
+def test_a_headless_torch_family_model_gets_a_new_head():
+    """torch-family zoo members are ZooNets (timm's reset_classifier convention), with or without a
+    source head: fine-tuning attaches Linear(D, K) and trains it as the head."""
+    from types import SimpleNamespace
+
+    from torch import nn
+
+    from lead_hf.finetune import _is_head, _with_new_head
+    from lead_hf.models.base import ZooNet
+
+    body = nn.Sequential(nn.Conv2d(3, 4, 3), nn.AdaptiveAvgPool2d(1), nn.Flatten())
+    for net in (ZooNet(body, None, feature_dim=4), ZooNet(body, nn.Linear(4, 7))):
+        loaded = SimpleNamespace(module=net, family="torch", num_classes=net.num_classes, name="x")
+        module, forward = _with_new_head(loaded, 3, seed=0)
+        assert isinstance(module.classifier, nn.Linear) and module.classifier.out_features == 3
+        assert forward(torch.zeros(2, 3, 8, 8)).shape == (2, 3)
+        heads = [n for n, _ in module.named_parameters() if _is_head(module, n, "torch")]
+        assert heads == ["classifier.weight", "classifier.bias"]
