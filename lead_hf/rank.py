@@ -10,6 +10,10 @@ from __future__ import annotations
 import csv
 import dataclasses
 import datetime as _dt
+import json
+import math
+import os
+import shutil
 import sys
 import time
 import traceback
@@ -63,18 +67,24 @@ def read_models_file(path: str | Path) -> list[str]:
     return out
 
 
-def read_ground_truth(path: str | Path) -> dict[str, float]:
-    """model -> accuracy from a CSV with a header containing 'model' and 'accuracy' (or 'acc')."""
+def read_ground_truth(path: str | Path, dataset: str | None = None) -> dict[str, float]:
+    """model -> fine-tuned accuracy, from a CSV with columns 'model' and 'accuracy' (or 'acc'), or from
+    the JSON that ``lead-hf finetune --output`` writes (``{"results": [{"model", "dataset", "accuracy"}]}``,
+    also a bare list of such records or a ``{model: accuracy}`` mapping). ``dataset``: keep only the
+    records of that dataset, and refuse a file that holds none."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"ground-truth file {str(path)!r} does not exist")
-    lines = [ln for ln in path.read_text().splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
+    text = path.read_text()
+    if path.suffix.lower() == ".json" or text.lstrip().startswith(("{", "[")):
+        return _ground_truth_json(path, text, dataset)
+    lines = [ln for ln in text.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
     reader = csv.DictReader(lines)
     fields = {f.lower(): f for f in reader.fieldnames or []}
     acc_col = fields.get("accuracy") or fields.get("acc")
     if "model" not in fields or acc_col is None:
         raise ValueError(f"ground-truth file {str(path)!r} needs columns 'model' and 'accuracy', "
-                         f"found {reader.fieldnames}")
+                         f"found {reader.fieldnames}; or pass the JSON written by `lead-hf finetune --output`")
     out = {}
     for row in reader:
         try:
@@ -83,6 +93,36 @@ def read_ground_truth(path: str | Path) -> dict[str, float]:
             raise ValueError(f"ground-truth file {str(path)!r}: accuracy {row[acc_col]!r} of model "
                              f"{row[fields['model']]!r} is not a number") from None
     return out
+
+
+def _ground_truth_json(path: Path, text: str, dataset: str | None) -> dict[str, float]:
+    where = f"ground-truth file {str(path)!r}"
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{where} is not valid JSON ({err})") from None
+    if isinstance(data, dict) and isinstance(data.get("results"), list):
+        rows = data["results"]
+    elif isinstance(data, list):
+        rows = data
+    elif isinstance(data, dict) and data and all(isinstance(v, (int, float)) and not isinstance(v, bool)
+                                                 for v in data.values()):
+        return {str(k): float(v) for k, v in data.items()}
+    else:
+        raise ValueError(f"{where}: expected the JSON of `lead-hf finetune --output` ({{\"results\": [...]}}), a "
+                         "list of {\"model\", \"accuracy\"} records or a {model: accuracy} mapping")
+    bad = [r for r in rows if not (isinstance(r, dict) and isinstance(r.get("model"), str)
+                                   and isinstance(r.get("accuracy"), (int, float)))]
+    if bad:
+        raise ValueError(f"{where}: every record needs 'model' (text) and 'accuracy' (a number); first bad "
+                         f"record: {json.dumps(bad[0])[:200]}")
+    named = sorted({r["dataset"] for r in rows if r.get("dataset")})
+    if dataset is not None and named:
+        rows = [r for r in rows if r.get("dataset") in (None, dataset)]
+        if not rows:
+            raise ValueError(f"{where} holds fine-tuned accuracies on {', '.join(named)}, not on {dataset!r}; "
+                             "fine-tune on the dataset you rank (lead-hf finetune ... --dataset DATASET)")
+    return {r["model"]: float(r["accuracy"]) for r in rows}
 
 
 def parse_score_options(items, methods) -> dict[str, dict[str, str]]:
@@ -152,26 +192,126 @@ def _model_list(opts: RankOptions) -> list[str]:
     return [m for m in models if not (m in seen or seen.add(m))]
 
 
-def rank_models(opts: RankOptions, log=print) -> RankingResults:
-    """Extract (through the cache), score and rank every model. A model that fails is recorded, not fatal."""
+def _validate_score_options(methods, per_method) -> None:
+    """Unknown or malformed score options fail now, before any model is loaded or cache entry written."""
+    from .scores import get_score_spec
+    from .scores.registry import make_options
+
+    for method in methods:
+        make_options(get_score_spec(method), per_method[method])
+
+
+def _missing_local_model(spec: str) -> str | None:
+    """The message for a model spec that names a local directory which does not exist (else None)."""
+    from .data.loading import looks_like_local_path
+
+    path = spec[len("local-dir:"):] if spec.startswith("local-dir:") else spec if looks_like_local_path(spec) else None
+    if path is not None and not Path(path).expanduser().exists():
+        return (f"model directory {path!r} does not exist; check the path (a Hub model id looks like ORG/NAME, "
+                "without ./ or /)")
+    return None
+
+
+def check_output_dir(folder: str | Path) -> None:
+    """Refuse, before any work, an output folder that cannot be created or written."""
+    folder = Path(folder)
+    for p in [folder, *folder.parents]:
+        if not p.exists():
+            continue
+        if not p.is_dir():
+            raise ValueError(f"output folder {str(folder)!r} cannot be created: {str(p)!r} is a file, not a "
+                             "folder; pass --output-dir a folder")
+        if not os.access(p, os.W_OK | os.X_OK):
+            raise ValueError(f"output folder {str(folder)!r} cannot be written ({str(p)!r} is not writable); "
+                             "pass --output-dir a folder you can write to")
+        return
+
+
+def score_flag(method: str, result, num_samples: int, feature_dim: int) -> str | None:
+    """Why this value cannot rank models (a score pinned at its maximum), or None."""
+    details = result.details or {}
+    few = (f" (N = {num_samples} samples <= D = {feature_dim} features)" if num_samples <= feature_dim else "")
+    cap = details.get("max_value")
+    if isinstance(cap, (int, float)) and result.value >= cap - 1e-9 * max(1.0, abs(cap)):
+        return f"saturated at its maximum K-1 = {cap}{few}"
+    if method == "sfda" and float(details.get("mean_true_probability", 0.0)) >= 1 - 1e-9:
+        return f"saturated: every sample is assigned its class with probability 1{few}"
+    return None
+
+
+def diagnose(ranking: RankingResults, max_per_class=None) -> None:
+    """Fill ``ranking.warnings``: a score saturated for some models, or equal for all, cannot rank them."""
+    ok = [m for m in ranking.models if m.status == "ok"]
+    ranking.warnings = {}
+    more = (f"use more samples per class (--max-per-class, now {max_per_class})" if max_per_class else
+            "use a larger training split (every sample of this one is scored already)")
+    advice = (more + " so that there are more samples than feature dimensions, or rank with a score that "
+              "copes with few samples (lead, logme, hscore_reg)")
+    for method in ranking.scores:
+        rows = [m for m in ok if method in m.scores]
+        if not rows:
+            continue
+        flagged = [m for m in rows if method in m.flags]
+        values = [m.scores[method] for m in rows]
+        if flagged:
+            which = ("every model" if len(flagged) == len(rows) else
+                     f"{len(flagged)} of {len(rows)} models ({', '.join(m.model for m in flagged[:3])}"
+                     f"{', ...' if len(flagged) > 3 else ''})")
+            ranking.warnings[method] = f"{method} is {flagged[0].flags[method]} for {which}; {advice}"
+        elif len(rows) >= 2 and max(values) - min(values) <= 1e-9 * max(1.0, max(abs(v) for v in values)):
+            ranking.warnings[method] = (f"{method} gives every model the same value ({values[0]:.6g}), so it "
+                                        f"cannot rank them; {advice}")
+            for m in rows:
+                m.flags[method] = "the same value for every model"
+
+
+def compute_agreement(ranking: RankingResults) -> None:
     from .agreement import agreement
+
+    ranking.agreement = {}
+    scored = [m for m in ranking.models if m.status == "ok" and m.finetune_accuracy is not None]
+    for method in ranking.scores:
+        pts = [(m.scores[method], m.finetune_accuracy) for m in scored if method in m.scores]
+        if len(pts) >= 2:
+            ranking.agreement[method] = agreement(*zip(*pts))
+
+
+def _match_truth(truth: dict[str, float], *names) -> float | None:
+    return next((truth[n] for n in names if n and n in truth), None)
+
+
+def rank_models(opts: RankOptions, log=print) -> RankingResults:
+    """Extract (through the cache), score and rank every model. A model that fails is recorded, not fatal.
+
+    Everything that can be checked without a model is checked first (scores and their options, the
+    ground truth, the dataset), so a mistake fails at once and leaves no cache entry or results behind.
+    """
+    from .data import check_dataset
+    from .data.loading import is_hub_dataset
     from .scores import compute_score, get_score_spec
 
     methods = resolve_methods(opts.scores)
     if not methods:
-        raise ValueError("no scores requested; pass e.g. --scores lead,logme")
+        raise ValueError("no scores requested; pass e.g. --scores lead logme")
     per_method = parse_score_options(opts.score_options, methods)
+    _validate_score_options(methods, per_method)
+    truth = read_ground_truth(opts.ground_truth, dataset=str(opts.dataset)) if opts.ground_truth else {}
     models = _model_list(opts)
-    truth = read_ground_truth(opts.ground_truth) if opts.ground_truth else {}
+    check_dataset(opts.dataset, opts.split, image_column=opts.image_column, label_column=opts.label_column,
+                  max_per_class=opts.max_per_class, seed=opts.seed, name=opts.dataset_config)
     extract_opts = ExtractOptions(**{f.name: getattr(opts, f.name) for f in dataclasses.fields(ExtractOptions)})
+    created = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
     dataset = None
     results: list[ModelResult] = []
     for i, spec in enumerate(models, 1):
         log(f"[{i}/{len(models)}] {spec}")
-        entry = ModelResult(model=spec, finetune_accuracy=truth.get(spec))
+        entry = ModelResult(model=spec, finetune_accuracy=truth.get(spec), ranked=created)
         results.append(entry)
         start = time.perf_counter()
+        missing = _missing_local_model(spec)
         try:
+            if missing:
+                raise FileNotFoundError(missing)
             out = extract(spec, opts.dataset, extract_opts)
         except Exception as err:  # noqa: BLE001 - report and go on with the other models
             entry.status, entry.error = "failed", f"{type(err).__name__}: {err}"
@@ -181,12 +321,15 @@ def rank_models(opts: RankOptions, log=print) -> RankingResults:
         model_info = out.provenance.get("model", {})
         entry.hub_id = model_info.get("hub_id")
         entry.revision = model_info.get("revision")
+        entry.feature_dim = int(out.features.shape[1])
+        if entry.finetune_accuracy is None:
+            entry.finetune_accuracy = _match_truth(truth, model_info.get("name"), entry.hub_id)
         if dataset is None:
             ds = out.provenance.get("dataset", {})
             dataset = DatasetInfo(id=ds.get("id", str(opts.dataset)), split=opts.split,
                                   config=opts.dataset_config, fingerprint=ds.get("fingerprint"),
                                   num_samples=out.num_samples, num_classes=len(out.label_names),
-                                  label_names=list(out.label_names))
+                                  label_names=list(out.label_names), local=not is_hub_dataset(opts.dataset))
         for method in methods:
             if out.logits is None and get_score_spec(method).needs_source_logits:
                 log(f"    {method}: n/a, {spec} has no source head (no source logits)")
@@ -194,75 +337,189 @@ def rank_models(opts: RankOptions, log=print) -> RankingResults:
             try:
                 r = compute_score(method, out.features, out.labels, source_logits=out.logits,
                                   device=opts.device, **per_method[method])
-            except ValueError as err:
-                if "unknown option" in str(err) or "option " in str(err):
-                    raise  # a user mistake that would repeat for every model
-                entry.status, entry.error = "failed", f"{method}: {err}"
-                log(f"    {method} failed: {err}")
-                continue
-            except Exception as err:  # noqa: BLE001
+            except Exception as err:  # noqa: BLE001 - one score failing leaves the others
                 entry.status, entry.error = "failed", f"{method}: {type(err).__name__}: {err}"
-                log(f"    {method} failed:\n{traceback.format_exc(limit=3)}")
+                log(f"    {method} failed: {type(err).__name__}: {err}")
                 continue
             entry.scores[method] = r.value
             entry.seconds[method] = round(r.seconds, 4)
+            flag = score_flag(method, r, out.num_samples, entry.feature_dim)
+            if flag:
+                entry.flags[method] = flag
         if entry.status == "ok":
-            log("    " + "  ".join(f"{m}={entry.scores[m]:.4f}" for m in methods if m in entry.scores))
+            log("    " + "  ".join(f"{m}={entry.scores[m]:.4f}{'*' if m in entry.flags else ''}"
+                                   for m in methods if m in entry.scores))
     if dataset is None:
-        dataset = DatasetInfo(id=str(opts.dataset), split=opts.split, config=opts.dataset_config)
+        dataset = DatasetInfo(id=str(opts.dataset), split=opts.split, config=opts.dataset_config,
+                              local=not is_hub_dataset(opts.dataset))
     ranking = RankingResults(
         dataset=dataset, scores=methods, primary=methods[0], models=results,
         options={"rank": {k: v for k, v in dataclasses.asdict(opts).items()},
                  "scores": {m: per_method[m] for m in methods}},
-        versions=package_versions(), git_commit=git_commit(),
-        created=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"))
-    ranking.assign_ranks()
-    scored = [m for m in results if m.status == "ok" and m.finetune_accuracy is not None]
-    if len(scored) >= 2:
-        for method in methods:
-            pts = [(m.scores[method], m.finetune_accuracy) for m in scored if method in m.scores]
-            if len(pts) >= 2:
-                ranking.agreement[method] = agreement(*zip(*pts))
+        versions=package_versions(), git_commit=git_commit(), created=created)
+    finish(ranking)
     return ranking
 
 
-def output_folder(opts: RankOptions, results: RankingResults) -> Path:
-    slug = "".join(c if c.isalnum() or c in "-_." else "_" for c in f"{results.dataset.id}-{results.dataset.split}")
+def finish(ranking: RankingResults) -> None:
+    """Ranks, rank agreement with the ground truth and the saturation warnings, from the rows."""
+    ranking.assign_ranks()
+    compute_agreement(ranking)
+    diagnose(ranking, (ranking.options.get("rank") or {}).get("max_per_class"))
+
+
+# ------------------------------------------------------------------------------------------ output files
+
+def output_folder(opts: RankOptions, results: RankingResults | None = None) -> Path:
+    """``<output_dir>/<dataset>-<split>``: one folder per dataset split, known before any work."""
+    dataset_id = results.dataset.id if results is not None else str(opts.dataset)
+    split = results.dataset.split if results is not None else opts.split
+    slug = "".join(c if c.isalnum() or c in "-_." else "_" for c in f"{dataset_id}-{split}")
     return Path(opts.output_dir) / slug.strip("_")
 
 
-def write_outputs(results: RankingResults, folder: Path, chart: bool = True) -> list[Path]:
-    from .io import write_text_atomic
-    from .report import markdown_report, write_chart, write_csv
+# rank options that change which samples are scored or how: rows of runs that differ here are not comparable
+_SELECTION = ("split", "max_per_class", "seed", "image_column", "label_column", "dataset_config", "mixed_precision")
 
-    written = [results.save(folder / "results.json"), write_csv(results, folder / "results.csv"),
-               write_text_atomic(folder / "results.md", markdown_report(results))]
-    if chart:
-        path = write_chart(results, folder / "chart.png")
-        if path is not None:
-            written.append(path)
+
+def incomparable(old: RankingResults, new: RankingResults) -> list[str]:
+    """Why the rows of ``old`` cannot sit in one table with those of ``new`` (empty: they can)."""
+    why = []
+    a, b = old.dataset, new.dataset
+    for name in ("id", "config", "split"):
+        if getattr(a, name) != getattr(b, name):
+            why.append(f"dataset {name} {getattr(a, name)!r} vs {getattr(b, name)!r}")
+    if a.fingerprint and b.fingerprint and a.fingerprint != b.fingerprint:
+        why.append("the dataset's content changed (fingerprint)")
+    old_opts, new_opts = old.options.get("rank") or {}, new.options.get("rank") or {}
+    for name in _SELECTION:
+        if name in old_opts and name in new_opts and old_opts[name] != new_opts[name]:
+            why.append(f"{name} {old_opts[name]!r} vs {new_opts[name]!r}")
+    old_scores, new_scores = old.options.get("scores") or {}, new.options.get("scores") or {}
+    for method in set(old.scores) & set(new.scores):
+        if (old_scores.get(method) or {}) != (new_scores.get(method) or {}):
+            why.append(f"{method} options {old_scores.get(method) or {}} vs {new_scores.get(method) or {}}")
+    ok_old = [m for m in old.models if m.status == "ok"]
+    if ok_old and new.dataset.num_samples and a.num_samples and a.num_samples != b.num_samples:
+        why.append(f"{a.num_samples} vs {b.num_samples} samples")
+    return why
+
+
+def merge_results(old: RankingResults, new: RankingResults, log=print) -> RankingResults:
+    """One table of both runs: re-ranked models replace their rows, the others are kept. A model that
+    fails now but was scored before keeps its earlier row. ``old`` must be comparable (``incomparable``)."""
+    merged = RankingResults.from_dict(json.loads(json.dumps(new.to_dict())))
+    by_name = {m.model: m for m in merged.models}
+    rows: list[ModelResult] = []
+    for prev in old.models:
+        now = by_name.pop(prev.model, None)
+        if now is None:
+            rows.append(prev)
+        elif now.status != "ok" and prev.status == "ok":
+            log(f"    {prev.model} failed now ({now.error}); its scores from {prev.ranked or 'the earlier run'} "
+                "are kept")
+            rows.append(prev)
+        else:
+            rows.append(now)
+    rows += [m for m in merged.models if m.model in by_name]
+    merged.models = rows
+    merged.scores = list(new.scores) + [m for m in old.scores if m not in new.scores]
+    merged.options.setdefault("scores", {})
+    for method in old.scores:
+        merged.options["scores"].setdefault(method, (old.options.get("scores") or {}).get(method, {}))
+    if not merged.dataset.num_samples:  # this run scored nothing: the dataset facts come from the earlier one
+        merged.dataset = old.dataset
+    truth = {m.model: m.finetune_accuracy for m in new.models if m.finetune_accuracy is not None}
+    for m in merged.models:
+        if m.model in truth:
+            m.finetune_accuracy = truth[m.model]
+    finish(merged)
+    return merged
+
+
+OUTPUT_FILES = ("results.json", "results.csv", "results.md", "chart.png")
+
+
+def write_outputs(results: RankingResults, folder: Path, chart: bool = True) -> list[Path]:
+    """Write results.json, .csv, .md and chart.png of ``results`` into ``folder``: every file is rendered
+    before the first is written, so they always describe the same ranking (without ``chart``, a stale
+    chart.png is removed)."""
+    from .io import write_bytes_atomic, write_text_atomic
+    from .report import chart_png, csv_text, markdown_report
+
+    rendered = {"results.json": json.dumps(results.to_dict(), indent=2) + "\n",
+                "results.csv": csv_text(results), "results.md": markdown_report(results)}
+    png = chart_png(results) if chart else None
+    folder = Path(folder)
+    written = [write_text_atomic(folder / name, text) for name, text in rendered.items()]
+    if png is not None:
+        written.append(write_bytes_atomic(folder / "chart.png", png))
+    elif (folder / "chart.png").exists():
+        (folder / "chart.png").unlink()
     return written
 
 
-def run(opts: RankOptions) -> int:
-    from .report import terminal_table
+def save_ranking(results: RankingResults, folder: str | Path, chart: bool = True,
+                 log=print) -> tuple[RankingResults, list[Path]]:
+    """Write ``results`` into ``folder`` without losing earlier results there: a comparable earlier ranking
+    (same dataset split, sample selection and score options) is merged by model; one that is not is moved
+    to ``folder/previous/<its date>/`` first. Returns the ranking written (merged) and the files."""
+    folder = Path(folder)
+    previous = folder / "results.json"
+    out = results
+    if previous.is_file():
+        try:
+            old = RankingResults.load(previous)
+            why = incomparable(old, results)
+        except ValueError as err:
+            old, why = None, [f"it cannot be read ({err})"]
+        if not why:
+            out = merge_results(old, results, log=log)
+            kept = len([m for m in out.models if m.model not in {n.model for n in results.models}])
+            if kept:
+                log(f"merged with the earlier results in {previous}: {kept} model(s) kept from earlier runs")
+        else:
+            stamp = "".join(c if c.isalnum() else "-" for c in (old.created if old and old.created else "unknown"))
+            archive = folder / "previous" / stamp
+            n = 1
+            while archive.exists():
+                n += 1
+                archive = folder / "previous" / f"{stamp}-{n}"
+            archive.mkdir(parents=True)
+            for name in OUTPUT_FILES:
+                if (folder / name).exists():
+                    shutil.move(str(folder / name), str(archive / name))
+            log(f"the earlier results in {folder} are not comparable with this run ({'; '.join(why)}): "
+                f"moved to {archive}")
+    return out, write_outputs(out, folder, chart=chart)
 
-    results = rank_models(opts, log=lambda msg: print(msg, file=sys.stderr, flush=True))
-    folder = output_folder(opts, results)
-    written = write_outputs(results, folder, chart=opts.chart)
+
+def run(opts: RankOptions) -> int:
+    from .report import notes, terminal_table
+
+    folder = output_folder(opts)
+    check_output_dir(folder)
+    log = lambda msg: print(msg, file=sys.stderr, flush=True)  # noqa: E731
+    ran = rank_models(opts, log=log)
+    results, written = save_ranking(ran, folder, chart=opts.chart, log=log)
     print()
     print(f"Ranking on {results.dataset.id} ({results.dataset.split}): {results.dataset.num_samples} samples, "
           f"{results.dataset.num_classes} classes; higher score = expected to fine-tune better")
     print(terminal_table(results))
+    for line in notes(results):
+        print(line)
     for method, a in results.agreement.items():
         print(f"  agreement of {method} with fine-tuned accuracy: weighted tau {a['weighted_tau']:.3f}")
+    for method, text in results.warnings.items():
+        print(f"lead-hf rank: warning: {text}", file=sys.stderr)
     print("\nwrote " + ", ".join(str(p) for p in written))
-    ok = sum(m.status == "ok" for m in results.models)
-    if ok == 0:
-        print("lead-hf rank: error: no model could be scored (see the messages above)", file=sys.stderr)
+    failed = [m.model for m in ran.models if m.status != "ok"]
+    if len(failed) == len(ran.models):
+        print("lead-hf rank: error: no model of this run could be scored (see the messages above)", file=sys.stderr)
         return 1
+    if failed:
+        print(f"lead-hf rank: {len(failed)} model(s) failed: {', '.join(failed)}", file=sys.stderr)
     return 0
-
 
 COMMAND = Command(
     name="rank", options=RankOptions, run=run, positional=("models",),

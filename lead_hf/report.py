@@ -16,6 +16,11 @@ def _fmt(value: float | None) -> str:
     return f"{value:.4f}"
 
 
+def _cell(m, method: str) -> str:
+    text = _fmt(m.scores.get(method))
+    return text + "*" if method in (m.flags or {}) and text != "-" else text
+
+
 def table_rows(results: RankingResults) -> tuple[list[str], list[list[str]]]:
     header = ["rank", "model", *results.scores]
     has_gt = any(m.finetune_accuracy is not None for m in results.models)
@@ -24,12 +29,23 @@ def table_rows(results: RankingResults) -> tuple[list[str], list[list[str]]]:
     header.append("status")
     rows = []
     for m in results.sorted_models():
-        row = [str(m.ranks.get(results.primary, "-")), m.model, *[_fmt(m.scores.get(s)) for s in results.scores]]
+        row = [str(m.ranks.get(results.primary, "-")), m.model, *[_cell(m, s) for s in results.scores]]
         if has_gt:
             row.append("-" if m.finetune_accuracy is None else f"{m.finetune_accuracy:.2f}")
         row.append("ok" if m.status == "ok" else f"failed: {(m.error or '').splitlines()[0][:80]}")
         rows.append(row)
     return header, rows
+
+
+def notes(results: RankingResults) -> list[str]:
+    """The lines under a table: what a starred value means, per score."""
+    out = []
+    for method in results.scores:
+        reasons = sorted({m.flags[method] for m in results.models if method in (m.flags or {})})
+        if reasons:
+            out.append(f"* {method}: {'; '.join(reasons)}. Such values cannot rank the models"
+                       f"{': ' + results.warnings[method].split('; ', 1)[-1] if method in results.warnings else ''}.")
+    return out
 
 
 def terminal_table(results: RankingResults) -> str:
@@ -44,7 +60,7 @@ def terminal_table(results: RankingResults) -> str:
 def markdown_table(results: RankingResults) -> str:
     header, rows = table_rows(results)
     out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    out += ["| " + " | ".join(c.replace("|", "\\|") for c in r) + " |" for r in rows]
+    out += ["| " + " | ".join(c.replace("|", "\\|").replace("*", "\\*") for c in r) + " |" for r in rows]
     return "\n".join(out)
 
 
@@ -53,6 +69,9 @@ def markdown_report(results: RankingResults) -> str:
     lines = [f"# Transferability ranking on `{ds.id}` ({ds.split})", "",
              f"{ds.num_samples} samples, {ds.num_classes} classes. Sorted by `{results.primary}` "
              "(higher = expected to fine-tune better).", "", markdown_table(results), ""]
+    lines += [n.replace("*", "\\*", 1) for n in notes(results)] + ([""] if notes(results) else [])
+    if results.warnings:
+        lines += ["## Warnings", ""] + [f"- {text}" for text in results.warnings.values()] + [""]
     if results.agreement:
         lines += ["## Agreement with the supplied fine-tuned accuracies", "",
                   "| score | weighted tau | Kendall tau | Pearson | top-1 regret |", "|---|---|---|---|---|"]
@@ -60,74 +79,200 @@ def markdown_report(results: RankingResults) -> str:
             lines.append(f"| {method} | {a['weighted_tau']:.3f} | {a['kendall_tau']:.3f} | {a['pearson']:.3f} | "
                          f"{a['top1_regret']:.3f} |")
         lines.append("")
+    rows_from = sorted({m.ranked for m in results.models if m.ranked})
+    if len(rows_from) > 1:
+        lines += [f"Rows from {len(rows_from)} runs ({rows_from[0]} to {rows_from[-1]}): a model re-ranked later "
+                  "replaces its row.", ""]
     lines.append(f"Created {results.created} by lead-hf {results.versions.get('lead-hf', '')}"
                  f"{' at commit ' + results.git_commit[:10] if results.git_commit else ''}.")
     return "\n".join(lines) + "\n"
 
 
-def write_csv(results: RankingResults, path: str | Path) -> Path:
+def csv_text(results: RankingResults) -> str:
     buf = io.StringIO()
     writer = csv.writer(buf)
     writer.writerow(["model", "hub_id", "status", *results.scores, *[f"rank_{s}" for s in results.scores],
-                     "finetune_accuracy", "error"])
+                     "finetune_accuracy", "flags", "error"])
     for m in results.sorted_models():
         writer.writerow([m.model, m.hub_id or "", m.status, *[m.scores.get(s, "") for s in results.scores],
                          *[m.ranks.get(s, "") for s in results.scores],
-                         "" if m.finetune_accuracy is None else m.finetune_accuracy, m.error or ""])
-    return write_text_atomic(path, buf.getvalue())
+                         "" if m.finetune_accuracy is None else m.finetune_accuracy,
+                         "; ".join(f"{k}: {v}" for k, v in (m.flags or {}).items()), m.error or ""])
+    return buf.getvalue()
 
 
-def write_chart(results: RankingResults, path: str | Path) -> Path | None:
-    """Bar chart of the primary score; with ground truth, also every score against the accuracies."""
+def write_csv(results: RankingResults, path: str | Path) -> Path:
+    return write_text_atomic(path, csv_text(results))
+
+
+# -- the chart ---------------------------------------------------------------------------------------------
+
+def short_name(name: str, width: int = 38) -> str:
+    """A model name cut in the middle to ``width`` characters (both ends identify a model)."""
+    if len(name) <= width:
+        return name
+    keep = width - 1
+    return name[: keep // 2] + "…" + name[len(name) - (keep - keep // 2):]
+
+
+def short_names(names: list[str], width: int = 40) -> tuple[list[str], str]:
+    """Tick labels for ``names``: a prefix and a suffix shared by all of them are dropped (cut at a
+    separator), then each is cut in the middle to ``width``. Returns (labels, the dropped parts)."""
+    if len(names) < 2 or max(map(len, names)) <= width:
+        return [short_name(n, width) for n in names], ""
+    import os.path
+    prefix = os.path.commonprefix(names)
+    cut = max(prefix.rfind(c) for c in "/:@") + 1 if any(c in prefix for c in "/:@") else 0
+    rev = os.path.commonprefix([n[::-1] for n in names])[::-1]
+    tail = min((rev.find(c) for c in "-_." if c in rev), default=len(rev)) if rev else 0
+    suffix = rev[tail:] if rev and len(rev) - tail > 3 else ""
+    core = [n[cut:len(n) - len(suffix)] if suffix else n[cut:] for n in names]
+    if min(map(len, core)) == 0:
+        return [short_name(n, width) for n in names], ""
+    dropped = " and ".join(x for x in (f"'{names[0][:cut]}' before" if cut else "",
+                                       f"'{suffix}' after" if suffix else "") if x)
+    return [short_name(("…" if cut else "") + c + ("…" if suffix else ""), width) for c in core], dropped
+
+
+def _decimals(values) -> int:
+    """Enough decimals to tell the closest two different values apart (3 to 6)."""
+    ordered = sorted(set(values))
+    gaps = [b - a for a, b in zip(ordered, ordered[1:])]
+    return min(6, max(3, math.ceil(-math.log10(min(gaps)) - 1e-9))) if gaps else 3
+
+
+def chart_png(results: RankingResults) -> bytes:
+    """The ranking as a PNG.
+
+    Left: every model's primary score as a dot on the score axis, best first, rank and value written
+    next to it; the axis spans the data, so the title states the spread (best - worst) and how it
+    compares with the values, and no bar length suggests a ratio that does not exist. Failed models are
+    listed under the ranked ones. With fine-tuned accuracies for two models or more, the middle panel is
+    the primary score against the accuracy (each point labelled with its rank; coinciding points share
+    one label) and the right one the weighted Kendall tau of every score, bars from 0 on [-1, 1].
+    """
+    import textwrap
+
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    ok = [m for m in results.sorted_models() if m.status == "ok" and results.primary in m.scores]
-    if not ok:
-        return None
+    primary = results.primary
+    ok = [m for m in results.sorted_models() if m.status == "ok" and primary in m.scores]
+    failed = [m for m in results.models if m not in ok]
     with_gt = [m for m in ok if m.finetune_accuracy is not None]
-    panels = 2 if len(with_gt) >= 2 else 1
-    fig, axes = plt.subplots(1, panels, figsize=(6.5 * panels, 0.45 * len(ok) + 2.2), squeeze=False)
-    ax = axes[0][0]
-    names = [m.model for m in ok][::-1]
-    values = [m.scores[results.primary] for m in ok][::-1]
-    lo, hi = min(values), max(values)
-    pad = (hi - lo) * 0.15 or abs(hi) * 0.1 or 1.0
-    base = lo - pad
-    # bars start at the left edge, not at 0: scores can be negative, and a longer bar must mean better
-    ax.barh(names, [v - base for v in values], left=base, color="#4C72B0")
-    ax.set_xlabel(f"{results.primary} score (higher = better)")
-    ax.set_title(f"{results.primary} on {results.dataset.id} ({results.dataset.split})")
-    ax.set_xlim(base, hi + pad)
-    # enough decimals to tell the closest two scores apart (LEAD values of similar models can be close)
-    gaps = [abs(a - b) for a, b in zip(sorted(values), sorted(values)[1:]) if a != b]
-    decimals = min(6, max(3, math.ceil(-math.log10(min(gaps))))) if gaps else 3
-    for y, v in enumerate(values):
-        ax.text(v, y, f" {v:.{decimals}f}", va="center", fontsize=8)
-    if panels == 2:
-        ax2 = axes[0][1]
-        acc = [m.finetune_accuracy for m in with_gt]
-        for method in results.scores:
-            pts = [(m.finetune_accuracy, m.scores[method]) for m in with_gt if method in m.scores]
-            if len(pts) < 2:
-                continue
-            xs, ys = zip(*pts)
-            span = (max(ys) - min(ys)) or 1.0
-            tau = results.agreement.get(method, {}).get("weighted_tau", float("nan"))
-            ax2.plot(xs, [(v - min(ys)) / span for v in ys], "o", label=f"{method} (wtau {tau:.2f})")
-        ax2.set_xlabel("fine-tuned accuracy")
-        ax2.set_ylabel("score, min-max scaled per method")
-        lead_tau = results.agreement.get(results.primary, {}).get("weighted_tau")
-        title = "scores vs fine-tuned accuracy"
-        if lead_tau is not None:
-            title += f"\nweighted Kendall tau of {results.primary}: {lead_tau:.3f}"
-        ax2.set_title(title)
-        ax2.set_xlim(min(acc) - 0.5, max(acc) + 0.5)
-        ax2.legend(fontsize=7, loc="best")
+    panels = 3 if len(with_gt) >= 2 else 1
+    rows = len(ok) + len(failed)
+    width = 7.5 if panels == 1 else 16.0
+    fig = plt.figure(figsize=(width, 0.42 * max(rows, 3) + 2.4))
+    grid = fig.add_gridspec(1, panels, width_ratios=[1.25, 1.0, 0.8][:panels])
+    ax = fig.add_subplot(grid[0, 0])
+    ds = results.dataset
+    # characters that fit over one panel at the title's font size (about 11 per inch of axes)
+    title_width = int(11 * 0.55 * width * (1.25 / 3.05 if panels > 1 else 1.0)) + (8 if panels > 1 else 0)
+
+    values = [m.scores[primary] for m in ok]
+    shown, dropped = short_names([m.model for m in ok])
+    labels = [f"#{m.ranks.get(primary, '-')}  {name}" for m, name in zip(ok, shown)]
+    labels += [f"failed  {short_name(m.model)}" for m in failed]
+    ys = list(range(rows))[::-1]
+    if values:
+        lo, hi = min(values), max(values)
+        spread = hi - lo
+        pad = spread * 0.25 or max(abs(hi) * 0.05, 1e-3)
+        left, right = lo - pad, hi + pad * 2.2  # room for the value labels on the right
+        decimals = _decimals(values)
+        for y, m, v in zip(ys, ok, values):
+            flagged = primary in (m.flags or {})
+            ax.axhline(y, color="#e4e8ee", lw=0.8, ls=":", zorder=1)  # a guide, not a bar: no length
+            ax.plot([v], [y], "o", ms=8, zorder=2, color="#4C72B0", mfc="white" if flagged else "#4C72B0")
+            ax.text(v + pad * 0.15, y, f" {v:.{decimals}f}{'*' if flagged else ''}", va="center", fontsize=8)
+        ax.set_xlim(left, right)
+        scale = max(abs(lo), abs(hi))
+        relative = f", {100 * spread / scale:.2g}% of the largest |value|" if scale > 0 and spread > 0 else ""
+        spread_text = (f"spread best - worst = {spread:.{decimals}g}{relative}; the axis is cut to the data"
+                       if len(values) > 1 else "one model ranked")
+    else:
+        ax.set_xlim(0, 1)
+        spread_text = "no model could be scored"
+    for y, m in zip(ys[len(ok):], failed):
+        reason = (m.error or "unknown error").splitlines()[0]
+        ax.text(ax.get_xlim()[0], y, "  " + short_name(reason, 60), va="center", fontsize=7.5, color="#a33")
+    ax.set_yticks(ys, labels, fontsize=8.5)
+    ax.set_ylim(-0.7, rows - 0.3)
+    for tick, m in zip(ax.get_yticklabels()[len(ok):], failed):
+        tick.set_color("#a33")
+    ax.set_xlabel(f"{primary} score (higher = expected to fine-tune better)")
+    title = f"{primary} on {ds.id} ({ds.split}), {ds.num_samples} samples, {ds.num_classes} classes"
+    ax.set_title("\n".join(textwrap.wrap(title, title_width) + textwrap.wrap(spread_text, title_width)),
+                 fontsize=9.5)
+    ax.grid(axis="x", color="#eeeeee", zorder=0)
+
+    if panels == 3:
+        _truth_panels(fig.add_subplot(grid[0, 1]), fig.add_subplot(grid[0, 2]), results, with_gt, title_width)
+    footer = [f"model names without the {dropped} every name shares" if dropped else "",
+              f"hollow dot, *: {primary} is saturated for that model (see results.md)"
+              if any(primary in (m.flags or {}) for m in ok) else ""]
+    if any(footer):
+        fig.text(0.01, 0.01, "; ".join(f for f in footer if f), fontsize=7.5)
     fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=110)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110)
     plt.close(fig)
+    return buf.getvalue()
+
+
+def _truth_panels(ax, ax_tau, results: RankingResults, with_gt, title_width: int) -> None:
+    import textwrap
+
+    primary = results.primary
+    acc = [m.finetune_accuracy for m in with_gt]
+    score = [m.scores[primary] for m in with_gt]
+    a_lo, a_hi = min(acc), max(acc)
+    s_lo, s_hi = min(score), max(score)
+    # points closer than 3% of either axis would hide each other's labels: one marker, one joint label
+    groups: list[tuple[float, float, list[str]]] = []
+    for m, a, sc in zip(with_gt, acc, score):
+        near = next((g for g in groups if abs(g[0] - a) <= 0.03 * ((a_hi - a_lo) or 1)
+                     and abs(g[1] - sc) <= 0.03 * ((s_hi - s_lo) or 1)), None)
+        if near is None:
+            groups.append((a, sc, [f"#{m.ranks.get(primary, '?')}"]))
+        else:
+            near[2].append(f"#{m.ranks.get(primary, '?')}")
+    for a, sc, names in groups:
+        ax.plot([a], [sc], "o", ms=7 + 2 * (len(names) - 1), color="#4C72B0", alpha=0.85)
+        ax.annotate(",".join(names), (a, sc), textcoords="offset points", xytext=(6, 4), fontsize=8)
+    a_pad = (a_hi - a_lo) * 0.12 or max(abs(a_hi) * 0.02, 0.01)
+    s_pad = (s_hi - s_lo) * 0.15 or max(abs(s_hi) * 0.02, 1e-3)
+    ax.set_xlim(a_lo - a_pad, a_hi + a_pad * 2)
+    ax.set_ylim(s_lo - s_pad, s_hi + s_pad)
+    ax.set_xlabel("fine-tuned accuracy")
+    ax.set_ylabel(f"{primary} score")
+    tau = results.agreement.get(primary, {}).get("weighted_tau")
+    title = f"{primary} vs fine-tuned accuracy ({len(with_gt)} models; #n = rank by {primary})"
+    if tau is not None:
+        title += f", weighted Kendall tau {tau:.3f}"
+    ax.set_title("\n".join(textwrap.wrap(title, title_width)), fontsize=9.5)
+    ax.grid(color="#eeeeee")
+
+    methods = [m for m in results.scores if m in results.agreement]
+    taus = [results.agreement[m]["weighted_tau"] for m in methods]
+    ys = list(range(len(methods)))[::-1]
+    ax_tau.barh(ys, taus, color=["#4C72B0" if m == primary else "#9aa9c4" for m in methods])
+    ax_tau.axvline(0, color="#333", lw=0.8)
+    for y, t in zip(ys, taus):
+        ax_tau.text(t + (0.03 if t >= 0 else -0.03), y, f"{t:.2f}", va="center", ha="left" if t >= 0 else "right",
+                    fontsize=8)
+    ax_tau.set_yticks(ys, methods, fontsize=8.5)
+    ax_tau.set_xlim(-1, 1)
+    ax_tau.set_xlabel("weighted Kendall tau with accuracy")
+    ax_tau.set_title("\n".join(textwrap.wrap("agreement of every score with fine-tuning (1 = same order)",
+                                             int(title_width * 0.75))), fontsize=9.5)
+
+
+def write_chart(results: RankingResults, path: str | Path) -> Path:
+    """Write :func:`chart_png` to ``path`` atomically."""
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(chart_png(results))
     return Path(path)

@@ -6,7 +6,8 @@ One JSON document per (dataset split, set of models). Schema ``lead-hf/results/v
       "schema": "lead-hf/results/v1",
       "dataset": {"id": str, "config": str|null, "split": str, "revision": str|null,
                   "fingerprint": str|null, "num_samples": int, "num_classes": int,
-                  "label_names": [str]|null},
+                  "label_names": [str]|null,
+                  "local": bool|null},                # true: not a Hub dataset (a folder, files, embedded)
       "scores": ["lead", "logme", ...],          # methods, in column order
       "primary": "lead",                          # the method the ranking is sorted by
       "models": [
@@ -18,9 +19,13 @@ One JSON document per (dataset split, set of models). Schema ``lead-hf/results/v
          "scores": {method: float},
          "ranks": {method: int},                  # 1 = best
          "seconds": {method: float, "extract": float},
-         "finetune_accuracy": float|null}         # ground truth, when supplied
+         "finetune_accuracy": float|null,         # ground truth, when supplied
+         "feature_dim": int|null,
+         "flags": {method: str},                  # why a value cannot be trusted (saturated score, ...)
+         "ranked": ISO-8601 UTC|null}             # when this row was computed (rows of earlier runs are kept)
       ],
       "agreement": {method: {"weighted_tau", "kendall_tau", "pearson", "top1_regret"}},  # with ground truth
+      "warnings": {method: str},                  # a score that cannot rank these models, and what to do
       "options": {...}, "versions": {package: version}, "git_commit": str|null,
       "created": ISO-8601 UTC
     }
@@ -47,6 +52,7 @@ class DatasetInfo:
     num_samples: int = 0
     num_classes: int = 0
     label_names: list[str] | None = None
+    local: bool | None = None
 
 
 @dataclass
@@ -60,6 +66,9 @@ class ModelResult:
     ranks: dict[str, int] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
     finetune_accuracy: float | None = None
+    feature_dim: int | None = None
+    flags: dict[str, str] = field(default_factory=dict)
+    ranked: str | None = None
 
 
 @dataclass
@@ -69,6 +78,7 @@ class RankingResults:
     primary: str
     models: list[ModelResult]
     agreement: dict[str, dict[str, float]] = field(default_factory=dict)
+    warnings: dict[str, str] = field(default_factory=dict)
     options: dict[str, Any] = field(default_factory=dict)
     versions: dict[str, str] = field(default_factory=dict)
     git_commit: str | None = None
@@ -78,6 +88,8 @@ class RankingResults:
     def assign_ranks(self) -> None:
         """Rank every method over the models that succeeded (1 = highest score; ties share a rank)."""
         ok = [m for m in self.models if m.status == "ok"]
+        for m in self.models:
+            m.ranks = {}
         for method in self.scores:
             values = sorted({m.scores[method] for m in ok if method in m.scores}, reverse=True)
             for m in ok:
@@ -109,6 +121,7 @@ class RankingResults:
                 primary=data["primary"],
                 models=[ModelResult(**m) for m in data["models"]],
                 agreement=data.get("agreement", {}),
+                warnings=data.get("warnings", {}),
                 options=data.get("options", {}),
                 versions=data.get("versions", {}),
                 git_commit=data.get("git_commit"),

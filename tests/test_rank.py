@@ -80,7 +80,8 @@ def test_a_model_that_fails_is_reported_and_the_others_ranked(setup, tmp_path):
     assert status["local-dir:/nonexistent/model"] == "failed"
     assert [status[m] for m in models] == ["ok", "ok"]
     failed = next(m for m in results.models if m.status == "failed")
-    assert failed.error and "nonexistent" in failed.error and failed.ranks == {}
+    assert failed.error and "model directory '/nonexistent/model' does not exist" in failed.error
+    assert failed.ranks == {}
     assert results.sorted_models()[-1] is failed
 
 
@@ -153,3 +154,126 @@ def test_script_wrapper_runs_the_same_command(setup, tmp_path):
     assert "logme" in proc.stdout
     written = [p for p in tmp_path.rglob("results.json")]
     assert len(written) == 1 and RankingResults.load(written[0]).primary == "logme"
+
+
+# --- issue 10: what a new user hits -------------------------------------------------------------------
+
+def _cli(setup, tmp_path, *extra, models=None):
+    m, data, root = setup
+    return main(["rank", *(models if models is not None else m), "--dataset", data, "--cache-dir",
+                 str(root / "cache"), "--num-workers", "0", "--no-progress", "--max-per-class", "none",
+                 "--scores", "lead", "logme", "--output-dir", str(tmp_path / "o"),
+                 "--score-options", "lead.head_widths=8,8", "lead.samples_per_class=4", *extra])
+
+
+def test_a_failed_rank_never_loses_earlier_results(setup, tmp_path, capsys):
+    from lead_hf.report import chart_png
+
+    models, _, _ = setup
+    assert _cli(setup, tmp_path) == 0
+    folder = next((tmp_path / "o").iterdir())
+    first = RankingResults.load(folder / "results.json")
+    chart_before = (folder / "chart.png").read_bytes()
+    assert _cli(setup, tmp_path, models=["nosuch-org/nosuch-model"]) == 1
+    capsys.readouterr()
+    merged = RankingResults.load(folder / "results.json")
+    assert [m.model for m in merged.models] == [*models, "nosuch-org/nosuch-model"]
+    assert [m.scores for m in merged.models[:2]] == [m.scores for m in first.models]
+    assert merged.models[2].status == "failed"
+    csv_rows = (folder / "results.csv").read_text().splitlines()
+    assert len(csv_rows) == 4 and "nosuch-org/nosuch-model" in (folder / "results.md").read_text()
+    # the chart is redrawn from the merged results, with the failed model listed
+    chart_after = (folder / "chart.png").read_bytes()
+    assert chart_after != chart_before and chart_after == chart_png(merged)
+    # re-ranking one model replaces its row only; a model failing now keeps its earlier scores
+    assert _cli(setup, tmp_path, models=[models[1]]) == 0
+    again = RankingResults.load(folder / "results.json")
+    assert [m.model for m in again.models] == [m.model for m in merged.models]
+    assert again.models[1].ranked >= merged.models[1].ranked
+    assert not (folder / "previous").exists()
+
+
+def test_incomparable_earlier_results_are_moved_aside_not_mixed(setup, tmp_path, capsys):
+    assert _cli(setup, tmp_path) == 0
+    folder = next((tmp_path / "o").iterdir())
+    first = RankingResults.load(folder / "results.json")
+    assert _cli(setup, tmp_path, "--score-options", "lead.t=2") == 0  # other LEAD options: other values
+    assert "not comparable with this run (lead options" in capsys.readouterr().err
+    (archive,) = (folder / "previous").iterdir()
+    assert {p.name for p in archive.iterdir()} == {"results.json", "results.csv", "results.md", "chart.png"}
+    assert RankingResults.load(archive / "results.json").to_dict() == first.to_dict()
+    now = RankingResults.load(folder / "results.json")
+    assert now.options["scores"]["lead"]["t"] == "2" and len(now.models) == 2
+
+
+def test_no_chart_leaves_no_stale_chart(setup, tmp_path):
+    assert _cli(setup, tmp_path) == 0
+    folder = next((tmp_path / "o").iterdir())
+    assert (folder / "chart.png").is_file()
+    assert _cli(setup, tmp_path, "--no-chart") == 0
+    assert not (folder / "chart.png").exists()
+
+
+def test_mistakes_fail_before_any_work_and_create_nothing(setup, tmp_path, capsys):
+    models, data, root = setup
+    cache = tmp_path / "fresh-cache"
+    base = ["rank", *models, "--cache-dir", str(cache), "--num-workers", "0", "--no-progress",
+            "--output-dir", str(tmp_path / "o")]
+    # an unknown score option: before the first extraction, so no cache entry is written
+    assert main([*base, "--dataset", data, "--score-options", "lead.bogus=1"]) == 2
+    assert "unknown option(s) bogus for score 'lead'" in capsys.readouterr().err
+    # a dataset that does not exist: said once, not once per model, and no results folder
+    assert main([*base, "--dataset", str(tmp_path / "no-such-data")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("does not exist") == 1 and "[1/2]" not in err
+    # --output-dir naming a file
+    (tmp_path / "taken").write_text("x")
+    assert main([*base[:-1], str(tmp_path / "taken"), "--dataset", data]) == 2
+    assert "is a file, not a folder" in capsys.readouterr().err
+    assert not cache.exists() and not (tmp_path / "o").exists()
+
+
+def test_saturated_scores_are_flagged_in_table_and_results(setup, tmp_path, capsys):
+    # 24 samples of 96-d features: H-score reaches its maximum K-1 = 2 for every model
+    assert _cli(setup, tmp_path, "--scores", "lead", "hscore", "--max-per-class", "none") == 0
+    captured = capsys.readouterr()
+    folder = next((tmp_path / "o").iterdir())
+    results = RankingResults.load(folder / "results.json")
+    assert all("saturated at its maximum K-1 = 2" in m.flags["hscore"] for m in results.models)
+    assert "N = 24 samples <= D = 96 features" in results.models[0].flags["hscore"]
+    assert "hscore is saturated" in results.warnings["hscore"] and "larger training split" in results.warnings["hscore"]
+    assert "lead" not in results.warnings
+    assert "lead-hf rank: warning: hscore is saturated" in captured.err
+    assert "2.0000*" in captured.out and "* hscore: saturated" in captured.out
+    assert "2.0000\\*" in (folder / "results.md").read_text() and "hscore: saturated" in (folder / "results.csv").read_text()
+
+
+def test_scores_equal_for_every_model_are_flagged():
+    from lead_hf.rank import diagnose
+    from lead_hf.results import DatasetInfo, ModelResult
+
+    r = RankingResults(DatasetInfo("d", "train"), ["sfda", "lead"], "lead",
+                       [ModelResult("a", scores={"sfda": 0.0, "lead": -1.0}),
+                        ModelResult("b", scores={"sfda": 0.0, "lead": -1.2})])
+    diagnose(r, 100)
+    assert set(r.warnings) == {"sfda"} and "same value (0)" in r.warnings["sfda"]
+    assert "--max-per-class, now 100" in r.warnings["sfda"]
+    assert all(m.flags == {"sfda": "the same value for every model"} for m in r.models)
+
+
+def test_finetune_json_is_accepted_as_ground_truth(setup, tmp_path):
+    models, data, _ = setup
+    doc = {"results": [{"model": m, "dataset": data, "accuracy": 0.5 + 0.1 * i, "runs": []}
+                       for i, m in enumerate(models)], "protocol_string": "ft-v1"}
+    gt = tmp_path / "finetuned.json"
+    gt.write_text(json.dumps(doc))
+    assert read_ground_truth(gt, dataset=data) == {models[0]: 0.5, models[1]: 0.6}
+    results = rank_models(_opts(setup, tmp_path, scores=("logme",), ground_truth=str(gt)), log=lambda m: None)
+    assert [m.finetune_accuracy for m in results.models] == [0.5, 0.6] and "logme" in results.agreement
+    with pytest.raises(ValueError, match="fine-tuned accuracies on .*, not on 'embedded:digits'"):
+        read_ground_truth(gt, dataset="embedded:digits")
+    (tmp_path / "map.json").write_text(json.dumps({models[0]: 70, models[1]: 71}))
+    assert read_ground_truth(tmp_path / "map.json") == {models[0]: 70.0, models[1]: 71.0}
+    (tmp_path / "bad.json").write_text('{"results": [{"model": "a"}]}')
+    with pytest.raises(ValueError, match="every record needs 'model'"):
+        read_ground_truth(tmp_path / "bad.json")

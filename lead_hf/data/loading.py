@@ -102,6 +102,18 @@ def looks_like_local_path(spec: str) -> bool:
     return isinstance(spec, str) and (spec.startswith(("./", "../", "/", "~", ".\\")) or spec in (".", ".."))
 
 
+def is_hub_dataset(spec) -> bool:
+    """Whether a dataset spec names a Hub dataset (ORG/NAME or NAME), not local data: embedded sets, image
+    folders, parquet files and existing directories are local."""
+    if not isinstance(spec, str) or looks_like_local_path(spec):
+        return False
+    if spec.startswith(("embedded:", "imagefolder:", "parquet:")) or spec.endswith(".parquet"):
+        return False
+    if Path(spec).expanduser().exists():
+        return False
+    return re.fullmatch(r"[A-Za-z0-9][\w.-]*(/[\w.-]+)?", spec) is not None
+
+
 def no_split_message(label: str, split: str, available: str) -> str:
     names = ", ".join(s.strip().strip("'\"") for s in available.split(",") if s.strip()) or "none"
     return (f"dataset {label!r} has no split {split!r}; its splits: {names}. Pass one of those: --split for "
