@@ -245,6 +245,8 @@ def resized_ref(spec, image_size: int):
     mean, std = _norm_stats(ref.preprocess_config)
     cfg = {"resize": [image_size, image_size], "interpolation": "bicubic", "crop": None, "mean": mean,
            "std": std, "source": "lead_hf.finetune.make_transforms"}
+    if ref.preprocess_config.get("min_input_size"):  # kept, so effective_image_size(cfg, ...) still sees it
+        cfg["min_input_size"] = int(ref.preprocess_config["min_input_size"])
     _, evaluate = make_transforms(mean, std, image_size)
 
     def load():
