@@ -142,7 +142,18 @@ def _decimals(values) -> int:
 
 
 def chart_png(results: RankingResults) -> bytes:
-    """The ranking as a PNG.
+    """:func:`chart_figure` rendered as PNG bytes."""
+    import matplotlib.pyplot as plt
+
+    fig = chart_figure(results)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110)
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def chart_figure(results: RankingResults):
+    """The ranking as a matplotlib figure.
 
     Left: every model's primary score as a dot on the score axis, best first, rank and value written
     next to it; the axis spans the data, so the title states the spread (best - worst) and how it
@@ -195,6 +206,7 @@ def chart_png(results: RankingResults) -> bytes:
                        if len(values) > 1 else "one model ranked")
     else:
         ax.set_xlim(0, 1)
+        ax.set_xticks([])  # no score to place
         spread_text = "no model could be scored"
     for y, m in zip(ys[len(ok):], failed):
         reason = (m.error or "unknown error").splitlines()[0]
@@ -217,10 +229,7 @@ def chart_png(results: RankingResults) -> bytes:
     if any(footer):
         fig.text(0.01, 0.01, "; ".join(f for f in footer if f), fontsize=7.5)
     fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110)
-    plt.close(fig)
-    return buf.getvalue()
+    return fig
 
 
 def _truth_panels(ax, ax_tau, results: RankingResults, with_gt, title_width: int) -> None:
