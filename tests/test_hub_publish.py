@@ -270,7 +270,7 @@ def test_leaderboard_created_updated_in_one_commit_and_noop_when_same(hub, env):
     assert RankingResults.from_dict(yaml.safe_load(files["results/acme--pets--test.json"])).dataset.split == "test"
     assert "## acme/pets, split test" in readme and "LEAD ★" in readme
     rows = [line for line in readme.splitlines() if line.startswith("| ")][1:]
-    assert rows[0].startswith("| 1 | ") and "`./local-checkpoint`" in rows[0]  # best lead: -0.1
+    assert rows[0].startswith("| 1 | ") and "`local-checkpoint`" in rows[0]  # best lead: -0.1; no ./ path
     assert "alice/vit-tiny" in rows[1] and "-0.3125" in rows[1]
     assert "failed: no weights" in rows[-1]
 
@@ -364,3 +364,97 @@ def test_token_from_the_cached_login(hub, env):
     report = run(hub, env, token=None)
     assert {c.action for c in report.changes} == {"open-pr"}
     assert hub.pull_requests("alice/vit-tiny")[0].author == "bob"
+
+
+# --- issue 10: publishing leaks nothing local, and reports exactly what it did ----------------------------
+
+HOME = "/home/someone/work"
+
+
+def local_results() -> RankingResults:
+    """What `lead-hf rank` writes for Hub models and a local checkpoint ranked on an image folder."""
+    results = make_results()
+    results.dataset = DatasetInfo(id=f"imagefolder:{HOME}/photos", split="train", num_samples=120,
+                                  num_classes=4, fingerprint="f" * 16, local=True)
+    results.models[2].model = f"local-dir:{HOME}/checkpoints/mine"
+    results.models[3].error = f"OSError: {HOME}/checkpoints/broken/config.json not found"
+    results.options = {"rank": {"dataset": results.dataset.id, "output_dir": f"{HOME}/results",
+                                "cache_dir": "~/.cache/lead_hf", "models": [m.model for m in results.models],
+                                "max_per_class": 100},
+                       "scores": {"lead": {}, "logme": {}}}
+    return results
+
+
+def test_results_on_local_data_need_a_hub_dataset_id(hub, env, capsys):
+    path = local_results().save(env / "results.json")
+    with pytest.raises(ValueError, match=r"computed on local data .*--dataset-id ORG/NAME"):
+        run(hub, env, local_results(), dry_run=True, leaderboard="bob/board")
+    assert cli_main(["publish", str(path), "--dry-run", "--endpoint", hub.url, "--leaderboard", "bob/board"]) == 2
+    assert "--dataset-id ORG/NAME" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="pass --dataset-id ORG/NAME too"):
+        PublishOptions(dataset_split="test")
+    with pytest.raises(ValueError, match="must be a Hub dataset id ORG/NAME"):
+        PublishOptions(dataset_id="imagefolder:/x")
+
+
+def test_no_local_path_reaches_a_card_or_the_leaderboard(hub, env):
+    report = run(hub, env, local_results(), leaderboard="bob/board", dataset_id="acme/photos",
+                 dataset_split="test")
+    assert {c.action for c in report.changes} == {"open-pr", "create"}
+    uploaded = {}
+    for repo in hub.state.repos.values():
+        for commit in repo.commits.values():
+            uploaded.update({f"{repo.repo_id}/{p}": bytes(data) for p, data in commit.files.items()})
+            uploaded[f"{repo.repo_id} commit {commit.sha}"] = (commit.summary + commit.description).encode()
+        for d in repo.discussions:  # pull request titles and descriptions
+            uploaded[f"{repo.repo_id} #{d.num}"] = (d.title + repr(d.events)).encode()
+    for name, data in uploaded.items():
+        text = data.decode("utf-8", "replace")
+        assert HOME not in text and "imagefolder:" not in text and "~/.cache" not in text, name
+    card = ModelCard.load(download(hub, env, "alice/vit-tiny", "README.md", revision="refs/pr/1"))
+    ours = [r for r in card.data.eval_results if r.metric_type == "lead"]
+    assert [(r.dataset_type, r.dataset_name, r.dataset_split) for r in ours] == [("acme/photos", "acme/photos",
+                                                                                   "test")]
+    assert f"{hub.url}/datasets/acme/photos" in card.text
+    board = yaml.safe_load(uploaded["bob/board/results/acme--photos--test.json"])
+    assert board["dataset"]["id"] == "acme/photos" and board["dataset"]["local"] is False
+    assert "local-dir:mine" in [m["model"] for m in board["models"]]
+    assert "output_dir" not in board["options"]["rank"] and board["options"]["rank"]["max_per_class"] == 100
+
+
+def test_scrub_paths_keeps_urls_and_hub_ids():
+    from lead_hf.hub.publishing import scrub_paths
+
+    assert scrub_paths("local-dir:/home/me/m0") == "local-dir:m0"
+    assert scrub_paths("timm:resnet18@/data/w.safetensors") == "timm:resnet18@w.safetensors"
+    assert scrub_paths("OSError: ./ckpt/x.bin and ~/y/z.txt missing") == "OSError: x.bin and z.txt missing"
+    assert scrub_paths("see https://huggingface.co/acme/pets or acme/pets") == \
+        "see https://huggingface.co/acme/pets or acme/pets"
+
+
+def test_the_summary_counts_added_replaced_unchanged_and_refused(hub, env, capsys):
+    first = make_results().save(env / "first.json")
+    assert cli_main(["publish", str(first), "--endpoint", hub.url, "--token", BOB, "--cache-dir", str(env / "c")]) == 0
+    out = capsys.readouterr().out
+    assert "model alice/vit-tiny: opened pull request" in out and "2 added value(s)" in out
+    # one value differs, one is the same: refused as a whole, and said so
+    changed = make_results(values={"alice/vit-tiny": {"lead": -0.2, "logme": 1.25},
+                                   "alice/resnet-mini": {"lead": -0.5, "logme": 0.75}}).save(env / "changed.json")
+    args = ["publish", str(changed), "--endpoint", hub.url, "--token", BOB, "--cache-dir", str(env / "c")]
+    assert cli_main(args) == 1
+    out = capsys.readouterr().out
+    assert "updated pull request" not in out and "added" not in out
+    assert "model alice/vit-tiny: NOT published (publishing was refused, see below): 1 unchanged, 1 refused value(s)" in out
+    assert "model alice/resnet-mini: unchanged" in out and "2 unchanged value(s)" in out
+    assert len(hub.history("alice/vit-tiny", revision="refs/pr/1")) == 2  # the PR got no new commit
+    # --overwrite replaces the one value in the open pull request
+    assert cli_main([*args, "--overwrite"]) == 0
+    out = capsys.readouterr().out
+    assert "model alice/vit-tiny: updated pull request #1" in out and ": 1 replaced, 1 unchanged value(s)" in out
+    # a new score: added to the pull request, the others unchanged
+    extended = make_results(values={"alice/vit-tiny": {"lead": -0.2, "logme": 1.25, "leep": -1.5}},
+                            scores=("lead", "logme", "leep")).save(env / "extended.json")
+    assert cli_main(["publish", str(extended), "--endpoint", hub.url, "--token", BOB, "--cache-dir",
+                     str(env / "c")]) == 0
+    out = capsys.readouterr().out
+    assert "model alice/vit-tiny: updated pull request #1" in out and ": 1 added, 2 unchanged value(s)" in out

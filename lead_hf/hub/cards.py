@@ -88,6 +88,11 @@ class Conflict:
     existing: Any
     new: float
 
+    @property
+    def value(self) -> str:
+        """The value it is about, as ``ModelFiles.added`` names it (without the file)."""
+        return f"{self.method} on {self.dataset}"
+
     def __str__(self) -> str:
         return (f"{self.repo_id}: {self.file} ({self.where}) already has {self.method} = {self.existing!r} on "
                 f"{self.dataset}; this run has {self.new!r}")
@@ -100,8 +105,13 @@ class ModelFiles:
     readme: str
     eval_files: dict[str, str]  # path -> YAML text
     conflicts: list[Conflict]
-    added: list[str]  # "lead on cifar10, split test" for every value that is new
+    added: list[str]  # "lead on cifar10, split test (file)" for every value that is new
     replaced: list[str]  # same, for values replaced under overwrite
+    unchanged: list[str] = None  # same, for values already there with this value
+
+    def __post_init__(self):
+        if self.unchanged is None:
+            self.unchanged = []
 
 
 def _values_equal(old: Any, new: float) -> bool:
@@ -195,6 +205,7 @@ def merge_model_index(meta: dict[str, Any], repo_id: str, ds: DatasetInfo, score
                     continue
                 found = True
                 if _values_equal(metric.get("value"), value):
+                    out.unchanged.append(f"{method} on {dataset_label(ds)} (model-index)")
                     continue
                 if overwrite:
                     metric["value"] = value
@@ -253,6 +264,7 @@ def merge_eval_results(text: str | None, repo_id: str, ds: DatasetInfo, scores: 
             continue
         for e in same:
             if _values_equal(e.get("value"), value):
+                out.unchanged.append(f"{method} on {dataset_label(ds)} ({path})")
                 continue
             if overwrite:
                 e["value"] = value

@@ -14,13 +14,17 @@ Publish ranking results (the results.json written by `lead-hf rank`) where Huggi
   * --leaderboard NAMESPACE/NAME: a dataset repo with the results files and a README table, in one commit.
 
 Re-publishing the same results changes nothing; a different existing value is refused unless --overwrite.
+Results computed on local data (an image folder, parquet files, embedded:) are published only under the
+Hub dataset id you name with --dataset-id ORG/NAME; no local path ever goes into a card or a leaderboard.
 Start with --dry-run: it prints the diff of every file that would change and sends nothing.
 The token comes from --token, HF_TOKEN or `hf auth login`, and is never printed.
 
 examples:
-  lead-hf publish results/results.json --dry-run
-  lead-hf publish results/results.json --leaderboard my-org/transferability
-  lead-hf publish results/results.json --no-cards --leaderboard my-org/transferability
+  lead-hf publish results/my-org_pets-train/results.json --dry-run
+  lead-hf publish results/my-org_pets-train/results.json --leaderboard my-org/transferability
+  lead-hf publish results/imagefolder__photos-train/results.json --dataset-id my-org/photos --dry-run
+  lead-hf publish results/embedded_digits-train/results.json --no-cards --leaderboard my-org/transferability \\
+      --dataset-id my-org/digits --dry-run
 """
 
 

@@ -14,8 +14,10 @@ A dry run stops after step 2 and reads only the local Hugging Face cache: it sen
 """
 from __future__ import annotations
 
+import copy
 import difflib
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any, Iterable
@@ -24,6 +26,9 @@ from ..results import ModelResult, RankingResults
 from . import cards, leaderboard
 
 DEFAULT_ENDPOINT = "https://huggingface.co"
+_HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[\w.-]+")
+# a path inside text: /abs, ~/x, ./x, ../x, C:\x (not the // of a URL, not the / of an ORG/NAME id)
+_PATH_IN_TEXT = re.compile(r"(?<![\w/.~-])(?:~|\.\.?)?/(?!/)[^\s'\",;)\]]+|\b[A-Za-z]:\\[^\s'\",;)\]]+")
 DEFAULT_SOURCE_URL = cards.TOOL_URL
 TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "model_cards"
 
@@ -57,6 +62,13 @@ class PublishOptions:
     """Hugging Face cache folder used to read the current cards (default: HF_HUB_CACHE)."""
     templates_dir: str | None = None
     """Folder with card_section.md and leaderboard_README.md (default: lead-hf's model_cards/)."""
+    dataset_id: str | None = None
+    """The Hub dataset (ORG/NAME) the results describe. Required for results computed on local data
+    (imagefolder:, parquet files, a folder, embedded:): no local path is ever published."""
+    dataset_config: str | None = None
+    """With --dataset-id: the dataset's configuration on the Hub, if it has several."""
+    dataset_split: str | None = None
+    """With --dataset-id: the split on the Hub; none: the split that was ranked."""
 
     def __post_init__(self):
         if isinstance(self.results, (str, Path)):
@@ -70,6 +82,12 @@ class PublishOptions:
                 raise ValueError(f"models: {repo_id!r} is not a Hub id 'namespace/name'")
         if self.endpoint is not None and not self.endpoint.startswith(("http://", "https://")):
             raise ValueError(f"endpoint={self.endpoint!r} must be an http(s) URL, e.g. https://huggingface.co")
+        if self.dataset_id is not None and not _HUB_ID.fullmatch(self.dataset_id):
+            raise ValueError(f"dataset_id={self.dataset_id!r} must be a Hub dataset id ORG/NAME, e.g. "
+                             "my-org/my-photos")
+        if self.dataset_id is None and (self.dataset_config or self.dataset_split):
+            raise ValueError("--dataset-config and --dataset-split describe the Hub dataset named by --dataset-id; "
+                             "pass --dataset-id ORG/NAME too")
 
 
 class PublishError(ValueError):
@@ -96,8 +114,29 @@ class RepoChange:
     pr_num: int | None = None
     added: list[str] = field(default_factory=list)
     replaced: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    refused: list[str] = field(default_factory=list)  # values (or results files) in conflict
     url: str | None = None  # after publishing: the pull request or commit
     error: str | None = None
+    done: bool = False  # the commit was made
+
+    def counts(self) -> dict[str, int]:
+        """Values (model repos) or results files (a leaderboard) by what happens to them. A value lives
+        in several files (model-index, eval results); it counts once, as the strongest of refused >
+        replaced > added > unchanged over its files."""
+        def key(label: str) -> str:
+            return label.split(" (")[0]
+        state: dict[str, str] = {}
+        for kind in ("unchanged", "added", "replaced", "refused"):
+            for label in getattr(self, kind):
+                state[key(label)] = kind
+        return {kind: sum(v == kind for v in state.values()) for kind in ("added", "replaced", "unchanged", "refused")}
+
+    def summary(self) -> str:
+        unit = "results file(s)" if self.repo_type == "dataset" else "value(s)"
+        counts = self.counts()
+        parts = [f"{n} {kind}" for kind, n in counts.items() if n]
+        return f"{', '.join(parts)} {unit}" if parts else f"no {unit}"
 
     @property
     def changed(self) -> list[str]:
@@ -131,32 +170,33 @@ class PublishReport:
         return [c for c in self.changes if c.error]
 
     def render(self, diffs: bool | None = None) -> str:
-        """Human-readable summary; with the diffs in a dry run (or when ``diffs``)."""
+        """Human-readable summary; with the diffs in a dry run (or when ``diffs``). Counts are exact:
+        what was (or, in a dry run, would be) added, replaced, left unchanged and refused."""
         diffs = self.dry_run if diffs is None else diffs
         lines = [f"lead-hf publish{' --dry-run' if self.dry_run else ''} -> {self.endpoint}"]
         for note in self.notes:
             lines.append(f"  note: {note}")
+        refused = bool(self.conflicts)
         for c in self.changes:
             kind = "dataset" if c.repo_type == "dataset" else "model"
-            # one value appears in several files (model-index, eval results): count values, not edits
-            n_add, n_rep = (len({x.split(" (")[0] for x in xs}) for xs in (c.added, c.replaced))
-            unit = "results file(s)" if c.repo_type == "dataset" else "value(s)"
-            what = ", ".join(x for x in (f"{n_add} {unit} added" if n_add else "",
-                                         f"{n_rep} replaced" if n_rep else "") if x)
             files = ", ".join(c.changed)
-            if c.action == "unchanged":
-                status = f"unchanged ({c.base})"
+            if c.action == "unchanged" and not c.refused:
+                status = f"unchanged ({c.base}): {c.summary()}"
             elif c.error:
-                status = f"NOT published: {c.error}"
+                status = f"NOT published: {c.error} ({c.summary()} not written)"
             elif self.dry_run:
-                status = {"open-pr": "would open a pull request",
-                          "update-pr": f"would push to pull request #{c.pr_num}",
-                          "commit": "would commit to main", "create": "would create the repo and commit"}[c.action]
-                status += f" changing {files}" + (f" ({what})" if what else "")
+                verb = {"open-pr": "would open a pull request", "update-pr": f"would push to pull request #{c.pr_num}",
+                        "commit": "would commit to main", "create": "would create the repo and commit",
+                        "unchanged": "nothing to write"}[c.action]
+                status = f"{verb}{' changing ' + files if files else ''}: {c.summary()}"
+                if refused:
+                    status += " (but publishing would be refused, see below)"
+            elif not c.done:
+                status = f"NOT published (publishing was refused, see below): {c.summary()}"
             else:
-                status = {"open-pr": "opened pull request", "update-pr": f"updated pull request #{c.pr_num}",
-                          "commit": "committed to main", "create": "created and committed"}[c.action]
-                status += f" {c.url or ''} changing {files}" + (f" ({what})" if what else "")
+                verb = {"open-pr": "opened pull request", "update-pr": f"updated pull request #{c.pr_num}",
+                        "commit": "committed to main", "create": "created and committed"}[c.action]
+                status = f"{verb} {c.url or ''} changing {files}: {c.summary()}"
             lines.append(f"  {kind} {c.repo_id}: {status}")
         for conflict in self.conflicts:
             lines.append(f"  refused: {conflict}")
@@ -314,17 +354,88 @@ def _load_results(items) -> list[RankingResults]:
     if not loaded:
         raise ValueError("no results to publish: pass the results file(s) written by `lead-hf rank`, "
                          "e.g. `lead-hf publish results/results.json`")
+    for r in loaded:
+        if r.primary not in r.scores:
+            raise ValueError(f"results for {cards.dataset_label(r.dataset)}: primary score {r.primary!r} is not "
+                             f"among its scores {r.scores}")
+    return loaded
+
+
+def _check_distinct(all_results: list[RankingResults]) -> list[RankingResults]:
     seen: dict[str, int] = {}
-    for i, r in enumerate(loaded):
+    for i, r in enumerate(all_results):
         key = cards.dataset_key(r.dataset)
         if key in seen:
             raise ValueError(f"results {seen[key] + 1} and {i + 1} are both for {cards.dataset_label(r.dataset)}; "
                              "publish one results file per dataset split")
         seen[key] = i
-        if r.primary not in r.scores:
-            raise ValueError(f"results for {cards.dataset_label(r.dataset)}: primary score {r.primary!r} is not "
-                             f"among its scores {r.scores}")
-    return loaded
+    return all_results
+
+
+def looks_local(dataset_id: str) -> bool:
+    """A dataset id that cannot be a Hub id: a scheme (imagefolder:, embedded:), a path, in-memory data."""
+    return (":" in dataset_id or dataset_id.startswith(("/", ".", "~", "<")) or "\\" in dataset_id
+            or dataset_id.count("/") > 1 or not dataset_id.strip())
+
+
+def scrub_paths(text: str) -> str:
+    """``text`` with every local path cut to its last component (``local-dir:/home/me/m`` -> ``local-dir:m``)."""
+    return _PATH_IN_TEXT.sub(lambda m: PurePosixPath(m.group(0).replace("\\", "/")).name or "<local path>", text)
+
+
+def public_model_name(model: ModelResult) -> str:
+    """How a model is named in public: its Hub id, else its spec with any path cut to the last component."""
+    if model.hub_id:
+        return model.hub_id
+    name = scrub_paths(model.model)
+    if "/" in name and ":" not in name:  # a relative folder: only its name
+        name = PurePosixPath(name).name
+    return name
+
+
+def _scrub(obj):
+    if isinstance(obj, str):
+        return scrub_paths(obj)
+    if isinstance(obj, dict):
+        return {k: _scrub(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_scrub(v) for v in obj]
+    return obj
+
+
+def public_results(results: RankingResults, opts: PublishOptions) -> RankingResults:
+    """The copy of ``results`` that may leave this machine: named by a Hub dataset id, with no local path
+    anywhere (model names, errors, options). Results on local data need ``opts.dataset_id``."""
+    ds = results.dataset
+    local = ds.local if ds.local is not None else looks_local(ds.id)
+    if local and not opts.dataset_id:
+        raise ValueError(
+            f"these results were computed on local data ({ds.id!r}), which has no Hub page and whose "
+            "path must not be published. Name the Hub dataset they describe: --dataset-id ORG/NAME (with "
+            "--dataset-config and --dataset-split when they differ from the defaults)")
+    out = copy.deepcopy(results)
+    if opts.dataset_id:
+        out.dataset.id = opts.dataset_id
+        out.dataset.config = opts.dataset_config
+        out.dataset.split = opts.dataset_split or ds.split
+        if local:
+            out.dataset.revision = None
+    out.dataset.local = False
+    for m in out.models:
+        m.model = public_model_name(m)
+        if m.error:
+            m.error = scrub_paths(m.error)
+        m.flags = {k: scrub_paths(v) for k, v in (m.flags or {}).items()}
+    out.warnings = {k: scrub_paths(v) for k, v in (out.warnings or {}).items()}
+    rank = dict((out.options or {}).get("rank") or {})
+    for key in ("output_dir", "cache_dir", "models_file", "ground_truth"):  # where files were on this machine
+        rank.pop(key, None)
+    if "dataset" in rank:
+        rank["dataset"] = out.dataset.id
+    if "models" in rank:
+        rank["models"] = [public_model_name(m) for m in out.models]
+    out.options = _scrub({**(out.options or {}), **({"rank": rank} if rank else {})})
+    return out
 
 
 Entries = list[tuple[RankingResults, ModelResult]]
@@ -387,7 +498,8 @@ def publish(results=None, options: PublishOptions | None = None, **overrides: An
     opts = options or PublishOptions()
     if overrides:
         opts = PublishOptions(**{**{f: getattr(opts, f) for f in opts.__dataclass_fields__}, **overrides})
-    all_results = _load_results(results if results is not None else opts.results)
+    loaded = _load_results(results if results is not None else opts.results)
+    all_results = _check_distinct([public_results(r, opts) for r in loaded])
     if not opts.cards and not opts.leaderboard:
         raise ValueError("nothing to publish: --no-cards was given without --leaderboard REPO_ID")
     by_repo = _model_entries(all_results, opts.models) if opts.cards else {}
@@ -425,26 +537,29 @@ def publish(results=None, options: PublishOptions | None = None, **overrides: An
             repo_id, main.files["README.md"], {p: main.files.get(p) for p in paths[1:]}, entries,
             section=section_tpl, source_url=source_url, leaderboard_url=leaderboard_url,
             overwrite=opts.overwrite, hub_url=endpoint)
-        new = {"README.md": plan.readme, **plan.eval_files}
         title = _pr_title(entries)
-        change = RepoChange(repo_id, "model", "commit", dict(main.files), new, main.label, title=title,
-                            description=_pr_description(repo_id, entries, plan, source_url, leaderboard_url),
-                            parent=main.sha, added=plan.added, replaced=plan.replaced)
         conflicts = [str(c) for c in plan.conflicts]
-        if opts.pr:
-            change.action = "open-pr"
-            pr = _find_open_pr(api, guard, repo_id, user, title) if api is not None else None
-            if pr is not None:
-                pr_state = reader.state(repo_id, "model", paths, revision=f"refs/pr/{pr}")
-                if pr_state is not None:
-                    # Values already proposed in our PR count too: a different one there is also a conflict.
-                    pr_plan = cards.update_model_files(
-                        repo_id, pr_state.files["README.md"], {p: pr_state.files.get(p) for p in paths[1:]},
-                        entries, section=section_tpl, source_url=source_url, leaderboard_url=leaderboard_url,
-                        overwrite=opts.overwrite, hub_url=endpoint)
-                    conflicts += [f"{c} (in open pull request #{pr})" for c in pr_plan.conflicts]
-                    change.action, change.pr_num, change.parent = "update-pr", pr, pr_state.sha
-                    change.old, change.base = dict(pr_state.files), pr_state.label
+        refused = [c.value for c in plan.conflicts]
+        base, action, pr = main, "open-pr" if opts.pr else "commit", None
+        if opts.pr and api is not None:
+            pr = _find_open_pr(api, guard, repo_id, user, title)
+            pr_state = reader.state(repo_id, "model", paths, revision=f"refs/pr/{pr}") if pr is not None else None
+            if pr_state is not None:
+                # Our open PR is what this run updates: plan on its files, so that what it already
+                # proposes counts as unchanged (or, if different, as a conflict), not as added again.
+                plan = cards.update_model_files(
+                    repo_id, pr_state.files["README.md"], {p: pr_state.files.get(p) for p in paths[1:]},
+                    entries, section=section_tpl, source_url=source_url, leaderboard_url=leaderboard_url,
+                    overwrite=opts.overwrite, hub_url=endpoint)
+                conflicts += [f"{c} (in open pull request #{pr})" for c in plan.conflicts]
+                refused += [c.value for c in plan.conflicts]
+                base, action = pr_state, "update-pr"
+        new = {"README.md": plan.readme, **plan.eval_files}
+        change = RepoChange(repo_id, "model", action, dict(base.files), new, base.label, title=title,
+                            description=_pr_description(repo_id, entries, plan, source_url, leaderboard_url),
+                            parent=base.sha, pr_num=pr if action == "update-pr" else None,
+                            added=plan.added, replaced=plan.replaced, unchanged=plan.unchanged,
+                            refused=sorted(set(refused)))
         if not change.changed:
             change.action = "unchanged"
         blockers += conflicts
@@ -527,6 +642,8 @@ def _plan_leaderboard(opts, reader, all_results, template, source_url, endpoint,
                         title="Update lead-hf leaderboard: " + "; ".join(
                             sorted(cards.dataset_label(r.dataset) for r in all_results)))
     change.added = [p for p in plan.files if p != "README.md" and state.files.get(p) is None]
+    change.unchanged = [p for p in plan.files if p != "README.md" and state.files.get(p) == plan.files[p]]
+    change.refused = [c.split(": ", 1)[1].split(" already holds")[0] for c in plan.conflicts]
     change.description = ("Results files written by `lead-hf rank` and the README table rendered from them by "
                           "`lead-hf publish`.")
     if not change.changed:
@@ -559,3 +676,4 @@ def _write(api, guard: _Guard, change: RepoChange, opts: PublishOptions) -> None
     else:
         info = guard.call(api.create_commit, repo, ops, repo=repo, doing="commit to", **kwargs)
         change.url = info.commit_url
+    change.done = True
