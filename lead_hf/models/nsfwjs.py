@@ -294,8 +294,8 @@ class _ConvSource:
     bn_eps: float | None = None
 
 
-def _same_padding(padding, kernel: tuple[int, int], stride: int) -> bool:
-    """Whether two padding descriptions pad identically (1x1 stride-1 kernels pad nothing either way)."""
+def _pads_nothing(padding, kernel: tuple[int, int], stride: int) -> bool:
+    """'same' and 'valid' pad nothing for a 1x1 stride-1 kernel, so either spelling matches the other."""
     return padding in ("same", "valid") and kernel == (1, 1) and stride == 1
 
 
@@ -303,11 +303,10 @@ def _fill(unit: ConvUnit, src: _ConvSource, model: str) -> dict[str, torch.Tenso
     """State-dict entries of ``unit`` from ``src``, after checking that they describe the same layer."""
     kh, kw = src.kernel.shape[:2]
     where = f"nsfwjs {model}: layer {src.name!r}"
-    same_pad = unit.padding == src.padding or (
-        _same_padding(unit.padding, unit.kernel, unit.stride) and _same_padding(src.padding, (kh, kw), src.stride))
+    mine_pad = src.padding if (_pads_nothing(unit.padding, unit.kernel, unit.stride)
+                               and _pads_nothing(src.padding, (kh, kw), src.stride)) else unit.padding
     checks = {"kind": (unit.depthwise, src.depthwise), "kernel": (unit.kernel, (kh, kw)),
-              "stride": (unit.stride, src.stride), "padding": (unit.padding if not same_pad else src.padding,
-                                                                src.padding),
+              "stride": (unit.stride, src.stride), "padding": (mine_pad, src.padding),
               "activation": (unit.act_name, src.act)}
     for what, (mine, theirs) in checks.items():
         if mine != theirs:
