@@ -202,17 +202,6 @@ def _validate_score_options(methods, per_method) -> None:
         make_options(get_score_spec(method), per_method[method])
 
 
-def _missing_local_model(spec: str) -> str | None:
-    """The message for a model spec that names a local directory which does not exist (else None)."""
-    from .data.loading import looks_like_local_path
-
-    path = spec[len("local-dir:"):] if spec.startswith("local-dir:") else spec if looks_like_local_path(spec) else None
-    if path is not None and not Path(path).expanduser().exists():
-        return (f"model directory {path!r} does not exist; check the path (a Hub model id looks like ORG/NAME, "
-                "without ./ or /)")
-    return None
-
-
 def check_output_dir(folder: str | Path) -> None:
     """Refuse, before any work, an output folder that cannot be created or written."""
     folder = Path(folder)
@@ -309,7 +298,7 @@ def rank_models(opts: RankOptions, log=print) -> RankingResults:
         entry = ModelResult(model=spec, finetune_accuracy=truth.get(spec), ranked=created)
         results.append(entry)
         start = time.perf_counter()
-        missing = _missing_local_model(spec)
+        missing = missing_local_model(spec)
         try:
             if missing:
                 raise FileNotFoundError(missing)

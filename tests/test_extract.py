@@ -243,6 +243,7 @@ def test_cli_extract(timm_model, tmp_path, capsys):
     code = main(["extract", "--dataset", str(tmp_path / "ds"), "--models", timm_model, "--cache-dir",
                  str(tmp_path / "c"), "--no-progress", "--batch-size", "3", "--output", str(tmp_path / "s.json")])
     assert code == 0
+    assert "lead-hf extract: 1 process(es) (world size 1" in capsys.readouterr().err
     summary = json.loads((tmp_path / "s.json").read_text())["extractions"]
     assert summary[0]["num_samples"] == 8 and summary[0]["feature_dim"] == resolve_model(timm_model).load().feature_dim
     with pytest.raises(SystemExit) as exc:  # every field's help renders
@@ -251,3 +252,70 @@ def test_cli_extract(timm_model, tmp_path, capsys):
     assert main(["extract", "--list-zoo"]) == 0
     assert "zoo:mobilenetv2_100.in1k" in capsys.readouterr().out
     assert main(["extract", "--dataset", "embedded:nope", "--models", timm_model]) == 2
+
+
+# --- issue 10 item 9: multi-process runs on CPU, and stopping them ---------------------------------------
+
+def test_a_launch_that_starts_one_process_instead_of_several_is_said(capsys):
+    from lead_hf.extract.command import launch_problem, under_launcher
+
+    simple = {"MASTER_ADDR": "127.0.0.1", "MASTER_PORT": "29500", "ACCELERATE_USE_CPU": "True"}
+    message = launch_problem(1, simple)  # what `accelerate launch --cpu --num_processes 2` leaves
+    assert "started just one" in message and "ACCELERATE_USE_CPU=1 accelerate launch --multi_gpu" in message
+    torchrun = {**simple, "LOCAL_RANK": "0", "WORLD_SIZE": "2", "RANK": "0"}
+    assert under_launcher(torchrun) and launch_problem(2, torchrun) is None
+    assert launch_problem(1, {}) is None and not under_launcher({})
+
+
+def test_missing_model_directories_fail_before_any_extraction(tmp_path, capsys):
+    from lead_hf.cli import main
+    code = main(["extract", "--dataset", "embedded:digits", "--models", "zoo:mobilenetv2_100.in1k",
+                 f"local-dir:{tmp_path / 'gone'}", "./no/such/model", "--cache-dir", str(tmp_path / "c")])
+    err = capsys.readouterr().err
+    assert code == 2 and f"model directory '{tmp_path / 'gone'}' does not exist" in err
+    assert "model directory './no/such/model' does not exist" in err and not (tmp_path / "c").exists()
+
+
+WORKER = """
+import os, sys, time
+from lead_hf.extract.command import stop_with_parent
+assert stop_with_parent()
+print("armed", flush=True)
+time.sleep(120)
+"""
+LAUNCHER = """
+import os, subprocess, sys, time
+env = dict(os.environ, LOCAL_RANK="0", WORLD_SIZE="1")
+child = subprocess.Popen([sys.executable, "-c", sys.argv[1]], env=env, stdout=sys.stdout)
+print(child.pid, flush=True)
+time.sleep(120)
+"""
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"  # a zombie has exited
+    except FileNotFoundError:
+        return False
+
+
+@pytest.mark.skipif(not __import__("sys").platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux")
+def test_workers_stop_when_their_launcher_is_killed():
+    import signal
+    import subprocess
+    import sys
+    import time
+    launcher = subprocess.Popen([sys.executable, "-c", LAUNCHER, WORKER], stdout=subprocess.PIPE, text=True)
+    try:
+        worker = int(launcher.stdout.readline())
+        assert launcher.stdout.readline().strip() == "armed"
+        assert _alive(worker)
+        launcher.send_signal(signal.SIGKILL)
+        launcher.wait(timeout=30)
+        deadline = time.monotonic() + 30
+        while _alive(worker) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not _alive(worker), "the worker outlived its launcher"
+    finally:
+        launcher.kill()

@@ -44,6 +44,7 @@ def test_two_process_accelerate_launch_equals_single_process(tmp_path):
            "--num-workers", "0", "--no-progress"]
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-4000:]
+    assert proc.stderr.count("lead-hf extract: 2 process(es) (world size 2, multi_cpu") == 1  # said once, by rank 0
 
     opts = ExtractOptions(cache_dir=str(tmp_path / "multi"), batch_size=4, chunk_size=8, num_workers=0,
                           progress=False)

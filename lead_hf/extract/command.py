@@ -1,13 +1,19 @@
 """``lead-hf extract``: extract and cache features and source logits of models on a dataset split.
 
-Runs in one process, or in several under ``accelerate launch -m lead_hf.cli extract ...`` /
-``scripts/extract_logits.py``.
+Runs in one process, or in several under ``accelerate launch`` / ``torchrun`` of
+``scripts/extract_logits.py``. On a CPU-only machine, N real processes are
+``ACCELERATE_USE_CPU=1 accelerate launch --multi_gpu --num_processes N scripts/extract_logits.py ...``
+(``accelerate launch --cpu --num_processes N`` starts one process: it is detected and said).
 """
 from __future__ import annotations
 
 import dataclasses
 import json
+import os
+import signal
+import sys
 from dataclasses import dataclass
+from pathlib import Path
 
 from ..cli import Command
 from .loop import ExtractOptions
@@ -26,6 +32,56 @@ class ExtractCommandOptions(ExtractOptions):
     """Print the embedded zoo and embedded datasets, then exit."""
 
 
+CPU_LAUNCH = ("ACCELERATE_USE_CPU=1 accelerate launch --multi_gpu --num_processes N --num_machines 1 "
+              "--mixed_precision no --dynamo_backend no scripts/extract_logits.py ...")
+
+
+def under_launcher(env=None) -> bool:
+    """Whether this process is one worker of torchrun / accelerate's multi-process launch."""
+    env = os.environ if env is None else env
+    return "LOCAL_RANK" in env and "WORLD_SIZE" in env
+
+
+def launch_problem(num_processes: int, env=None) -> str | None:
+    """The message for ``accelerate launch --cpu --num_processes N``: accelerate's simple launcher then
+    starts one process (it exports MASTER_ADDR for N > 1 but no WORLD_SIZE), not N."""
+    env = os.environ if env is None else env
+    if num_processes == 1 and "MASTER_ADDR" in env and not under_launcher(env):
+        return ("more than one process was asked for, but this launcher started just one (accelerate launch "
+                f"--cpu runs a single process). For several CPU processes use: {CPU_LAUNCH} (or ACCELERATE_USE_CPU=1 "
+                "torchrun --nproc_per_node N scripts/extract_logits.py ...)")
+    return None
+
+
+def stop_with_parent() -> bool:
+    """Make this worker end when its launcher ends, even a launcher killed with SIGKILL (Linux
+    PR_SET_PDEATHSIG: the kernel sends SIGTERM when the parent dies). Returns whether it is armed."""
+    if not sys.platform.startswith("linux"):
+        return False
+    import ctypes
+
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.prctl(1, int(signal.SIGTERM), 0, 0, 0) != 0:  # 1 = PR_SET_PDEATHSIG
+            return False
+    except (OSError, AttributeError):
+        return False
+    if os.getppid() == 1:  # the launcher died before the request was made
+        os.kill(os.getpid(), signal.SIGTERM)
+    return True
+
+
+def missing_local_model(spec: str) -> str | None:
+    """The message for a model spec that names a local directory which does not exist (else None)."""
+    from ..data.loading import looks_like_local_path
+
+    path = spec[len("local-dir:"):] if spec.startswith("local-dir:") else spec if looks_like_local_path(spec) else None
+    if path is not None and not Path(path).expanduser().exists():
+        return (f"model directory {path!r} does not exist; check the path (a Hub model id looks like ORG/NAME, "
+                "without ./ or /)")
+    return None
+
+
 def run(opts: ExtractCommandOptions) -> int:
     from ..data import list_embedded
     from ..io import write_json_atomic
@@ -40,13 +96,30 @@ def run(opts: ExtractCommandOptions) -> int:
         for name in list_embedded():
             print(f"embedded:{name}")
         return 0
+    from ..data import check_dataset
+    from .loop import accelerator
+
     models = list(opts.models) or [f"zoo:{n}" for n in list_zoo(available_only=True)]
     if not models:
         raise ValueError("no model given and no embedded zoo package installed; pass --models SPEC ...")
+    missing = [m for m in map(missing_local_model, models) if m]
+    if missing:
+        raise FileNotFoundError("; ".join(missing))
+    if under_launcher():
+        stop_with_parent()
+    acc = accelerator()  # created before any PartialState, so CPU runs get gloo
+    main = acc.is_main_process
+    if main:
+        kind = acc.distributed_type.value.lower()
+        print(f"lead-hf extract: {acc.num_processes} process(es) (world size {acc.num_processes}, "
+              f"{'not distributed' if kind == 'no' else kind}, device {acc.device})", file=sys.stderr, flush=True)
+        problem = launch_problem(acc.num_processes)
+        if problem:
+            print(f"lead-hf extract: warning: {problem}", file=sys.stderr, flush=True)
+    check_dataset(opts.dataset, opts.split, image_column=opts.image_column, label_column=opts.label_column,
+                  max_per_class=opts.max_per_class, seed=opts.seed, name=opts.dataset_config)
     base = ExtractOptions(**{f.name: getattr(opts, f.name) for f in dataclasses.fields(ExtractOptions)})
     summary = []
-    from .loop import accelerator
-    main = accelerator().is_main_process  # created before any PartialState, so CPU runs get gloo
     for spec in models:
         out = extract(spec, opts.dataset, base)
         if main:
@@ -66,7 +139,9 @@ COMMAND = Command(
     name="extract",
     options=ExtractCommandOptions,
     run=run,
-    description=__doc__.strip() + "\n\nExample:\n  lead-hf extract --dataset embedded:digits --max-per-class 20 "
-                "--models zoo:mobilenetv2_100.in1k\n  ACCELERATE_USE_CPU=1 accelerate launch --multi_gpu "
-                "--num_processes 2 scripts/extract_logits.py --dataset embedded:digits",
+    description=__doc__.strip() + "\n\nExamples:\n  lead-hf extract --dataset embedded:digits --max-per-class 20 "
+                "--models zoo:mobilenetv2_100.in1k zoo:tf_efficientnet_lite0.in1k\n"
+                "  ACCELERATE_USE_CPU=1 accelerate launch --multi_gpu --num_processes 2 --num_machines 1 "
+                "--mixed_precision no --dynamo_backend no scripts/extract_logits.py --dataset embedded:digits\n\n"
+                "Each worker of a launch stops when its launcher is stopped (even with SIGKILL).",
 )
