@@ -7,7 +7,7 @@ For two classes the Bhattacharyya distance is
 
 and the Bhattacharyya coefficient BC = exp(-D_B) in (0, 1] measures their overlap. The score is
 GBC = - sum over ordered pairs i != j of BC(i, j): 0 for perfectly separated classes, -K(K-1) when every
-class has the same distribution. docs/baselines-2.md has the details and the variance floor.
+class has the same distribution. docs/baselines.md has the details and the variance floor.
 """
 from __future__ import annotations
 

@@ -10,7 +10,7 @@ moves the classes more than ``exit_ratio`` times the first step's total movement
 dimensions). The re-mapped features are then scored by any registered score (``base``).
 
 ``ped_remap`` is the re-mapping alone, for use in front of any score; the registered score "ped" runs
-it and then ``base``. docs/baselines-2.md has the details.
+it and then ``base``. docs/baselines.md has the details.
 """
 from __future__ import annotations
 

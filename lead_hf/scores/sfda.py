@@ -10,7 +10,7 @@
    unsure the model is about it,  x <- p_y x + (1 - p_y) mean_{k != y} mu_k,  with p_y the (softened)
    probability of its own class; then step 1-2 are repeated on the mixed features with the same lambda.
 4. Score: the mean log-probability of the true class after the challenge (higher is better).
-docs/baselines-2.md has the details and which choices follow the paper or the authors' code.
+docs/baselines.md has the details and which choices follow the paper or the authors' code.
 """
 from __future__ import annotations
 

@@ -8,7 +8,7 @@ Huang, Huang, Rong, Yang, Wei. "Frustratingly Easy Transferability Estimation", 
 
 R(Z) is the number of nats needed to code Z up to distortion eps; R(Z|Y) the same per class. Their
 difference is large when the features spread out overall but are compact inside each class.
-docs/baselines-2.md has the details and the choices this module makes.
+docs/baselines.md has the details and the choices this module makes.
 """
 from __future__ import annotations
 
