@@ -159,7 +159,7 @@ def _dataset_hint(label: str, err: Exception) -> str:
 def _from_dict(dd, split: str, label: str):
     base, _, _ = parse_split(split)
     if base not in dd:
-        raise ValueError(f"dataset {label!r} has no split {base!r}; its splits: {', '.join(dd)}")
+        raise ValueError(no_split_message(label, base, ", ".join(dd)))
     return _slice_dataset(dd[base], split, label, ignore_name=True)
 
 
