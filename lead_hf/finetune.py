@@ -154,8 +154,11 @@ class FinetuneOptions:
         return p
 
     def protocol_string(self) -> str:
+        """One line naming the protocol (its first word: the preset's name, e.g. ft-v2, or the training
+        code's version for options that are not a preset) and every number of it."""
         p = self.protocol()
-        return (f"{p['version']} sgd(m={p['momentum']},wd={p['weight_decay']}) cosine lr={p['learning_rates']} "
+        name = self.protocol_name if self.protocol_name in PROTOCOLS else p["version"]
+        return (f"{name} sgd(m={p['momentum']},wd={p['weight_decay']}) cosine lr={p['learning_rates']} "
                 f"epochs={p['epochs']} bs={p['batch_size']} px={p['image_size']} "
                 f"train={p['train_split']}/{p['train_per_class']}pc test={p['test_split']}/{p['test_per_class']}pc "
                 f"seed={p['seed']}" + (f" subset_seed={self.subset_seed}" if self.subset_seed is not None else "")

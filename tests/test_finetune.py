@@ -284,3 +284,8 @@ def test_a_headless_torch_family_model_gets_a_new_head():
         assert forward(torch.zeros(2, 3, 8, 8)).shape == (2, 3)
         heads = [n for n, _ in module.named_parameters() if _is_head(module, n, "torch")]
         assert heads == ["classifier.weight", "classifier.bias"]
+
+
+def test_protocol_string_names_the_preset():
+    assert FinetuneOptions.preset("ft-v2").protocol_string().startswith("ft-v2 ")
+    assert FinetuneOptions().protocol_string().startswith("ft-v1 ")  # not a preset: the code's version
