@@ -294,7 +294,13 @@ def extracted_entries(models: list[str], dataset: str, truth: dict[str, GroundTr
         if dataset_key(dataset) in excluded_datasets(spec):
             log(f"  {spec}: derived from {dataset}, never scored on it")
             continue
-        gt = truth.get(_model_name(spec))
+        gt = truth.get(spec)
+        if gt is None:
+            try:
+                gt = truth.get(_model_name(spec))
+            except ValueError as err:  # not resolvable here (weights not built, ...) and no ground truth by spec
+                log(f"  {spec}: no ground truth on {dataset} and not available here ({err}), skipped")
+                continue
         if gt is None:
             log(f"  {spec}: no ground truth on {dataset}, skipped")
             continue

@@ -300,3 +300,15 @@ def test_default_paths_resolve_from_any_directory(tmp_path, monkeypatch):
     assert resolve_repo_path("mine.txt", "zoo file", "--zoo") == "mine.txt"  # what is here wins
     with pytest.raises(FileNotFoundError, match="pass --zoo PATH"):
         resolve_repo_path("nowhere/zoo.txt", "zoo file", "--zoo")
+
+
+def test_a_member_that_is_not_built_and_has_no_ground_truth_is_skipped(tmp_path, monkeypatch):
+    from lead_hf.benchmark import GroundTruth, extracted_entries
+
+    monkeypatch.setenv("LEAD_HF_ZOO_DIR", str(tmp_path / "empty"))
+    logs = []
+    got = extracted_entries(["zoo:mobilenetv2_100.in1k-reinit3", "zoo:mobilenetv2_100.in1k-fashion_mnist"],
+                            "embedded:fashion_mnist", {"zoo:other": GroundTruth(0.5)}, BenchmarkOptions(), logs.append)
+    assert got == []
+    assert "not available here" in logs[0] and "build_benchmark_zoo.py" in logs[0]
+    assert "derived from embedded:fashion_mnist" in logs[1]  # excluded before anything is resolved
