@@ -278,6 +278,7 @@ def rank_models(opts: RankOptions, log=print) -> RankingResults:
     """
     from .data import check_dataset
     from .data.loading import is_hub_dataset
+    from .extract.command import missing_local_model
     from .scores import compute_score, get_score_spec
 
     methods = resolve_methods(opts.scores)
