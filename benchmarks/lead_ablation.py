@@ -1,16 +1,21 @@
 #!/usr/bin/env python
 """LEAD ablations on the selection-fidelity benchmark, with a guard against overfitting it.
 
-Each row changes ONE option of LEAD from its current default (lead_hf.score_options("lead")) and reports
-the weighted Kendall tau with the fine-tuned accuracies per dataset. Options are chosen on the CHOOSE
-datasets only (declared before looking at any number) and then confirmed on the CONFIRM datasets, which
-played no part in the choice. The low-data rows give every score (LEAD and the baselines) only M
-samples per class of the training split.
+Two kinds of rows, each reporting the weighted Kendall tau with the fine-tuned accuracies per dataset:
+- "candidate" rows: complete LEAD variants (which kernel evolves the logits, how eta is scaled, what
+  evolves and how it becomes probabilities), each with a few values of t;
+- one-option rows: ONE option changed from LEAD's current default (lead_hf.score_options("lead")).
+Options are chosen on the CHOOSE datasets only (declared before looking at any number) and then confirmed
+on the CONFIRM datasets, which played no part in the choice. Every ground truth given is scored from the
+same LEAD values; the CHOOSE and CONFIRM means average over the datasets AND the ground truths. The rule
+(docs/benchmark.md section 5): change a default only when the alternative is better on CHOOSE and not worse
+on CONFIRM. The low-data rows give every score (LEAD and the baselines) only M samples per class.
 
-    python benchmarks/lead_ablation.py                  # needs the ground truth and the zoo (see docs/benchmark.md)
-    python benchmarks/lead_ablation.py --choose digits fashion_mnist --confirm mnist lfw_faces
+    python benchmarks/lead_ablation.py                 # needs the ground truth and the zoo (docs/benchmark.md)
+    python benchmarks/lead_ablation.py --ground-truth benchmarks/ground_truth_v2 --zoo benchmarks/zoo_v2.txt
+    python benchmarks/lead_ablation.py --choose digits fashion_mnist --confirm mnist lfw_faces --only candidate
 
-Writes benchmarks/results/lead_ablation.{md,csv,json}.
+Writes benchmarks/results/lead_ablation.{md,csv,json} (--name changes the stem).
 """
 from __future__ import annotations
 
@@ -27,23 +32,74 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 CHOOSE = ("digits", "fashion_mnist")
 CONFIRM = ("mnist", "lfw_faces")
+GROUND_TRUTHS = (HERE / "ground_truth", HERE / "ground_truth_2seeds")
+
+# the variant LEAD had before issue 9, spelled out so that it stays reachable whatever the defaults become
+V1 = {"evolution": "class_mean", "eta_normalization": "class_mean", "evolved_state": "probabilities",
+      "svm_probability": "softmax", "softmax_before_ce": True}
+MAPPINGS = {  # what evolves, and how it becomes the probabilities the cross-entropy reads
+    "softmax, CE of softmax(F_t)": {"evolved_state": "probabilities", "svm_probability": "softmax",
+                                    "softmax_before_ce": True},
+    "softmax, CE of F_t": {"evolved_state": "probabilities", "svm_probability": "softmax",
+                           "softmax_before_ce": False},
+    "temperature, CE of F_t": {"evolved_state": "probabilities", "svm_probability": "temperature",
+                               "softmax_before_ce": False},
+    "decisions, temperature": {"evolved_state": "decisions", "svm_probability": "temperature",
+                               "softmax_before_ce": False},
+}
+KERNELS = {  # (evolution, eta_normalization) -> values of t; with lambda_max, t counts gradient steps
+    ("class_mean", "class_mean"): (0.3, 1.0, 3.0),
+    ("class_mean", "lambda_max"): (10.0, 30.0, 100.0, 300.0),
+    ("class_block", "lambda_max"): (1.0, 3.0, 10.0, 30.0),
+    ("full_kernel", "lambda_max"): (1.0, 3.0, 10.0, 30.0, 100.0),
+}
 
 
-def ablation_grid() -> list[tuple[str, str, dict]]:
-    """(group, label, LEAD options) rows; every row differs from the default in one option."""
-    rows = [("default", "default", {})]
+def candidate_grid() -> list[tuple[str, str, dict]]:
+    rows = [("candidate", f"{m} | probe only (t=0)", {**V1, **opts, "t": 0.0}) for m, opts in MAPPINGS.items()]
+    for (evolution, norm), ts in KERNELS.items():
+        for m, opts in MAPPINGS.items():
+            rows += [("candidate", f"{m} | {evolution}, eta={norm} | t={t:g}",
+                      {**opts, "evolution": evolution, "eta_normalization": norm, "t": t}) for t in ts]
+    return rows
+
+
+def one_option_grid() -> list[tuple[str, str, dict]]:
+    """(group, label, LEAD options) rows; every row differs from the current default in one option."""
+    from lead_hf import score_options
+
+    rows = [("t", f"t={v:g}", {"t": v}) for v in (1.0, 3.0, 10.0, 30.0, 100.0)]
     rows += [("eta_normalization", v, {"eta_normalization": v})
-             for v in ("class_mean", "class_max", "unit_features", "none")]
-    rows += [("t", f"t={v:g}", {"t": v}) for v in (0.1, 0.3, 1.0, 3.0, 10.0)]
+             for v in ("class_mean", "class_max", "lambda_max", "unit_features", "none")]
+    rows += [("evolution", v, {"evolution": v}) for v in ("class_mean", "class_block", "full_kernel")]
     rows += [("class_aware", f"class_aware={v}", {"class_aware": v}) for v in (True, False)]
     rows += [("samples_per_class", f"S={v}", {"samples_per_class": v}) for v in (8, 16, 64)]
-    rows += [("svm_probability", v, {"svm_probability": v}) for v in ("softmax", "sigmoid", "clip")]
+    rows += [("head_widths", f"head={'x'.join(map(str, v))}", {"head_widths": v})
+             for v in ((1024, 2048), (256, 512), (2048,))]
+    rows += [("svm_probability", v, {"svm_probability": v}) for v in ("softmax", "temperature", "sigmoid", "clip")]
+    rows += [("evolved_state", v, {"evolved_state": v}) for v in ("probabilities", "decisions")]
+    rows += [("softmax_before_ce", f"softmax_before_ce={v}", {"softmax_before_ce": v}) for v in (False, True)]
     rows += [("svm_loss x svm_fit", f"{a} / {b}", {"svm_loss": a, "svm_fit": b})
              for a in ("least_squares", "squared_hinge") for b in ("out_of_fold", "in_sample")]
-    rows += [("softmax_before_ce", f"softmax_before_ce={v}", {"softmax_before_ce": v}) for v in (False, True)]
-    from lead_hf import score_options
-    if "svm_alpha" in score_options("lead"):  # the LS-SVM's regularisation, where this LEAD version has it
+    if "svm_alpha" in score_options("lead"):
         rows += [("svm_alpha", f"svm_alpha={v}", {"svm_alpha": v}) for v in ("gcv", 0.001, 0.01, 0.1, 1.0)]
+    valid = []
+    for group, label, opts in rows:  # drop rows that are not a valid variant of the current default
+        try:
+            from lead_hf.scores.lead import LeadOptions
+            LeadOptions(**{**score_options("lead"), **opts})
+        except ValueError:
+            continue
+        valid.append((group, label, opts))
+    return valid
+
+
+def ablation_grid(which=("candidate", "one-option")) -> list[tuple[str, str, dict]]:
+    rows = [("default", "default", {})]
+    if "candidate" in which:
+        rows += candidate_grid()
+    if "one-option" in which:
+        rows += one_option_grid()
     return rows
 
 
@@ -57,41 +113,82 @@ def subsample(entry, per_class: int, seed: int = 0):
                                logits=None if entry.logits is None else entry.logits[idx])
 
 
-def evaluate(entries, methods, options, device="auto"):
-    """dataset -> method -> agreement, plus the mean seconds per model of each method."""
-    from lead_hf.benchmark import agreement_tables, score_entries
+def score_rows(entries, methods, options, device="auto"):
+    from lead_hf.benchmark import score_entries
 
     rows = []
     for es in entries.values():
         rows += score_entries(es, methods, options, device, log=lambda m: None)
-    per_dataset, summary = agreement_tables(rows, min_models=3)
-    return per_dataset, summary
+    return rows
+
+
+def agreement_per_truth(rows, truths: dict[str, dict]):
+    """{truth label: (per_dataset, summary)}: the same score values against each ground truth."""
+    from lead_hf.benchmark import agreement_tables, dataset_key
+
+    out = {}
+    for label, truth in truths.items():
+        mapped = [{**r, "accuracy": truth[dataset_key(r["dataset"])][r["model"]]} for r in rows
+                  if r["model"] in truth.get(dataset_key(r["dataset"]), {})]
+        out[label] = agreement_tables(mapped, min_models=3)
+    return out
+
+
+def table_row(group, label, opts, method, tables, choose, confirm) -> dict:
+    from lead_hf.benchmark import dataset_key
+
+    row = {"group": group, "setting": label, "options": opts, "score": method}
+    halves = {"choose": [], "confirm": []}
+    for truth, (per_dataset, summary) in tables.items():
+        for d, per in per_dataset.items():
+            if method in per:
+                key = dataset_key(d)
+                row[f"{key}@{truth}"] = per[method]["weighted_tau"]
+                for half, names in (("choose", choose), ("confirm", confirm)):
+                    if key in names:
+                        halves[half].append(per[method]["weighted_tau"])
+        ch = [row.get(f"{d}@{truth}") for d in choose]
+        co = [row.get(f"{d}@{truth}") for d in confirm]
+        row[f"choose@{truth}"] = float(np.mean([v for v in ch if v is not None])) if any(
+            v is not None for v in ch) else float("nan")
+        row[f"confirm@{truth}"] = float(np.mean([v for v in co if v is not None])) if any(
+            v is not None for v in co) else float("nan")
+        row["seconds"] = summary[method]["seconds"] if method in summary else float("nan")
+    row["choose"] = float(np.mean(halves["choose"])) if halves["choose"] else float("nan")
+    row["confirm"] = float(np.mean(halves["confirm"])) if halves["confirm"] else float("nan")
+    return row
 
 
 def main(argv=None) -> int:
     from lead_hf import available_scores
-    from lead_hf.benchmark import BenchmarkOptions, collect_entries, dataset_key, read_ground_truth
+    from lead_hf.benchmark import BenchmarkOptions, collect_entries, read_ground_truth
     from lead_hf.io import write_json_atomic, write_text_atomic
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--choose", nargs="+", default=list(CHOOSE))
     parser.add_argument("--confirm", nargs="+", default=list(CONFIRM))
-    parser.add_argument("--ground-truth", default=str(HERE / "ground_truth"))
+    parser.add_argument("--ground-truth", nargs="+", default=[str(p) for p in GROUND_TRUTHS],
+                        help="one or more ground-truth folders (or CSVs); the first defines the models scored")
     parser.add_argument("--zoo", default=str(HERE / "zoo.txt"))
     parser.add_argument("--zoo-dir", default=None)
+    parser.add_argument("--dataset-prefix", default="embedded:",
+                        help="prefix that turns a CHOOSE/CONFIRM name into a dataset spec")
     parser.add_argument("--low-data", nargs="+", type=int, default=[10, 20, 50])
     parser.add_argument("--out", default=str(HERE / "results"))
     parser.add_argument("--name", default="lead_ablation", help="stem of the output files")
+    parser.add_argument("--grid", nargs="+", default=["candidate", "one-option"],
+                        choices=["candidate", "one-option"], help="which kinds of rows to run")
     parser.add_argument("--skip", nargs="*", default=[],
                         help="skip LEAD settings whose label contains one of these strings (e.g. squared_hinge: "
                              "its Newton solver costs about a minute per model at D > N on this CPU)")
     parser.add_argument("--only", nargs="*", default=[],
-                        help="run only the LEAD settings whose label contains one of these strings")
+                        help="run only the LEAD settings whose label or group contains one of these strings")
     parser.add_argument("--no-low-data", action="store_true", help="skip the low-data rows")
     parser.add_argument("--low-data-scores", nargs="*", default=[],
                         help="scores of the low-data rows (default: every available score)")
-    parser.add_argument("--low-data-lead", default="",
-                        help="LEAD options for the low-data rows as OPTION=VALUE,... (default: LEAD's defaults)")
+    parser.add_argument("--low-data-lead", nargs="*", default=[],
+                        help="extra LEAD variants for the low-data rows, each OPTION=VALUE,... (LEAD's "
+                             "defaults always run)")
     parser.add_argument("--num-threads", type=int, default=1,
                         help="torch threads (1: multi-threaded eigh is 100x slower on a busy shared CPU)")
     args = parser.parse_args(argv)
@@ -99,65 +196,60 @@ def main(argv=None) -> int:
         import torch
         torch.set_num_threads(args.num_threads)
 
-    truth = read_ground_truth(args.ground_truth)
-    names = [d for d in (*args.choose, *args.confirm) if len(truth.get(d, {})) >= 3]
+    truths = {Path(p).name: read_ground_truth(p) for p in args.ground_truth}
+    first = read_ground_truth(args.ground_truth[0])
+    names = [d for d in (*args.choose, *args.confirm) if len(first.get(d, {})) >= 3]
     missing = [d for d in (*args.choose, *args.confirm) if d not in names]
     if not any(d in names for d in args.choose):
         raise SystemExit(f"no CHOOSE dataset has ground truth yet ({args.choose}); run the sweep first")
-    base = BenchmarkOptions(zoo=args.zoo, zoo_dir=args.zoo_dir, ground_truth=args.ground_truth,
-                            datasets=tuple(f"embedded:{d}" for d in names))
+    base = BenchmarkOptions(zoo=args.zoo, zoo_dir=args.zoo_dir, ground_truth=args.ground_truth[0],
+                            datasets=tuple(f"{args.dataset_prefix}{d}" for d in names))
     t0 = time.time()
     entries = collect_entries(base, log=print)
     print(f"features ready ({time.time() - t0:.0f}s)", flush=True)
 
-    def means(per_dataset, method):
-        ch = [per_dataset[f"embedded:{d}"][method]["weighted_tau"] for d in args.choose
-              if f"embedded:{d}" in per_dataset and method in per_dataset[f"embedded:{d}"]]
-        co = [per_dataset[f"embedded:{d}"][method]["weighted_tau"] for d in args.confirm
-              if f"embedded:{d}" in per_dataset and method in per_dataset[f"embedded:{d}"]]
-        return (float(np.mean(ch)) if ch else float("nan"), float(np.mean(co)) if co else float("nan"))
-
     table = []
-    grid = [row for row in ablation_grid()
-            if not any(k in row[1] for k in args.skip) and (not args.only or row[0] == "default"
-                                                             or any(k in row[1] for k in args.only))]
+    grid = [row for row in ablation_grid(args.grid)
+            if not any(k in row[1] for k in args.skip)
+            and (not args.only or row[0] == "default" or any(k in row[1] or k in row[0] for k in args.only))]
     for group, label, opts in grid:
         start = time.time()
-        per_dataset, summary = evaluate(entries, ["lead"], {"lead": opts})
-        ch, co = means(per_dataset, "lead")
-        table.append({"group": group, "setting": label, "options": opts, "score": "lead",
-                      **{dataset_key(d): per_dataset[d]["lead"]["weighted_tau"] for d in per_dataset},
-                      "choose": ch, "confirm": co, "seconds": summary["lead"]["seconds"]})
-        print(f"{group:20s} {label:32s} choose {ch:+.3f} confirm {co:+.3f} ({time.time() - start:.0f}s)",
-              flush=True)
+        tables = agreement_per_truth(score_rows(entries, ["lead"], {"lead": opts}), truths)
+        row = table_row(group, label, opts, "lead", tables, args.choose, args.confirm)
+        table.append(row)
+        print(f"{group:18s} {label:62s} choose {row['choose']:+.3f} confirm {row['confirm']:+.3f} "
+              f"({time.time() - start:.0f}s)", flush=True)
 
     # low-data regime: every score with M samples per class (50 > the fine-tuning subset: extracted anew)
     methods = list(args.low_data_scores) or available_scores()
-    lead_low = dict(kv.split("=", 1) for kv in args.low_data_lead.split(",") if kv)
+    lead_variants = {"lead": {}}
+    for i, spec in enumerate(args.low_data_lead):
+        lead_variants[f"lead[{spec}]"] = dict(kv.split("=", 1) for kv in spec.split(",") if kv)
     for m in ([] if args.no_low_data else args.low_data):
         if m <= (base.max_per_class or 10**9):
             sub = {d: [subsample(e, m) for e in es] for d, es in entries.items()}
         else:
             sub = collect_entries(dataclasses.replace(base, max_per_class=m), log=lambda s: None)
-        per_dataset, summary = evaluate(sub, methods, {"lead": lead_low} if lead_low else {})
-        for method in methods:
-            if method not in summary:
-                continue
-            ch, co = means(per_dataset, method)
-            table.append({"group": "low data", "setting": f"{m} per class", "options": {"max_per_class": m},
-                          "score": method, **{dataset_key(d): per_dataset[d][method]["weighted_tau"]
-                                              for d in per_dataset if method in per_dataset[d]},
-                          "choose": ch, "confirm": co, "seconds": summary[method]["seconds"]})
-        print(f"low data {m}/class: " + ", ".join(f"{k} {v['weighted_tau']:+.3f}" for k, v in summary.items()),
-              flush=True)
+        rows = score_rows(sub, [x for x in methods if x != "lead"], {})
+        for name, opts in lead_variants.items():
+            rows += [{**r, "score": name} for r in score_rows(sub, ["lead"], {"lead": opts})]
+        tables = agreement_per_truth(rows, truths)
+        for method in [x for x in methods if x != "lead"] + list(lead_variants):
+            if any(method in summary for _, summary in tables.values()):
+                table.append(table_row("low data", f"{m} per class", {"max_per_class": m}, method, tables,
+                                       args.choose, args.confirm))
+        print(f"low data {m}/class: " + ", ".join(f"{r['score']} {r['choose']:+.3f}/{r['confirm']:+.3f}"
+                                                  for r in table if r["setting"] == f"{m} per class"), flush=True)
 
     chosen = choose(table)
     out = Path(args.out)
-    write_json_atomic(out / f"{args.name}.json", {"choose": args.choose, "confirm": args.confirm,
-                                                   "missing_datasets": missing, "rows": table, "chosen": chosen})
-    write_text_atomic(out / f"{args.name}.md", render(table, chosen, args.choose, args.confirm, names, missing))
+    write_json_atomic(out / f"{args.name}.json", {
+        "choose": args.choose, "confirm": args.confirm, "ground_truths": args.ground_truth, "zoo": args.zoo,
+        "missing_datasets": missing, "rows": table, "chosen": chosen})
+    write_text_atomic(out / f"{args.name}.md", render(table, chosen, args, names, missing, list(truths)))
     buf = io.StringIO()
-    cols = ["group", "setting", "score", *names, "choose", "confirm", "seconds"]
+    cols = ["group", "setting", "score", *(f"{d}@{t}" for t in truths for d in names),
+            *(f"{h}@{t}" for t in truths for h in ("choose", "confirm")), "choose", "confirm", "seconds"]
     w = csv.DictWriter(buf, fieldnames=cols, extrasaction="ignore", lineterminator="\n")
     w.writeheader()
     w.writerows(table)
@@ -170,25 +262,35 @@ def choose(table) -> dict[str, str]:
     """Per option group, the setting with the best mean weighted tau on the CHOOSE datasets (ties: the
     current default's value is kept, the earlier row otherwise)."""
     out = {}
+    default = next(r for r in table if r["group"] == "default")
     for group in dict.fromkeys(r["group"] for r in table
                                if r["score"] == "lead" and r["group"] not in ("default", "low data")):
         rows = [r for r in table if r["group"] == group and r["score"] == "lead"]
-        default = next(r for r in table if r["group"] == "default")
         best = max(rows, key=lambda r: (round(r["choose"], 6), r["choose"] == default["choose"]))
         out[group] = best["setting"]
     return out
 
 
-def render(table, chosen, choose_ds, confirm_ds, names, missing) -> str:
-    head = ["option", "setting", "score", *names, "mean CHOOSE", "mean CONFIRM", "s / model"]
-    lines = [f"CHOOSE datasets: {', '.join(choose_ds)}; CONFIRM datasets: {', '.join(confirm_ds)}"
-             + (f" (no ground truth yet: {', '.join(missing)})" if missing else ""), "",
-             "Weighted Kendall tau with the fine-tuned accuracies (10 models). * = best on CHOOSE in its group.", "",
-             "| " + " | ".join(head) + " |", "|---|---|---|" + "---:|" * (len(head) - 3)]
+def render(table, chosen, args, names, missing, truths) -> str:
+    head = ["option", "setting", "score", *names,
+            *(f"{h} {t}" for t in truths for h in ("CHOOSE", "CONFIRM")), "mean CHOOSE", "mean CONFIRM",
+            "s / model"]
+    lines = [f"CHOOSE datasets: {', '.join(args.choose)}; CONFIRM datasets: {', '.join(args.confirm)}"
+             + (f" (no ground truth yet: {', '.join(missing)})" if missing else ""),
+             f"Ground truths: {', '.join(args.ground_truth)}; zoo: {args.zoo}", "",
+             "Weighted Kendall tau with the fine-tuned accuracies. Per dataset: the mean over the ground truths. "
+             "mean CHOOSE / CONFIRM: over the datasets and the ground truths. * = best on CHOOSE in its group.",
+             "", "| " + " | ".join(head) + " |", "|---|---|---|" + "---:|" * (len(head) - 3)]
+    fmt = lambda v: "-" if v is None or v != v else f"{v:+.3f}"  # noqa: E731
     for r in table:
         mark = " *" if chosen.get(r["group"]) == r["setting"] and r["score"] == "lead" else ""
-        cells = [r["group"], r["setting"] + mark, r["score"], *(f"{r[d]:+.3f}" if d in r else "-" for d in names),
-                 f"{r['choose']:+.3f}", f"{r['confirm']:+.3f}", f"{r['seconds']:.3f}"]
+        per_ds = []
+        for d in names:
+            vals = [r[f"{d}@{t}"] for t in truths if f"{d}@{t}" in r]
+            per_ds.append(fmt(float(np.mean(vals))) if vals else "-")
+        cells = [r["group"], r["setting"] + mark, r["score"], *per_ds,
+                 *(fmt(r.get(f"{h}@{t}")) for t in truths for h in ("choose", "confirm")),
+                 fmt(r["choose"]), fmt(r["confirm"]), f"{r['seconds']:.3f}"]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 

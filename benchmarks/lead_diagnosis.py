@@ -1,56 +1,81 @@
 #!/usr/bin/env python
-"""Why does LEAD rank the way it does? Its score splits into two parts that can be switched off:
-t = 0 leaves only the SVM's initial logit state (F_0 = P: minus the out-of-fold cross-entropy of the
-SVM probabilities, a linear-probe likelihood), while the evolution term moves F towards the labels at a
-per-class rate exp(-eta lambda_k t). This script measures each part's agreement with the fine-tuned
-accuracies next to LEAD's and LogME's, and how strongly LEAD's values follow LogME's across models.
+"""Why does LEAD rank the way it does, and do its values separate the models?
+
+LEAD's score splits into parts that can be switched off: t = 0 leaves only the initial logit state (the
+out-of-fold probe's cross-entropy, a linear-probe likelihood), while the evolution moves F towards the labels
+with the head's NTK. This script measures, per dataset, each part's agreement with the fine-tuned accuracies
+next to LEAD's and LogME's, how strongly LEAD's values follow its own probe and LogME across models, and how
+far apart its values are (max - min, and the smallest gap between two models' values).
 
     python benchmarks/lead_diagnosis.py      # -> benchmarks/results/lead_diagnosis.md
+    python benchmarks/lead_diagnosis.py --ground-truth benchmarks/ground_truth_v2 --zoo benchmarks/zoo_v2.txt
 """
 from __future__ import annotations
 
+import argparse
 import sys
 from pathlib import Path
 
 import numpy as np
 
 HERE = Path(__file__).resolve().parent
+V1 = {"evolution": "class_mean", "eta_normalization": "class_mean", "evolved_state": "probabilities",
+      "svm_probability": "softmax", "softmax_before_ce": True, "t": 1.0}
 
 
-def main() -> int:
+def main(argv=None) -> int:
     import torch
     from scipy import stats
 
-    from lead_hf.benchmark import BenchmarkOptions, collect_entries, dataset_key, score_entries
     from lead_hf.agreement import agreement
+    from lead_hf.benchmark import BenchmarkOptions, collect_entries, dataset_key, read_ground_truth, score_entries
     from lead_hf.io import write_text_atomic
 
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--ground-truth", nargs="+", default=[str(HERE / "ground_truth"),
+                                                          str(HERE / "ground_truth_2seeds")])
+    ap.add_argument("--zoo", default=str(HERE / "zoo.txt"))
+    ap.add_argument("--datasets", nargs="+", default=["lfw_faces", "digits", "fashion_mnist", "mnist"])
+    ap.add_argument("--out", default=str(HERE / "results" / "lead_diagnosis.md"))
+    args = ap.parse_args(argv)
     torch.set_num_threads(1)
-    entries = collect_entries(BenchmarkOptions(), log=lambda s: None)
-    variants = {"LEAD (defaults)": ("lead", {}), "LEAD t=0 (SVM probe only)": ("lead", {"t": 0.0}),
-                "LEAD t=0.1": ("lead", {"t": 0.1}), "LogME": ("logme", {})}
+    entries = collect_entries(BenchmarkOptions(zoo=args.zoo, ground_truth=args.ground_truth[0],
+                                               datasets=tuple(f"embedded:{d}" for d in args.datasets)),
+                              log=lambda s: None)
+    variants = {"LEAD (defaults)": ("lead", {}), "LEAD t=0 (probe only)": ("lead", {"t": 0.0}),
+                "LEAD v1 (class_mean, softmax, t=1)": ("lead", V1), "LogME": ("logme", {})}
     values: dict[str, dict[str, list[float]]] = {v: {} for v in variants}
-    acc: dict[str, list[float]] = {}
+    models: dict[str, list[str]] = {}
     for ds, es in entries.items():
-        acc[ds] = [e.accuracy for e in es]
+        models[ds] = [e.model for e in es]
         for label, (method, opts) in variants.items():
             rows = score_entries(es, [method], {method: opts}, "auto", log=lambda s: None)
             values[label][ds] = [r["value"] for r in rows]
     names = list(entries)
-    lines = ["| variant | " + " | ".join(dataset_key(d) for d in names) + " | mean wtau |",
-             "|---|" + "---:|" * (len(names) + 1)]
-    for label in variants:
-        taus = [agreement(values[label][d], acc[d])["weighted_tau"] for d in names]
-        lines.append(f"| {label} | " + " | ".join(f"{t:+.3f}" for t in taus) + f" | {np.mean(taus):+.3f} |")
-    lines += ["", "| across models | " + " | ".join(dataset_key(d) for d in names) + " |",
+    lines = []
+    for gt in args.ground_truth:
+        truth = read_ground_truth(gt)
+        lines += [f"Ground truth {gt}:", "",
+                  "| variant | " + " | ".join(dataset_key(d) for d in names) + " | mean wtau |",
+                  "|---|" + "---:|" * (len(names) + 1)]
+        for label in variants:
+            taus = [agreement(values[label][d], [truth[dataset_key(d)][m] for m in models[d]])["weighted_tau"]
+                    for d in names]
+            lines.append(f"| {label} | " + " | ".join(f"{t:+.3f}" for t in taus) + f" | {np.mean(taus):+.3f} |")
+        lines.append("")
+    lines += ["| across models | " + " | ".join(dataset_key(d) for d in names) + " |",
               "|---|" + "---:|" * len(names)]
-    for a, b in (("LEAD (defaults)", "LogME"), ("LEAD (defaults)", "LEAD t=0 (SVM probe only)")):
+    for a, b in (("LEAD (defaults)", "LogME"), ("LEAD (defaults)", "LEAD t=0 (probe only)"),
+                 ("LEAD v1 (class_mean, softmax, t=1)", "LEAD t=0 (probe only)")):
         rho = [stats.spearmanr(values[a][d], values[b][d]).statistic for d in names]
         lines.append(f"| Spearman({a}, {b}) | " + " | ".join(f"{r:+.3f}" for r in rho) + " |")
-    spread = [np.ptp(values["LEAD (defaults)"][d]) for d in names]
-    lines.append("| spread of LEAD values (max - min) | " + " | ".join(f"{s:.3f}" for s in spread) + " |")
+    for label in ("LEAD (defaults)", "LEAD v1 (class_mean, softmax, t=1)"):
+        spread = [np.ptp(values[label][d]) for d in names]
+        gap = [np.diff(np.sort(values[label][d])).min() for d in names]
+        lines.append(f"| {label}: max - min | " + " | ".join(f"{s:.3f}" for s in spread) + " |")
+        lines.append(f"| {label}: smallest gap | " + " | ".join(f"{g:.4f}" for g in gap) + " |")
     text = "\n".join(lines) + "\n"
-    write_text_atomic(HERE / "results" / "lead_diagnosis.md", text)
+    write_text_atomic(args.out, text)
     print(text)
     return 0
 

@@ -29,7 +29,9 @@ SMALL = dict(samples_per_class=8, head_widths=(16, 32))
     {"svm_probability": "temperature"},
     {"svm_probability": "temperature", "softmax_before_ce": False, "t": 3.0},
     {"eta_normalization": "lambda_max", "t": 30.0},
-    {"eta_normalization": "lambda_max", "t": 30.0, "lambda_max_method": "lanczos"},
+    {"eta_normalization": "lambda_max", "t": 30.0, "lambda_max_method": "matrix_free"},
+    {"eta_normalization": "lambda_max", "t": 30.0, "lambda_max_method": "eigvalsh", "max_kernel_points": 14},
+    {"evolution": "class_block", "eta_normalization": "lambda_max", "t": 10.0, "max_kernel_points": 9},
     {"evolution": "class_block", "eta_normalization": "lambda_max", "t": 10.0},
     {"evolution": "class_block", "softmax_before_ce": False},
     {"evolution": "full_kernel", "eta_normalization": "lambda_max", "t": 10.0},
@@ -130,13 +132,19 @@ def test_lambda_max_detail_is_the_top_eigenvalue_of_the_sampled_points_ntk():
     opts = L.LeadOptions(samples_per_class=10, head_widths=(8, 16))
     _, gram = reference_ntk_gram(torch.as_tensor(x), torch.as_tensor(y), 3, opts)
     expected = float(torch.linalg.eigvalsh(gram)[-1])
-    for method in ("eigvalsh", "lanczos"):
+    for method in ("lanczos", "eigvalsh", "matrix_free"):
         r = lead_hf.compute_score("lead", x, y, samples_per_class=10, head_widths=(8, 16),
                                   lambda_max_method=method)
         assert r.details["lambda_max"] == pytest.approx(expected, rel=1e-5)  # float32 head signals
-    # max_kernel_points below S*K switches "auto" to Lanczos: same value
-    r = lead_hf.compute_score("lead", x, y, samples_per_class=10, head_widths=(8, 16), max_kernel_points=5)
-    assert r.details["lambda_max"] == pytest.approx(expected, rel=1e-5)
+        assert r.details["kernel_points"] == 30
+    # fewer kernel points than S*K: the first 2 sampled points of each class
+    keep = torch.tensor([0, 1, 10, 11, 20, 21])
+    sub = float(torch.linalg.eigvalsh(gram[keep][:, keep])[-1])
+    for method in ("lanczos", "matrix_free"):
+        r = lead_hf.compute_score("lead", x, y, samples_per_class=10, head_widths=(8, 16), max_kernel_points=7,
+                                  lambda_max_method=method)
+        assert r.details["kernel_points"] == 6
+        assert r.details["lambda_max"] == pytest.approx(sub, rel=1e-5)
 
 
 def test_kernel_evolution_equals_matrix_exponential():
@@ -211,7 +219,7 @@ def test_full_kernel_reaches_the_labels_when_the_kernel_has_full_rank():
 def test_max_kernel_points_caps_the_full_kernel():
     x, y = gaussian_classes(num_classes=4, per_class=20, dim=10)
     r = lead_hf.compute_score("lead", x, y, **SMALL, evolution="full_kernel", max_kernel_points=13)
-    assert r.details["evaluated_samples"] == 4 * 3
+    assert r.details["evaluated_samples"] == 4 * 3 == r.details["kernel_points"]
     # one per class at least, whatever the cap
     r = lead_hf.compute_score("lead", x, y, **SMALL, evolution="full_kernel", max_kernel_points=2)
     assert r.details["evaluated_samples"] == 4

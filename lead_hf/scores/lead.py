@@ -27,7 +27,7 @@ from .validation import ScoreInputs
 ETA_NORMALIZATIONS = ("class_mean", "class_max", "lambda_max", "unit_features", "none")
 EVOLUTIONS = ("class_mean", "class_block", "full_kernel")
 EVOLVED_STATES = ("probabilities", "decisions")
-LAMBDA_MAX_METHODS = ("auto", "eigvalsh", "lanczos")
+LAMBDA_MAX_METHODS = ("lanczos", "eigvalsh", "matrix_free")
 SVM_LOSSES = ("least_squares", "squared_hinge")
 SVM_FITS = ("out_of_fold", "in_sample")
 SVM_PROBABILITIES = ("softmax", "temperature", "sigmoid", "clip")
@@ -64,12 +64,14 @@ class LeadOptions:
     svm_probability then maps F_t to probabilities)."""
     class_aware: bool = True
     """False: one global NTK rate for all classes (the paper's ablation; evolution=class_mean only)."""
-    max_kernel_points: int = 2048
-    """Most points in one NTK Gram matrix (full_kernel, and lambda_max by eigvalsh): beyond it the full
-    kernel is taken on floor(max_kernel_points / K) samples per class, and lambda_max by Lanczos."""
-    lambda_max_method: str = "auto"
-    """Top NTK eigenvalue: eigvalsh (dense Gram) | lanczos (matrix-free, from the layer-wise closed form)
-    | auto (eigvalsh up to max_kernel_points points, Lanczos beyond)."""
+    max_kernel_points: int = 1024
+    """The kernel points: all S*K sampled points when there are at most this many, else floor(this / K)
+    of them per class. lambda_max and the full kernel are taken on them; the class rates lambda_k and the
+    class blocks use all S per class. Bounds the n x n Gram (and full_kernel's eigh) cost."""
+    lambda_max_method: str = "lanczos"
+    """Top NTK eigenvalue of the kernel points: lanczos (Lanczos on their Gram matrix) | eigvalsh (the same
+    Gram, LAPACK) | matrix_free (Lanczos from the layer-wise closed form, no n x n matrix: memory O(n x
+    width) but each step costs about two forward passes of the head)."""
     svm_loss: str = "least_squares"
     """least_squares (LS-SVM, closed form) | squared_hinge (scikit-learn LinearSVC's objective)."""
     svm_fit: str = "out_of_fold"
@@ -232,12 +234,13 @@ def ntk_traces(head: nn.Sequential, z: torch.Tensor) -> torch.Tensor:
 
 
 def lanczos_top_eigenvalue(matvec, n: int, *, dtype=torch.float64, device="cpu", seed: int = 0,
-                           tol: float = 1e-10, max_iter: int = 100) -> float:
+                           tol: float = 1e-7, max_iter: int = 100) -> float:
     """Largest eigenvalue of a symmetric positive semi-definite operator given by ``matvec``.
 
     Lanczos with full re-orthogonalisation (the Krylov basis stays small: the top eigenvalue of an NTK
     stands well apart, so a handful of steps suffice). Stops when the top Ritz pair's residual
-    ||Theta u - theta u|| = beta_j |s_j| falls below tol x theta. The start vector is seeded.
+    ||Theta u - theta u|| = beta_j |s_j| falls below tol x theta; the eigenvalue's error is then about
+    (tol x theta)^2 / gap, far below the float32 rounding of the kernel. The start vector is seeded.
     """
     gen = torch.Generator().manual_seed(seed)
     q = torch.randn(n, generator=gen, dtype=torch.float64).to(device=device, dtype=dtype)
@@ -324,15 +327,28 @@ def _lambdas(traces: torch.Tensor, labels: torch.Tensor, num_classes: int, opts:
     return class_means(traces, labels, num_classes)
 
 
-def top_ntk_eigenvalue(kernel: HeadKernel, opts: LeadOptions, gram: torch.Tensor | None = None) -> float:
-    """lambda_max of the NTK over every sampled point, by ``opts.lambda_max_method``."""
-    method = opts.lambda_max_method
-    if method == "auto":
-        method = "eigvalsh" if gram is not None or kernel.n <= opts.max_kernel_points else "lanczos"
-    if method == "eigvalsh":
-        gram = kernel.gram() if gram is None else gram
+def kernel_point_rows(labels: torch.Tensor, num_classes: int, opts: LeadOptions) -> torch.Tensor | None:
+    """Rows (into the sampled points, grouped by class) of the kernel points; None: all of them.
+
+    A nested subset: the first floor(max_kernel_points / K) (at least 1) sampled points of every class."""
+    if labels.numel() <= opts.max_kernel_points:
+        return None
+    per_class = max(1, opts.max_kernel_points // num_classes)
+    keep = _rank_in_class(torch.arange(labels.numel()), labels.cpu(), num_classes) < per_class
+    return keep.nonzero().squeeze(1).to(labels.device)
+
+
+def top_ntk_eigenvalue(kernel: HeadKernel, rows: torch.Tensor | None, opts: LeadOptions) -> float:
+    """lambda_max of the NTK on the kernel points ``rows``, by ``opts.lambda_max_method``."""
+    if opts.lambda_max_method == "matrix_free":
+        part = kernel if rows is None else HeadKernel([a[rows] for a in kernel.inputs],
+                                                      [None if d is None else d[rows] for d in kernel.signals],
+                                                      kernel.num_outputs)
+        return lanczos_top_eigenvalue(part.matvec, part.n, device=part.inputs[0].device, seed=opts.seed)
+    gram = kernel.gram(rows)
+    if opts.lambda_max_method == "eigvalsh":
         return float(torch.linalg.eigvalsh(gram)[-1])
-    return lanczos_top_eigenvalue(kernel.matvec, kernel.n, device=kernel.inputs[0].device, seed=opts.seed)
+    return lanczos_top_eigenvalue(lambda v: gram @ v, gram.shape[0], device=gram.device, seed=opts.seed)
 
 
 def kernel_scale(lam: torch.Tensor, lam_max: float | None, opts: LeadOptions, num_classes: int) -> float:
@@ -696,18 +712,14 @@ def lead(inputs: ScoreInputs, opts: LeadOptions) -> ScoreResult:
     idx, kernel = kernel_inputs(z, y, k, opts)
     y_s = y[idx]
     lam = _lambdas(kernel.traces().double(), y_s, k, opts)
+    rows = kernel_point_rows(y_s, k, opts)
     if opts.evolution == "full_kernel":
-        # the Gram of at most max_kernel_points points: a nested, stratified subset of the S per class
-        per_class = min(opts.samples_per_class, max(1, opts.max_kernel_points // k))
-        keep = _rank_in_class(torch.arange(idx.numel()), y_s.cpu(), k) < per_class
-        rows = keep.nonzero().squeeze(1).to(idx.device)
-        gram = kernel.gram(rows if bool((~keep).any()) else None)
-        s_all, v_all = torch.linalg.eigh(gram)
+        s_all, v_all = torch.linalg.eigh(kernel.gram(rows))
         s_all = s_all.clamp_min(0)
-        lam_max = float(s_all[-1])  # the kernel that evolves: its largest stable step
-        eval_idx = idx[rows]
+        lam_max = float(s_all[-1])
+        eval_idx = idx if rows is None else idx[rows]
     else:
-        lam_max = top_ntk_eigenvalue(kernel, opts)
+        lam_max = top_ntk_eigenvalue(kernel, rows, opts)
         eval_idx = idx if opts.evolution == "class_block" else None
     tau = opts.eta * opts.t / kernel_scale(lam, lam_max, opts, k)
 
@@ -745,6 +757,7 @@ def lead(inputs: ScoreInputs, opts: LeadOptions) -> ScoreResult:
         "lambda_max": lam_max,
         "rates": (tau * lam).tolist(),
         "kernel_scale": kernel_scale(lam, lam_max, opts, k),
+        "kernel_points": kernel.n if rows is None else int(rows.numel()),
         "evaluated_samples": int(y_e.numel()),
         "svm_C": float(C),
         "probe_accuracy": probe_acc,

@@ -154,11 +154,14 @@ def reference_lead(features, labels, opts: LeadOptions | None = None, svm_tol: f
     idx, gram = reference_ntk_gram(z, y, k, opts)
     lam = reference_ntk_lambda(z, y, k, opts)
     y_s = y[idx]
-    if opts.evolution == "full_kernel":  # the first floor(max_kernel_points / K) sampled points per class
-        per_class = min(opts.samples_per_class, max(1, opts.max_kernel_points // k))
+    if len(idx) > opts.max_kernel_points:  # the kernel points: the first floor(max / K) sampled per class
+        per_class = max(1, opts.max_kernel_points // k)
         keep = torch.sort(torch.cat([(y_s == c).nonzero().squeeze(1)[:per_class] for c in range(k)])).values
+    else:
+        keep = torch.arange(len(idx))
+    lam_max = float(torch.linalg.eigvalsh(gram[keep][:, keep])[-1])
+    if opts.evolution == "full_kernel":
         idx, y_s, gram = idx[keep], y_s[keep], gram[keep][:, keep]
-    lam_max = float(torch.linalg.eigvalsh(gram)[-1])
     divisor = {"class_mean": float(lam.mean()), "class_max": float(lam.max()), "lambda_max": lam_max,
                "unit_features": float(k), "none": 1.0}[opts.eta_normalization]
     tau = opts.eta * opts.t / divisor
