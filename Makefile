@@ -31,7 +31,8 @@ export HF_HUB_DISABLE_TELEMETRY ?= 1
 
 venv: $(STAMP) $(NSFWJS_TGZ)
 
-$(STAMP): setup.cfg pyproject.toml
+# The Makefile too: a changed package list reaches venvs that exist already.
+$(STAMP): setup.cfg pyproject.toml Makefile
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q $(TORCH_SPEC)

@@ -544,7 +544,7 @@ def write_chart(result: BenchmarkResult, path, title: str = "Weighted Kendall ta
     ax.set_ylabel("weighted Kendall tau")
     ax.set_ylim(-1.05, 1.05)
     ax.set_title(title)
-    ax.legend(fontsize=7, ncol=min(5, len(datasets) + 1), loc="lower left")
+    ax.legend(fontsize=7, ncol=min(5, len(datasets) + 2), loc="lower left", framealpha=0.9)
     fig.tight_layout()
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", dpi=100)
