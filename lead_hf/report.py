@@ -54,7 +54,7 @@ def terminal_table(results: RankingResults) -> str:
     line = lambda cells: "  ".join(c.ljust(w) if i < 2 or i == len(cells) - 1 else c.rjust(w)  # noqa: E731
                                    for i, (c, w) in enumerate(zip(cells, widths)))
     out = [line(header), "  ".join("-" * w for w in widths), *[line(r) for r in rows]]
-    return "\n".join(out)
+    return "\n".join(row.rstrip() for row in out)
 
 
 def markdown_table(results: RankingResults) -> str:
@@ -135,10 +135,10 @@ def short_names(names: list[str], width: int = 40) -> tuple[list[str], str]:
 
 
 def _decimals(values) -> int:
-    """Enough decimals to tell the closest two different values apart (3 to 6)."""
+    """Enough decimals to tell the closest two different values apart: 4 (as the tables) to 6."""
     ordered = sorted(set(values))
     gaps = [b - a for a, b in zip(ordered, ordered[1:])]
-    return min(6, max(3, math.ceil(-math.log10(min(gaps)) - 1e-9))) if gaps else 3
+    return min(6, max(4, math.ceil(-math.log10(min(gaps)) - 1e-9))) if gaps else 4
 
 
 def chart_png(results: RankingResults) -> bytes:
@@ -210,7 +210,8 @@ def chart_figure(results: RankingResults):
         spread_text = "no model could be scored"
     for y, m in zip(ys[len(ok):], failed):
         reason = (m.error or "unknown error").splitlines()[0]
-        ax.text(ax.get_xlim()[0], y, "  " + short_name(reason, 60), va="center", fontsize=7.5, color="#a33")
+        reason = reason if len(reason) <= 80 else reason[:79] + "…"  # the start says what went wrong
+        ax.text(ax.get_xlim()[0], y, "  " + reason, va="center", fontsize=7.5, color="#a33")
     ax.set_yticks(ys, labels, fontsize=8.5)
     ax.set_ylim(-0.7, rows - 0.3)
     for tick, m in zip(ax.get_yticklabels()[len(ok):], failed):
