@@ -110,7 +110,7 @@ def main(argv=None) -> int:
     for dataset in datasets:
         name = dataset.split(":", 1)[-1]
         opts = FinetuneOptions.preset(args.protocol, dataset=dataset, **base, **DATASETS[args.protocol][dataset])
-        extra = {**PROTOCOLS[args.protocol], **DATASETS[args.protocol][dataset]}
+        extra = {**PROTOCOLS[args.protocol], **DATASETS[args.protocol][dataset], "protocol_name": args.protocol}
         if args.seed:
             extra["seed"] = args.seed
         flags = _flags(extra) + f" --num-threads {args.num_threads}"

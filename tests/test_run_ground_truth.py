@@ -1,0 +1,42 @@
+"""benchmarks/run_ground_truth.py: the command written next to each result reproduces the sweep's options."""
+import importlib.util
+import shlex
+from pathlib import Path
+
+import pytest
+
+SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "run_ground_truth.py"
+
+
+@pytest.fixture(scope="module")
+def sweep():
+    spec = importlib.util.spec_from_file_location("run_ground_truth", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("dataset", ["embedded:lfw_faces", "embedded:digits", "embedded:mnist"])
+def test_csv_command_parses_back_to_the_sweeps_options(sweep, dataset):
+    import dataclasses
+
+    from lead_hf.cli import parse_options
+    from lead_hf.finetune import PROTOCOLS, FinetuneOptions
+
+    fields = sweep.DATASETS["ft-v2"][dataset]
+    used = FinetuneOptions.preset("ft-v2", dataset=dataset, num_threads=1, **fields)
+    flags = sweep._flags({**PROTOCOLS["ft-v2"], **fields, "protocol_name": "ft-v2"}) + " --num-threads 1"
+    _, parsed = parse_options(shlex.split(f"finetune zoo:m --dataset {dataset}{flags}"))
+    assert dataclasses.replace(parsed, models=()) == used
+    assert parsed.protocol_string() == used.protocol_string() and used.protocol_string().startswith("ft-v2 ")
+
+
+def test_every_ft_v2_dataset_meets_the_protocol_or_says_why(sweep):
+    """100 training images per class everywhere except lfw_faces (100 images per class in all)."""
+    from lead_hf.finetune import PROTOCOLS
+
+    for dataset, fields in sweep.DATASETS["ft-v2"].items():
+        per_class = fields.get("train_per_class", PROTOCOLS["ft-v2"]["train_per_class"])
+        assert per_class >= 100 or dataset == "embedded:lfw_faces"
+        if fields.get("test_split", "test") == fields.get("train_split", "train"):
+            assert fields["train_split"] == "all"  # a disjoint holdout from the one split
