@@ -53,6 +53,9 @@ class RankOptions(ExtractOptions):
     """Device of the scores (auto: CUDA when available)."""
     chart: bool = True
     """Write chart.png."""
+    bootstrap: int = 20
+    """Bootstrap draws per score and model (stratified resampling of the training samples, seeded by
+    --seed): a 95% interval for every score and each model's probability of ranking first. 0: off."""
 
 
 def read_models_file(path: str | Path) -> list[str]:
@@ -266,6 +269,99 @@ def compute_agreement(ranking: RankingResults) -> None:
             ranking.agreement[method] = agreement(*zip(*pts))
 
 
+BOOTSTRAP_LEVEL = 0.95
+
+
+def check_bootstrap(draws: int) -> None:
+    if isinstance(draws, bool) or not isinstance(draws, int) or draws < 0 or draws == 1:
+        raise ValueError(f"--bootstrap must be 0 (off) or a number of draws >= 2, got {draws!r}")
+
+
+def bootstrap_indices(labels, draws: int, seed: int = 0) -> list:
+    """``draws`` stratified resamples of the sample indices: each class is drawn with replacement to its own
+    size, so every draw has the class counts of the full split. The draws depend only on the labels and
+    the seed, so models scored on the same samples see the same draws (which makes P(best) meaningful).
+    A class with fewer than 2 samples cannot be resampled: ValueError."""
+    import numpy as np
+
+    labels = np.asarray(labels)
+    classes, counts = np.unique(labels, return_counts=True)
+    small = [(c, n) for c, n in zip(classes.tolist(), counts.tolist()) if n < 2]
+    if small:
+        which = ", ".join(f"{c!r} ({n} sample)" for c, n in small[:5])
+        raise ValueError(f"the bootstrap cannot resample class {which}: every class needs at least 2 training "
+                         "samples; pass --bootstrap 0, or a split / --max-per-class with more samples per class")
+    members = [np.flatnonzero(labels == c) for c in classes]
+    rng = np.random.default_rng([int(seed), 0xB007])
+    out = []
+    for _ in range(draws):
+        idx = np.concatenate([m[rng.integers(0, len(m), len(m))] for m in members])
+        out.append(np.sort(idx))
+    return out
+
+
+def _same_labels(a, b) -> bool:
+    import numpy as np
+
+    return a is not None and len(a) == len(b) and bool(np.array_equal(np.asarray(a), np.asarray(b)))
+
+
+def bootstrap_score(method: str, out, draws, device, options) -> tuple[list[float], float]:
+    """The score of ``method`` on every resample of ``out``'s cached features/logits (no model re-run).
+    Returns (the values, seconds)."""
+    from .scores import compute_score
+
+    start = time.perf_counter()
+    values = []
+    for idx in draws:
+        feats = None if out.features is None else out.features[idx]
+        logits = None if out.logits is None else out.logits[idx]
+        values.append(float(compute_score(method, feats, out.labels[idx], source_logits=logits,
+                                          device=device, **options).value))
+    return values, time.perf_counter() - start
+
+
+def interval_from_draws(value: float, draws) -> tuple[float, float]:
+    """The 95% interval of a score: the 2.5%-97.5% quantiles of the bootstrap draws, shifted by the
+    draws' median bias (median(draws) - full-data value). Resampling with replacement duplicates samples,
+    which moves scores that reward tight classes; the shift keeps the spread and centres it on the value
+    computed from the real data, which the interval therefore always contains."""
+    import numpy as np
+
+    d = np.asarray(draws, dtype=float)
+    shift = value - float(np.median(d))
+    a = (1 - BOOTSTRAP_LEVEL) / 2
+    lo, hi = np.quantile(d, [a, 1 - a])
+    return float(lo + shift), float(hi + shift)
+
+
+def compute_uncertainty(ranking: RankingResults) -> None:
+    """Fill every row's ``intervals`` and ``p_best`` from its bootstrap draws: P(best) of a model is the
+    share of draws in which its (bias-shifted) draw is the highest among the models with draws, ties
+    split. Only draws of the same count are compared (one run's rows)."""
+    import numpy as np
+
+    ok = [m for m in ranking.models if m.status == "ok"]
+    for m in ranking.models:
+        m.intervals, m.p_best = {}, {}
+    for method in ranking.scores:
+        rows = [m for m in ok if method in m.scores and len((m.bootstrap or {}).get(method) or []) >= 2]
+        for m in rows:
+            m.intervals[method] = list(interval_from_draws(m.scores[method], m.bootstrap[method]))
+        if not rows:
+            continue
+        counts = {len(m.bootstrap[method]) for m in rows}
+        n = max(counts, key=lambda c: sum(len(m.bootstrap[method]) == c for m in rows))
+        rows = [m for m in rows if len(m.bootstrap[method]) == n]
+        shifted = np.array([np.asarray(m.bootstrap[method]) - np.median(m.bootstrap[method]) + m.scores[method]
+                            for m in rows])  # [models, draws]
+        best = shifted.max(axis=0)
+        top = np.isclose(shifted, best, rtol=1e-12, atol=0.0)
+        share = (top / top.sum(axis=0)).mean(axis=1)
+        for m, p in zip(rows, share):
+            m.p_best[method] = round(float(p), 4)
+
+
 def _match_truth(truth: dict[str, float], *names) -> float | None:
     return next((truth[n] for n in names if n and n in truth), None)
 
@@ -286,6 +382,7 @@ def rank_models(opts: RankOptions, log=print) -> RankingResults:
         raise ValueError("no scores requested; pass e.g. --scores lead logme")
     per_method = parse_score_options(opts.score_options, methods)
     _validate_score_options(methods, per_method)
+    check_bootstrap(opts.bootstrap)
     truth = read_ground_truth(opts.ground_truth, dataset=str(opts.dataset)) if opts.ground_truth else {}
     models = _model_list(opts)
     check_dataset(opts.dataset, opts.split, image_column=opts.image_column, label_column=opts.label_column,
@@ -293,6 +390,7 @@ def rank_models(opts: RankOptions, log=print) -> RankingResults:
     extract_opts = ExtractOptions(**{f.name: getattr(opts, f.name) for f in dataclasses.fields(ExtractOptions)})
     created = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
     dataset = None
+    draws = draw_labels = None
     results: list[ModelResult] = []
     for i, spec in enumerate(models, 1):
         log(f"[{i}/{len(models)}] {spec}")
@@ -321,6 +419,9 @@ def rank_models(opts: RankOptions, log=print) -> RankingResults:
                                   config=opts.dataset_config, fingerprint=ds.get("fingerprint"),
                                   num_samples=out.num_samples, num_classes=len(out.label_names),
                                   label_names=list(out.label_names), local=not is_hub_dataset(opts.dataset))
+        if opts.bootstrap and (draws is None or not _same_labels(draw_labels, out.labels)):
+            draws = bootstrap_indices(out.labels, opts.bootstrap, opts.seed)  # a class too small: fatal
+            draw_labels = out.labels
         for method in methods:
             if out.logits is None and get_score_spec(method).needs_source_logits:
                 log(f"    {method}: n/a, {spec} has no source head (no source logits)")
@@ -337,9 +438,20 @@ def rank_models(opts: RankOptions, log=print) -> RankingResults:
             flag = score_flag(method, r, out.num_samples, entry.feature_dim)
             if flag:
                 entry.flags[method] = flag
+            if draws:
+                try:
+                    values, seconds = bootstrap_score(method, out, draws, opts.device, per_method[method])
+                except Exception as err:  # noqa: BLE001 - the value stands without its interval
+                    log(f"    {method} bootstrap failed: {type(err).__name__}: {err}")
+                    continue
+                entry.bootstrap[method] = values
+                entry.bootstrap_seconds[method] = round(seconds, 3)
         if entry.status == "ok":
             log("    " + "  ".join(f"{m}={entry.scores[m]:.4f}{'*' if m in entry.flags else ''}"
                                    for m in methods if m in entry.scores))
+            if entry.bootstrap_seconds:
+                log(f"    bootstrap x{opts.bootstrap}: " + "  ".join(f"{m} {s:.2f}s"
+                                                                   for m, s in entry.bootstrap_seconds.items()))
     if dataset is None:
         dataset = DatasetInfo(id=str(opts.dataset), split=opts.split, config=opts.dataset_config,
                               local=not is_hub_dataset(opts.dataset))
@@ -355,6 +467,7 @@ def rank_models(opts: RankOptions, log=print) -> RankingResults:
 def finish(ranking: RankingResults) -> None:
     """Ranks, rank agreement with the ground truth and the saturation warnings, from the rows."""
     ranking.assign_ranks()
+    compute_uncertainty(ranking)
     compute_agreement(ranking)
     diagnose(ranking, (ranking.options.get("rank") or {}).get("max_per_class"))
 
@@ -370,7 +483,8 @@ def output_folder(opts: RankOptions, results: RankingResults | None = None) -> P
 
 
 # rank options that change which samples are scored or how: rows of runs that differ here are not comparable
-_SELECTION = ("split", "max_per_class", "seed", "image_column", "label_column", "dataset_config", "mixed_precision")
+_SELECTION = ("split", "max_per_class", "seed", "image_column", "label_column", "dataset_config", "mixed_precision",
+              "bootstrap")
 
 
 def incomparable(old: RankingResults, new: RankingResults) -> list[str]:
@@ -486,7 +600,7 @@ def save_ranking(results: RankingResults, folder: str | Path, chart: bool = True
 
 
 def run(opts: RankOptions) -> int:
-    from .report import notes, terminal_table
+    from .report import notes, overlap_note, terminal_table
 
     folder = output_folder(opts)
     check_output_dir(folder)
@@ -495,7 +609,8 @@ def run(opts: RankOptions) -> int:
     results, written = save_ranking(ran, folder, chart=opts.chart, log=log)
     print()
     print(f"Ranking on {results.dataset.id} ({results.dataset.split}): {results.dataset.num_samples} samples, "
-          f"{results.dataset.num_classes} classes; higher score = expected to fine-tune better")
+          f"{results.dataset.num_classes} classes; higher score = expected to fine-tune better"
+          + (f". {overlap_note(results)}" if overlap_note(results) else ""))
     print(terminal_table(results))
     for line in notes(results):
         print(line)

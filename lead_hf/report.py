@@ -18,11 +18,36 @@ def _fmt(value: float | None) -> str:
 
 def _cell(m, method: str) -> str:
     text = _fmt(m.scores.get(method))
-    return text + "*" if method in (m.flags or {}) and text != "-" else text
+    text = text + "*" if method in (m.flags or {}) and text != "-" else text
+    interval = (m.intervals or {}).get(method)
+    return f"{text} [{_fmt(interval[0])}, {_fmt(interval[1])}]" if interval and text != "-" else text
+
+
+def _has_uncertainty(results: RankingResults) -> bool:
+    return any(m.p_best for m in results.models)
+
+
+def overlap_note(results: RankingResults) -> str | None:
+    """In plain words, whether the primary score tells the two best models apart (their 95% bootstrap
+    intervals overlap or not), with their P(best); None without a bootstrap or with fewer than 2 models."""
+    primary = results.primary
+    top = [m for m in results.sorted_models() if m.status == "ok" and primary in (m.intervals or {})][:2]
+    if len(top) < 2:
+        return None
+    (a, b), (ia, ib) = top, (top[0].intervals[primary], top[1].intervals[primary])
+    p = lambda m: f"P(best) {m.p_best.get(primary, 0.0):.2f}"  # noqa: E731
+    if ia[0] <= ib[1] and ib[0] <= ia[1]:
+        return (f"The top two by {primary}, {a.model} ({p(a)}) and {b.model} ({p(b)}), have overlapping 95% "
+                "bootstrap intervals: this data cannot tell them apart, so treat them as tied.")
+    return (f"{a.model} is ahead of {b.model} by {primary} beyond the 95% bootstrap intervals "
+            f"({p(a)}, {p(b)}).")
 
 
 def table_rows(results: RankingResults) -> tuple[list[str], list[list[str]]]:
-    header = ["rank", "model", *results.scores]
+    boot = _has_uncertainty(results)
+    header = ["rank", "model", *[f"{s} [95% CI]" if boot else s for s in results.scores]]
+    if boot:
+        header.append(f"P(best {results.primary})")
     has_gt = any(m.finetune_accuracy is not None for m in results.models)
     if has_gt:
         header.append("fine-tuned acc")
@@ -30,6 +55,9 @@ def table_rows(results: RankingResults) -> tuple[list[str], list[list[str]]]:
     rows = []
     for m in results.sorted_models():
         row = [str(m.ranks.get(results.primary, "-")), m.model, *[_cell(m, s) for s in results.scores]]
+        if boot:
+            pb = (m.p_best or {}).get(results.primary)
+            row.append("-" if pb is None else f"{pb:.2f}")
         if has_gt:
             row.append("-" if m.finetune_accuracy is None else f"{m.finetune_accuracy:.2f}")
         row.append("ok" if m.status == "ok" else f"failed: {(m.error or '').splitlines()[0][:80]}")
@@ -38,8 +66,15 @@ def table_rows(results: RankingResults) -> tuple[list[str], list[list[str]]]:
 
 
 def notes(results: RankingResults) -> list[str]:
-    """The lines under a table: what a starred value means, per score."""
+    """The lines under a table: the bootstrap, then what a starred value means, per score."""
     out = []
+    boot = [m for m in results.models if m.bootstrap]
+    if boot:
+        n = max(len(v) for m in boot for v in m.bootstrap.values())
+        cost = {s: sum(m.bootstrap_seconds.get(s, 0.0) for m in boot) for s in results.scores}
+        out.append(f"[95% CI]: bootstrap interval over {n} stratified resamples of the training samples (cached "
+                   "features, no model re-run); P(best): share of draws in which the model ranks first. Cost "
+                   "of the draws, all models: " + ", ".join(f"{s} {c:.1f}s" for s, c in cost.items() if c) + ".")
     for method in results.scores:
         reasons = sorted({m.flags[method] for m in results.models if method in (m.flags or {})})
         if reasons:
@@ -69,6 +104,8 @@ def markdown_report(results: RankingResults) -> str:
     lines = [f"# Transferability ranking on `{ds.id}` ({ds.split})", "",
              f"{ds.num_samples} samples, {ds.num_classes} classes. Sorted by `{results.primary}` "
              "(higher = expected to fine-tune better).", "", markdown_table(results), ""]
+    if overlap_note(results):
+        lines += [overlap_note(results), ""]
     lines += [n.replace("*", "\\*", 1) for n in notes(results)] + ([""] if notes(results) else [])
     if results.warnings:
         lines += ["## Warnings", ""] + [f"- {text}" for text in results.warnings.values()] + [""]
@@ -92,10 +129,13 @@ def csv_text(results: RankingResults) -> str:
     buf = io.StringIO()
     writer = csv.writer(buf)
     writer.writerow(["model", "hub_id", "status", *results.scores, *[f"rank_{s}" for s in results.scores],
+                     *[f"{s}_{k}" for s in results.scores for k in ("ci_low", "ci_high", "p_best")],
                      "finetune_accuracy", "flags", "error"])
     for m in results.sorted_models():
+        ci = lambda s, i: (m.intervals or {}).get(s, ["", ""])[i]  # noqa: E731
         writer.writerow([m.model, m.hub_id or "", m.status, *[m.scores.get(s, "") for s in results.scores],
                          *[m.ranks.get(s, "") for s in results.scores],
+                         *[x for s in results.scores for x in (ci(s, 0), ci(s, 1), (m.p_best or {}).get(s, ""))],
                          "" if m.finetune_accuracy is None else m.finetune_accuracy,
                          "; ".join(f"{k}: {v}" for k, v in (m.flags or {}).items()), m.error or ""])
     return buf.getvalue()
@@ -191,16 +231,25 @@ def chart_figure(results: RankingResults):
     if values:
         lo, hi = min(values), max(values)
         spread = hi - lo
-        pad = spread * 0.25 or max(abs(hi) * 0.05, 1e-3)
-        left, right = lo - pad, hi + pad * 2.2  # room for the value labels on the right
+        cis = [(m.intervals or {}).get(primary) for m in ok]
+        if any(cis):
+            lo, hi = min([lo] + [c[0] for c in cis if c]), max([hi] + [c[1] for c in cis if c])
+        pad = (hi - lo) * 0.25 or max(abs(hi) * 0.05, 1e-3)
+        # room for the value labels (and P(best)) on the right
+        left, right = lo - pad, hi + pad * (3.6 if any(cis) else 2.2)
         decimals = _decimals(values)
         for y, m, v in zip(ys, ok, values):
             flagged = primary in (m.flags or {})
             ax.axhline(y, color="#e4e8ee", lw=0.8, ls=":", zorder=1)  # a guide, not a bar: no length
+            ci = (m.intervals or {}).get(primary)
+            if ci:
+                ax.plot(ci, [y, y], "-", lw=2.5, color="#9aa9c4", zorder=1.5, solid_capstyle="butt")
             ax.plot([v], [y], "o", ms=8, zorder=2, color="#4C72B0", mfc="white" if flagged else "#4C72B0")
-            ax.text(v + pad * 0.15, y, f" {v:.{decimals}f}{'*' if flagged else ''}", va="center", fontsize=8)
+            pb = (m.p_best or {}).get(primary)
+            ax.text(max(v, ci[1] if ci else v) + pad * 0.15, y, f" {v:.{decimals}f}{'*' if flagged else ''}"
+                    + (f"  P(best) {pb:.2f}" if pb is not None else ""), va="center", fontsize=8)
         ax.set_xlim(left, right)
-        scale = max(abs(lo), abs(hi))
+        scale = max(abs(min(values)), abs(max(values)))
         relative = f", {100 * spread / scale:.2g}% of the largest |value|" if scale > 0 and spread > 0 else ""
         spread_text = (f"spread best - worst = {spread:.{decimals}g}{relative}; the axis is cut to the data"
                        if len(values) > 1 else "one model ranked")
@@ -226,7 +275,8 @@ def chart_figure(results: RankingResults):
         _truth_panels(fig.add_subplot(grid[0, 1]), fig.add_subplot(grid[0, 2]), results, with_gt, title_width)
     footer = [f"model names without the {dropped} every name shares" if dropped else "",
               f"hollow dot, *: {primary} is saturated for that model (see results.md)"
-              if any(primary in (m.flags or {}) for m in ok) else ""]
+              if any(primary in (m.flags or {}) for m in ok) else "",
+              "bars: 95% bootstrap interval" if any((m.intervals or {}).get(primary) for m in ok) else ""]
     if any(footer):
         fig.text(0.01, 0.01, "; ".join(f for f in footer if f), fontsize=7.5)
     fig.tight_layout()

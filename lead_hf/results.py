@@ -1,9 +1,10 @@
 """The ranking results file: what `lead-hf rank` writes and `lead-hf publish` / `benchmark` read.
 
-One JSON document per (dataset split, set of models). Schema ``lead-hf/results/v1``:
+One JSON document per (dataset split, set of models). Schema ``lead-hf/results/v2`` (v1 files, which
+have no bootstrap fields, still load):
 
     {
-      "schema": "lead-hf/results/v1",
+      "schema": "lead-hf/results/v2",
       "dataset": {"id": str, "config": str|null, "split": str, "revision": str|null,
                   "fingerprint": str|null, "num_samples": int, "num_classes": int,
                   "label_names": [str]|null,
@@ -22,7 +23,11 @@ One JSON document per (dataset split, set of models). Schema ``lead-hf/results/v
          "finetune_accuracy": float|null,         # ground truth, when supplied
          "feature_dim": int|null,
          "flags": {method: str},                  # why a value cannot be trusted (saturated score, ...)
-         "ranked": ISO-8601 UTC|null}             # when this row was computed (rows of earlier runs are kept)
+         "ranked": ISO-8601 UTC|null,            # when this row was computed (rows of earlier runs are kept)
+         "bootstrap": {method: [float]},          # the score on each stratified resample (v2)
+         "bootstrap_seconds": {method: float},    # what those draws cost (v2)
+         "intervals": {method: [lo, hi]},         # 95% bootstrap interval, contains the score (v2)
+         "p_best": {method: float}}               # share of draws in which this model ranks first (v2)
       ],
       "agreement": {method: {"weighted_tau", "kendall_tau", "pearson", "top1_regret"}},  # with ground truth
       "warnings": {method: str},                  # a score that cannot rank these models, and what to do
@@ -39,7 +44,8 @@ from typing import Any
 
 from .io import write_json_atomic
 
-SCHEMA = "lead-hf/results/v1"
+SCHEMA = "lead-hf/results/v2"
+READABLE_SCHEMAS = ("lead-hf/results/v1", SCHEMA)
 
 
 @dataclass
@@ -69,6 +75,10 @@ class ModelResult:
     feature_dim: int | None = None
     flags: dict[str, str] = field(default_factory=dict)
     ranked: str | None = None
+    bootstrap: dict[str, list[float]] = field(default_factory=dict)
+    bootstrap_seconds: dict[str, float] = field(default_factory=dict)
+    intervals: dict[str, list[float]] = field(default_factory=dict)
+    p_best: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass
@@ -112,7 +122,7 @@ class RankingResults:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "RankingResults":
-        if data.get("schema") != SCHEMA:
+        if data.get("schema") not in READABLE_SCHEMAS:
             raise ValueError(f"not a lead-hf results file (schema {data.get('schema')!r}, expected {SCHEMA!r})")
         try:
             return cls(

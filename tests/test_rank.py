@@ -69,7 +69,18 @@ def test_rank_scores_every_model_and_writes_every_file(setup, tmp_path):
     again = RankingResults.load(folder / "results.json")
     assert again.to_dict() == json.loads(json.dumps(results.to_dict()))
     assert (folder / "chart.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert "| rank | model | lead |" in (folder / "results.md").read_text()
+    assert "| rank | model | lead [95% CI] |" in (folder / "results.md").read_text()
+    for method in results.scores:  # the default bootstrap: 20 draws, an interval and P(best) per score
+        assert all(len(m.bootstrap[method]) == 20 for m in results.models)
+        assert all(m.intervals[method][0] <= m.scores[method] <= m.intervals[method][1] for m in results.models)
+        assert sum(m.p_best[method] for m in results.models) == pytest.approx(1.0)
+
+
+def test_bootstrap_on_a_class_too_small_fails_before_scoring(setup, tmp_path):
+    with pytest.raises(ValueError, match=r"cannot resample class .*1 sample.*--bootstrap 0"):
+        rank_models(_opts(setup, tmp_path, max_per_class=1, scores=("logme",)), log=lambda m: None)
+    off = rank_models(_opts(setup, tmp_path, max_per_class=2, scores=("logme",), bootstrap=0), log=lambda m: None)
+    assert [(m.status, m.error, m.p_best, m.intervals) for m in off.models] == [("ok", None, {}, {})] * 2
 
 
 def test_a_model_that_fails_is_reported_and_the_others_ranked(setup, tmp_path):
