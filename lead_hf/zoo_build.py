@@ -75,7 +75,7 @@ def build(names=None, force: bool = False, log: Callable[[str], None] = print) -
     folder = zoo_dir()
     folder.mkdir(parents=True, exist_ok=True)
     manifest_path = folder / "manifest.json"
-    manifest = _read_manifest(manifest_path)
+    manifest = {k: v for k, v in _read_manifest(manifest_path).items() if k in RECIPES}  # drop retired names
     todo = [r for r in RECIPES.values() if not names or r.name in names]
     for recipe in todo:
         path = weights_path(recipe.name)
