@@ -53,9 +53,10 @@ class RankOptions(ExtractOptions):
     """Device of the scores (auto: CUDA when available)."""
     chart: bool = True
     """Write chart.png."""
-    bootstrap: int = 20
-    """Bootstrap draws per score and model (stratified resampling of the training samples, seeded by
-    --seed): a 95% interval for every score and each model's probability of ranking first. 0: off."""
+    bootstrap: int = 0
+    """Bootstrap draws per score and model, e.g. 20 (stratified resampling of the training samples, seeded
+    by --seed): a 95% interval for every score and each model's probability of ranking first. 0: off,
+    the default, because every draw re-runs every score: 20 draws made the cached demo 18x slower."""
 
 
 def read_models_file(path: str | Path) -> list[str]:
@@ -411,6 +412,7 @@ def rank_models(opts: RankOptions, log=print) -> RankingResults:
         entry.hub_id = model_info.get("hub_id")
         entry.revision = model_info.get("revision")
         entry.feature_dim = int(out.features.shape[1])
+        entry.cost = out.provenance.get("cost")
         if entry.finetune_accuracy is None:
             entry.finetune_accuracy = _match_truth(truth, model_info.get("name"), entry.hub_id)
         if dataset is None:
@@ -467,6 +469,7 @@ def rank_models(opts: RankOptions, log=print) -> RankingResults:
 def finish(ranking: RankingResults) -> None:
     """Ranks, rank agreement with the ground truth and the saturation warnings, from the rows."""
     ranking.assign_ranks()
+    ranking.assign_pareto()
     compute_uncertainty(ranking)
     compute_agreement(ranking)
     diagnose(ranking, (ranking.options.get("rank") or {}).get("max_per_class"))

@@ -27,6 +27,10 @@ def _has_uncertainty(results: RankingResults) -> bool:
     return any(m.p_best for m in results.models)
 
 
+def _num(value, unit: float, decimals: int) -> str:
+    return "-" if value is None else f"{value / unit:.{decimals}f}"
+
+
 def overlap_note(results: RankingResults) -> str | None:
     """In plain words, whether the primary score tells the two best models apart (their 95% bootstrap
     intervals overlap or not), with their P(best); None without a bootstrap or with fewer than 2 models."""
@@ -48,6 +52,9 @@ def table_rows(results: RankingResults) -> tuple[list[str], list[list[str]]]:
     header = ["rank", "model", *[f"{s} [95% CI]" if boot else s for s in results.scores]]
     if boot:
         header.append(f"P(best {results.primary})")
+    cost = any(m.cost for m in results.models)
+    if cost:
+        header += ["params M", "GFLOPs", "img/s", "front"]
     has_gt = any(m.finetune_accuracy is not None for m in results.models)
     if has_gt:
         header.append("fine-tuned acc")
@@ -58,6 +65,10 @@ def table_rows(results: RankingResults) -> tuple[list[str], list[list[str]]]:
         if boot:
             pb = (m.p_best or {}).get(results.primary)
             row.append("-" if pb is None else f"{pb:.2f}")
+        if cost:
+            c = m.cost or {}
+            row += [_num(c.get("parameters"), 1e6, 2), _num(c.get("flops_per_image"), 1e9, 3),
+                    _num(c.get("images_per_second"), 1, 1), "yes" if m.pareto else ""]
         if has_gt:
             row.append("-" if m.finetune_accuracy is None else f"{m.finetune_accuracy:.2f}")
         row.append("ok" if m.status == "ok" else f"failed: {(m.error or '').splitlines()[0][:80]}")
@@ -68,6 +79,14 @@ def table_rows(results: RankingResults) -> tuple[list[str], list[list[str]]]:
 def notes(results: RankingResults) -> list[str]:
     """The lines under a table: the bootstrap, then what a starred value means, per score."""
     out = []
+    key = results.cost_axis()
+    if key:
+        devices = sorted({m.cost.get("device") for m in results.models if m.cost and m.cost.get("device")})
+        out.append(f"Cost: parameters; GFLOPs: forward FLOPs per image at the preprocessing's input size "
+                   f"(torch.utils.flop_counter); img/s: measured extraction throughput"
+                   f"{' on ' + ', '.join(devices) if devices else ''} ('-': features from an older cache entry); "
+                   f"front: on the Pareto front of {results.primary} vs "
+                   f"{'FLOPs' if key == 'flops_per_image' else 'parameters'} (no model scores higher for less).")
     boot = [m for m in results.models if m.bootstrap]
     if boot:
         n = max(len(v) for m in boot for v in m.bootstrap.values())
@@ -125,17 +144,22 @@ def markdown_report(results: RankingResults) -> str:
     return "\n".join(lines) + "\n"
 
 
+COST_COLUMNS = ("parameters", "flops_per_image", "images_per_second", "device")
+
+
 def csv_text(results: RankingResults) -> str:
     buf = io.StringIO()
     writer = csv.writer(buf)
     writer.writerow(["model", "hub_id", "status", *results.scores, *[f"rank_{s}" for s in results.scores],
                      *[f"{s}_{k}" for s in results.scores for k in ("ci_low", "ci_high", "p_best")],
-                     "finetune_accuracy", "flags", "error"])
+                     *COST_COLUMNS, "pareto", "finetune_accuracy", "flags", "error"])
     for m in results.sorted_models():
         ci = lambda s, i: (m.intervals or {}).get(s, ["", ""])[i]  # noqa: E731
         writer.writerow([m.model, m.hub_id or "", m.status, *[m.scores.get(s, "") for s in results.scores],
                          *[m.ranks.get(s, "") for s in results.scores],
                          *[x for s in results.scores for x in (ci(s, 0), ci(s, 1), (m.p_best or {}).get(s, ""))],
+                         *[("" if (m.cost or {}).get(k) is None else m.cost[k]) for k in COST_COLUMNS],
+                         int(m.pareto),
                          "" if m.finetune_accuracy is None else m.finetune_accuracy,
                          "; ".join(f"{k}: {v}" for k, v in (m.flags or {}).items()), m.error or ""])
     return buf.getvalue()
@@ -213,15 +237,18 @@ def chart_figure(results: RankingResults):
     ok = [m for m in results.sorted_models() if m.status == "ok" and primary in m.scores]
     failed = [m for m in results.models if m not in ok]
     with_gt = [m for m in ok if m.finetune_accuracy is not None]
-    panels = 3 if len(with_gt) >= 2 else 1
+    truth = len(with_gt) >= 2
+    cost_key = results.cost_axis()
+    ratios = [1.25] + ([1.0, 0.8] if truth else []) + ([1.0] if cost_key else [])
+    panels = len(ratios)
     rows = len(ok) + len(failed)
-    width = 7.5 if panels == 1 else 16.0
-    fig = plt.figure(figsize=(width, 0.42 * max(rows, 3) + 2.4))
-    grid = fig.add_gridspec(1, panels, width_ratios=[1.25, 1.0, 0.8][:panels])
+    width = 7.5 + (8.5 if truth else 0.0) + (6.0 if cost_key else 0.0)
+    fig = plt.figure(figsize=(width, 0.42 * max(rows, 3) + 2.4 + (1.0 if cost_key and rows < 6 else 0.0)))
+    grid = fig.add_gridspec(1, panels, width_ratios=ratios)
     ax = fig.add_subplot(grid[0, 0])
     ds = results.dataset
     # characters that fit over one panel at the title's font size (about 11 per inch of axes)
-    title_width = int(11 * 0.55 * width * (1.25 / 3.05 if panels > 1 else 1.0)) + (8 if panels > 1 else 0)
+    title_width = int(11 * 0.55 * width * 1.25 / sum(ratios)) + (8 if panels > 1 else 0)
 
     values = [m.scores[primary] for m in ok]
     shown, dropped = short_names([m.model for m in ok])
@@ -271,8 +298,10 @@ def chart_figure(results: RankingResults):
                  fontsize=9.5)
     ax.grid(axis="x", color="#eeeeee", zorder=0)
 
-    if panels == 3:
+    if truth:
         _truth_panels(fig.add_subplot(grid[0, 1]), fig.add_subplot(grid[0, 2]), results, with_gt, title_width)
+    if cost_key:
+        _cost_panel(fig.add_subplot(grid[0, panels - 1]), results, cost_key, ok, title_width)
     footer = [f"model names without the {dropped} every name shares" if dropped else "",
               f"hollow dot, *: {primary} is saturated for that model (see results.md)"
               if any(primary in (m.flags or {}) for m in ok) else "",
@@ -329,6 +358,40 @@ def _truth_panels(ax, ax_tau, results: RankingResults, with_gt, title_width: int
     ax_tau.set_xlabel("weighted Kendall tau with accuracy")
     ax_tau.set_title("\n".join(textwrap.wrap("agreement of every score with fine-tuning (1 = same order)",
                                              int(title_width * 0.75))), fontsize=9.5)
+
+
+def _cost_panel(ax, results: RankingResults, key: str, ok, title_width: int) -> None:
+    """The primary score against the cost (log axis), each model labelled with its rank; the models on
+    the Pareto front are filled and joined by the front's staircase, the others hollow."""
+    import textwrap
+
+    primary = results.primary
+    unit, label = (1e9, "forward GFLOPs per image") if key == "flops_per_image" else (1e6, "parameters (millions)")
+    pts = [(m.cost[key] / unit, m.scores[primary], m) for m in ok if m.cost and m.cost.get(key) is not None]
+    for x, y, m in pts:
+        ax.plot([x], [y], "o", ms=8, color="#C44E52" if m.pareto else "#4C72B0",
+                mfc="#C44E52" if m.pareto else "white", zorder=3)
+        ax.annotate(f"#{m.ranks.get(primary, '?')}", (x, y), textcoords="offset points", xytext=(6, 4), fontsize=8)
+    front = sorted((x, y) for x, y, m in pts if m.pareto)
+    if len(front) >= 2:
+        xs, ys = [front[0][0]], [front[0][1]]
+        for x, y in front[1:]:
+            xs += [x, x]
+            ys += [ys[-1], y]
+        ax.plot(xs, ys, "-", color="#C44E52", lw=1.2, zorder=2, label="Pareto front")
+    ax.set_xscale("log")
+    lo, hi = min(x for x, _, _ in pts), max(x for x, _, _ in pts)
+    ax.set_xlim(lo / 1.35, hi * 1.35 if hi > lo else hi * 2)
+    ys_all = [y for _, y, _ in pts]
+    pad = (max(ys_all) - min(ys_all)) * 0.15 or max(abs(max(ys_all)) * 0.02, 1e-3)
+    ax.set_ylim(min(ys_all) - pad, max(ys_all) + pad)
+    ax.set_xlabel(label + " (log scale)")
+    ax.set_ylabel(f"{primary} score")
+    on = sum(m.pareto for _, _, m in pts)
+    title = (f"{primary} vs cost: {on} of {len(pts)} models on the Pareto front (filled: no model scores higher "
+             "for less)")
+    ax.set_title("\n".join(textwrap.wrap(title, title_width)), fontsize=9.5)
+    ax.grid(color="#eeeeee", which="both")
 
 
 def write_chart(results: RankingResults, path: str | Path) -> Path:

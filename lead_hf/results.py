@@ -27,7 +27,11 @@ have no bootstrap fields, still load):
          "bootstrap": {method: [float]},          # the score on each stratified resample (v2)
          "bootstrap_seconds": {method: float},    # what those draws cost (v2)
          "intervals": {method: [lo, hi]},         # 95% bootstrap interval, contains the score (v2)
-         "p_best": {method: float}}               # share of draws in which this model ranks first (v2)
+         "p_best": {method: float},               # share of draws in which this model ranks first (v2)
+         "cost": {"parameters": int, "flops_per_image": int|null,   # forward FLOPs at "input_size" [H, W]
+                  "input_size": [int, int], "images_per_second": float|null,  # measured extraction
+                  "throughput_images": int, "device": str|null, "processes": int|null}|null,  # (v2)
+         "pareto": bool}                          # on the primary-score-vs-FLOPs Pareto front (v2)
       ],
       "agreement": {method: {"weighted_tau", "kendall_tau", "pearson", "top1_regret"}},  # with ground truth
       "warnings": {method: str},                  # a score that cannot rank these models, and what to do
@@ -79,6 +83,8 @@ class ModelResult:
     bootstrap_seconds: dict[str, float] = field(default_factory=dict)
     intervals: dict[str, list[float]] = field(default_factory=dict)
     p_best: dict[str, float] = field(default_factory=dict)
+    cost: dict[str, Any] | None = None
+    pareto: bool = False
 
 
 @dataclass
@@ -105,6 +111,30 @@ class RankingResults:
             for m in ok:
                 if method in m.scores:
                     m.ranks[method] = 1 + sum(v > m.scores[method] for v in values)
+
+    def cost_axis(self) -> str | None:
+        """The cost the Pareto front is taken on: forward FLOPs per image, else parameters (None: neither
+        is known for two scored models)."""
+        ok = [m for m in self.models if m.status == "ok" and self.primary in m.scores and m.cost]
+        for key in ("flops_per_image", "parameters"):
+            if sum(m.cost.get(key) is not None for m in ok) >= 2:
+                return key
+        return None
+
+    def assign_pareto(self) -> None:
+        """Mark the models on the Pareto front of the primary score (higher is better) against the cost
+        (lower is better): no other model scores at least as high for at most the cost, better in one."""
+        key = self.cost_axis()
+        for m in self.models:
+            m.pareto = False
+        if key is None:
+            return
+        pts = [m for m in self.models if m.status == "ok" and self.primary in m.scores and m.cost
+               and m.cost.get(key) is not None]
+        for m in pts:
+            s, c = m.scores[self.primary], m.cost[key]
+            m.pareto = not any(o.scores[self.primary] >= s and o.cost[key] <= c
+                               and (o.scores[self.primary] > s or o.cost[key] < c) for o in pts if o is not m)
 
     def sorted_models(self) -> list[ModelResult]:
         """Successful models best-first by the primary score, then failures."""

@@ -142,7 +142,9 @@ def test_resume_after_failure_gives_identical_arrays(timm_model, opts, tmp_path,
 
     monkeypatch.setattr(ModelRef, "load", counting_load)
     resumed = extract(timm_model, ds, opts)
-    assert seen == [4, 3]  # only the missing last chunk (rows 16-22) ran, batched as before
+    # one image for the FLOP count (lead_hf.extract.cost), then only the missing last chunk (rows 16-22),
+    # batched as before
+    assert seen == [1, 4, 3]
     np.testing.assert_array_equal(resumed.features, clean.features)
     np.testing.assert_array_equal(resumed.logits, clean.logits)
 

@@ -52,7 +52,7 @@ def _opts(setup, tmp_path, **kw):
 
 
 def test_rank_scores_every_model_and_writes_every_file(setup, tmp_path):
-    opts = _opts(setup, tmp_path)
+    opts = _opts(setup, tmp_path, bootstrap=20)
     results = rank_models(opts, log=lambda m: None)
     assert results.scores == ["lead", "logme", "leep", "nce"] and results.primary == "lead"
     assert [m.status for m in results.models] == ["ok", "ok"]
@@ -70,15 +70,24 @@ def test_rank_scores_every_model_and_writes_every_file(setup, tmp_path):
     assert again.to_dict() == json.loads(json.dumps(results.to_dict()))
     assert (folder / "chart.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "| rank | model | lead [95% CI] |" in (folder / "results.md").read_text()
-    for method in results.scores:  # the default bootstrap: 20 draws, an interval and P(best) per score
+    for method in results.scores:  # --bootstrap 20: 20 draws, an interval and P(best) per score
         assert all(len(m.bootstrap[method]) == 20 for m in results.models)
         assert all(m.intervals[method][0] <= m.scores[method] <= m.intervals[method][1] for m in results.models)
         assert sum(m.p_best[method] for m in results.models) == pytest.approx(1.0)
+    for m in results.models:  # cost, recorded by the extraction
+        module = __import__("lead_hf.models", fromlist=["resolve_model"]).resolve_model(m.model).load().module
+        assert m.cost["parameters"] == sum(p.numel() for p in module.parameters())
+        assert m.cost["flops_per_image"] > 0 and m.cost["input_size"] == [32, 32]
+        assert m.cost["images_per_second"] > 0 and m.cost["throughput_images"] == 24
+    assert any(m.pareto for m in results.models)
+    assert "GFLOPs" in (folder / "results.md").read_text()
+    import shutil
+    shutil.copy(folder / "chart.png", "/tmp/chart_rank_test.png")
 
 
 def test_bootstrap_on_a_class_too_small_fails_before_scoring(setup, tmp_path):
     with pytest.raises(ValueError, match=r"cannot resample class .*1 sample.*--bootstrap 0"):
-        rank_models(_opts(setup, tmp_path, max_per_class=1, scores=("logme",)), log=lambda m: None)
+        rank_models(_opts(setup, tmp_path, max_per_class=1, scores=("logme",), bootstrap=5), log=lambda m: None)
     off = rank_models(_opts(setup, tmp_path, max_per_class=2, scores=("logme",), bootstrap=0), log=lambda m: None)
     assert [(m.status, m.error, m.p_best, m.intervals) for m in off.models] == [("ok", None, {}, {})] * 2
 

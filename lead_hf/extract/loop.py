@@ -192,7 +192,12 @@ def extract(model_spec, dataset_spec, options: ExtractOptions | None = None, **o
     if opts.use_cache:
         hit = _cache.read_entry(directory)
         if hit is not None:
-            return _result(hit[0], hit[1], directory, from_cache=True)
+            out = _result(hit[0], hit[1], directory, from_cache=True)
+            if "cost" not in out.provenance:  # an entry written before costs were recorded: no throughput
+                from .cost import model_cost
+                out.provenance["cost"] = {**model_cost(ref.load()), "images_per_second": None,
+                                          "throughput_images": 0, "device": None, "processes": None}
+            return out
 
     acc = accelerator()
     try:
@@ -236,6 +241,9 @@ def _run(ref, build, ds_label, key, key_parts, directory, opts, acc) -> dict | N
     model = ref.load()
     device = acc.device
     model.to(device, channels_last=opts.channels_last)
+    from .cost import model_cost
+    cost = model_cost(model, device)
+    cost.update(images_per_second=None, throughput_images=0, device=str(device), processes=acc.num_processes)
 
     batch_size = opts.batch_size or auto_batch_size(device, model.image_size)
     workers = opts.num_workers if opts.num_workers >= 0 else auto_num_workers(acc.num_processes)
@@ -268,6 +276,7 @@ def _run(ref, build, ds_label, key, key_parts, directory, opts, acc) -> dict | N
         pending: dict[str, list[np.ndarray]] = {"features": [], "logits": []}
         buffered = 0
         next_chunk = 0
+        loop_start = time.perf_counter()
         for pixels, rows, bad, errors in loader:
             if opts.channels_last:
                 pixels = pixels.contiguous(memory_format=torch.channels_last)
@@ -294,6 +303,10 @@ def _run(ref, build, ds_label, key, key_parts, directory, opts, acc) -> dict | N
                 buffered -= len(r)
                 next_chunk += 1
         bar.close()
+        loop_seconds = time.perf_counter() - loop_start
+        # decoding, preprocessing and the forward pass of every process together, in images per second
+        cost.update(images_per_second=round(len(todo) / loop_seconds, 2) if loop_seconds > 0 else None,
+                    throughput_images=int(len(todo)))
         if acc.is_main_process and next_chunk != len(chunk_rows):
             raise RuntimeError(f"extraction of {ref.name!r} received {buffered} samples short of chunk "
                                f"{chunk_rows[next_chunk][0]}; this is a bug, please report it")
@@ -320,6 +333,7 @@ def _run(ref, build, ds_label, key, key_parts, directory, opts, acc) -> dict | N
             "versions": package_versions(),
             "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
             "seconds": round(time.time() - start, 3),
+            "cost": cost,
         },
     }
     _cache.write_entry(directory, arrays, manifest)
