@@ -393,8 +393,18 @@ def _train_one(ref, data, opts: FinetuneOptions, lr: float, log, seed: int, imag
             total += float(loss.detach()) * len(y)
             count += len(y)
         if not math.isfinite(total):
-            raise FloatingPointError(f"fine-tuning {ref.name!r} diverged (non-finite loss) at lr={lr}; "
-                                     "use a smaller learning rate")
+            # a learning rate too large for this model: the run counts as failed (chance accuracy, the
+            # majority class's share, which is what a network with non-finite weights scores); the grid
+            # goes on, and finetune() raises only when every run diverged
+            log(f"  {ref.name} lr={lr:g} seed={seed} epoch {epoch + 1}/{opts.epochs}: diverged (non-finite loss)")
+            chance = float(np.bincount(te_lab).max() / len(te_lab))
+            acc.free_memory()
+            return {"lr": lr, "seed": seed, "image_size": image_size, "accuracy": chance, "final_accuracy": chance,
+                    "diverged": True, "diverged_at_epoch": epoch + 1, "per_epoch": [],
+                    "train_loss": [float(v) for v in losses], "seconds": round(time.time() - start, 2),
+                    "num_train": len(tr_img), "num_test": len(te_img), "num_classes": len(names),
+                    "device": str(acc.device), "num_processes": acc.num_processes, "is_main": acc.is_main_process,
+                    "chance": chance}
         losses.append(total / max(count, 1))
         if not (opts.eval_every_epoch or epoch == opts.epochs - 1):
             log(f"  {ref.name} lr={lr:g} epoch {epoch + 1}/{opts.epochs}: loss {losses[-1]:.4f} "
@@ -510,6 +520,9 @@ def finetune(model_spec, dataset: str | None = None, options: FinetuneOptions | 
             break  # bracketed: an interior rate is (among) the best, or both edges tie
         new = float(f"{new:.3g}")
         grid[new] = run_one(new, opts.seed)
+    if all(r.get("diverged") for r in grid.values()):
+        raise FloatingPointError(f"fine-tuning {ref.name!r} diverged (non-finite loss) at every learning rate "
+                                 f"{sorted(grid)}; use smaller learning rates")
     best_lr = _best_lr(grid)
     repeats = [run_one(best_lr, s) for s in opts.repeat_seeds]
     per_seed = [grid[best_lr]["accuracy"], *(r["accuracy"] for r in repeats)]

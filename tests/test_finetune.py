@@ -289,3 +289,15 @@ def test_a_headless_torch_family_model_gets_a_new_head():
 def test_protocol_string_names_the_preset():
     assert FinetuneOptions.preset("ft-v2").protocol_string().startswith("ft-v2 ")
     assert FinetuneOptions().protocol_string().startswith("ft-v1 ")  # not a preset: the code's version
+
+
+def test_a_diverging_rate_fails_alone_and_all_diverging_rates_raise(tmp_path, data_dir, tiny_model):
+    opts = _opts(tmp_path, learning_rates=(0.01, 1e12), epochs=2)
+    res = finetune(tiny_model, data_dir, opts, log=lambda m: None)
+    by_lr = {r["lr"]: r for r in res.runs}
+    assert by_lr[1e12].get("diverged") and by_lr[1e12]["accuracy"] == by_lr[1e12]["chance"]
+    assert not by_lr[0.01].get("diverged") and res.best_learning_rate == 0.01
+    again = finetune(tiny_model, data_dir, opts, log=lambda m: None)  # the diverged run is cached too
+    assert again.trained == 0
+    with pytest.raises(FloatingPointError, match="diverged .* at every learning rate"):
+        finetune(tiny_model, data_dir, _opts(tmp_path, learning_rates=(1e12, 1e13), epochs=1), log=lambda m: None)
