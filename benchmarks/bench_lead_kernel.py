@@ -9,6 +9,10 @@ class-block variant needs K Grams of S x S and their eigh, which is listed too. 
 
     OMP_WAIT_POLICY=PASSIVE .venv/bin/python benchmarks/bench_lead_kernel.py
     OMP_WAIT_POLICY=PASSIVE .venv/bin/python benchmarks/bench_lead_kernel.py --points 640 2048 6400 --dims 2048
+    OMP_WAIT_POLICY=PASSIVE .venv/bin/python benchmarks/bench_lead_kernel.py --end-to-end   # whole LEAD vs LogME
+
+--end-to-end times the whole score instead, LEAD's default and its kernel variants next to LogME at
+N = 50,000, D = 2048, K = 100 (S*K = 6,400 sampled points), each in a fresh process (bench_lead_speed.run).
 
 Writes benchmarks/results/lead_kernel_cost.md (and --json FILE: the raw numbers).
 """
@@ -77,7 +81,11 @@ def main() -> int:
     ap.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     ap.add_argument("--out", default=str(HERE / "results" / "lead_kernel_cost.md"))
     ap.add_argument("--json", help="also write the raw measurements here")
+    ap.add_argument("--end-to-end", action="store_true", help="time whole scores instead (see above)")
+    ap.add_argument("--size", nargs=3, type=int, default=[50000, 2048, 100], metavar=("N", "D", "K"))
     args = ap.parse_args()
+    if args.end_to_end:
+        return end_to_end(args)
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     lines = [f"# Cost of LEAD's NTK pieces (head 1024 x 2048, float32 signals and Gram, float64 eigh), "
              f"median of {args.repeats}, load average at start {load:.1f}", "",
@@ -96,6 +104,45 @@ def main() -> int:
             print(lines[-1], flush=True)
     from lead_hf.io import write_json_atomic, write_text_atomic
     write_text_atomic(args.out, "\n".join(lines) + "\n")
+    if args.json:
+        write_json_atomic(args.json, raw)
+    return 0
+
+
+VARIANTS = {
+    "LEAD default (class_mean)": {},
+    "LEAD full_kernel, eta=1/lambda_max, t=10": {"evolution": "full_kernel", "eta_normalization": "lambda_max",
+                                                 "softmax_before_ce": False, "t": 10.0},
+    "LEAD class_block, eta=1/lambda_max, t=10": {"evolution": "class_block", "eta_normalization": "lambda_max",
+                                                 "t": 10.0},
+    "LEAD full_kernel on all 6,400 points (max_kernel_points=6400)": {
+        "evolution": "full_kernel", "eta_normalization": "lambda_max", "t": 10.0, "max_kernel_points": 6400},
+}
+
+
+def end_to_end(args) -> int:
+    sys.path.insert(0, str(HERE))
+    from bench_lead_speed import run as run_score
+
+    n, d, k = args.size
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    lines = [f"# Whole scores at N={n}, D={d}, K={k} (median of {args.repeats}, fresh process each, "
+             f"load average at start {load:.1f})", "",
+             "| score | seconds | LogME seconds (same rounds) | / LogME | peak RSS MB |", "|---|---:|---:|---:|---:|"]
+    print("\n".join(lines), flush=True)
+    raw = []
+    for name, opts in VARIANTS.items():
+        runs, logme = [], []
+        for _ in range(args.repeats):  # alternate with LogME so that both see the same machine load
+            runs.append(run_score("lead", n, d, k, "cpu", opts))
+            logme.append(run_score("logme", n, d, k, "cpu"))
+        t, tl = statistics.median(r["seconds"] for r in runs), statistics.median(r["seconds"] for r in logme)
+        raw.append(dict(variant=name, options=opts, lead=runs, logme=logme))
+        lines.append(f"| {name} | {t:.2f} | {tl:.2f} | {t / tl:.2f} | {max(r['peak_rss_mb'] for r in runs):.0f} |")
+        print(lines[-1], flush=True)
+    from lead_hf.io import write_json_atomic, write_text_atomic
+    out = Path(args.out).with_name(Path(args.out).stem + "_end_to_end.md")
+    write_text_atomic(out, "\n".join(lines) + "\n")
     if args.json:
         write_json_atomic(args.json, raw)
     return 0

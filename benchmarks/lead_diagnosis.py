@@ -69,6 +69,16 @@ def main(argv=None) -> int:
                  ("LEAD v1 (class_mean, softmax, t=1)", "LEAD t=0 (probe only)")):
         rho = [stats.spearmanr(values[a][d], values[b][d]).statistic for d in names]
         lines.append(f"| Spearman({a}, {b}) | " + " | ".join(f"{r:+.3f}" for r in rho) + " |")
+    # how concentrated the head's NTK spectrum is: lambda_max / trace over the kernel points (balanced classes)
+    from lead_hf import compute_score
+    conc = []
+    for d in names:
+        fr = []
+        for e in entries[d]:
+            det = compute_score("lead", e.features, e.labels).details
+            fr.append(det["lambda_max"] / (np.mean(det["ntk_lambda"]) * det["kernel_points"]))
+        conc.append(f"{min(fr):.2f}-{max(fr):.2f}")
+    lines.append("| lambda_max / trace of the NTK (min-max over models) | " + " | ".join(conc) + " |")
     for label in ("LEAD (defaults)", "LEAD v1 (class_mean, softmax, t=1)"):
         spread = [np.ptp(values[label][d]) for d in names]
         gap = [np.diff(np.sort(values[label][d])).min() for d in names]
