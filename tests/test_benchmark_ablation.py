@@ -23,16 +23,40 @@ def test_grid_changes_one_option_and_every_value_is_valid(ablation):
     from lead_hf.scores.lead import LeadOptions
 
     defaults = score_options("lead")
-    grid = ablation.ablation_grid()
+    grid = ablation.ablation_grid(["one-option"])
     assert grid[0] == ("default", "default", {})
     for group, label, opts in grid[1:]:
         assert set(opts) <= set(defaults), (group, opts)
-        LeadOptions(**opts)  # every setting is accepted by LEAD itself
+        LeadOptions(**{**defaults, **opts})  # every setting is a valid variant of the default
         if group != "svm_loss x svm_fit":
             assert len(opts) == 1
     groups = {g for g, _, _ in grid}
-    assert {"eta_normalization", "t", "class_aware", "samples_per_class", "svm_probability",
+    assert {"eta_normalization", "t", "evolution", "samples_per_class", "svm_probability",
             "svm_loss x svm_fit"} <= groups
+
+
+def test_candidates_spell_out_every_option_that_defines_a_variant(ablation):
+    from lead_hf.scores.lead import LeadOptions
+
+    rows = [r for r in ablation.ablation_grid(["candidate"]) if r[0] == "candidate"]
+    keys = {"evolution", "eta_normalization", "evolved_state", "svm_probability", "softmax_before_ce", "t"}
+    for _, label, opts in rows:
+        assert keys <= set(opts), label  # independent of whatever the defaults are when it runs
+        LeadOptions(**opts)
+    assert len({label for _, label, _ in rows}) == len(rows)
+    assert {o["evolution"] for _, _, o in rows} == {"class_mean", "class_block", "full_kernel"}
+
+
+def test_every_ground_truth_scores_the_same_values(ablation):
+    rows = [{"dataset": "embedded:a", "model": m, "score": "lead", "value": v, "seconds": 0.1, "accuracy": 0.0}
+            for m, v in (("m1", 1.0), ("m2", 2.0), ("m3", 3.0), ("m4", 4.0))]
+    truths = {"same": {"a": {"m1": 0.1, "m2": 0.2, "m3": 0.3, "m4": 0.4}},
+              "reversed": {"a": {"m1": 0.4, "m2": 0.3, "m3": 0.2, "m4": 0.1}}}
+    tables = ablation.agreement_per_truth(rows, truths)
+    row = ablation.table_row("g", "s", {}, "lead", tables, ["a"], [])
+    assert row["a@same"] == pytest.approx(1.0) and row["a@reversed"] == pytest.approx(-1.0)
+    assert row["choose"] == pytest.approx(0.0)  # the mean over the ground truths
+    assert row["confirm"] != row["confirm"]  # no CONFIRM dataset: NaN, not a made-up number
 
 
 def test_subsample_is_stratified(ablation):
@@ -54,5 +78,8 @@ def test_choose_uses_only_the_choose_mean(ablation):
         {"group": "t", "setting": "t=10", "score": "lead", "choose": 0.1, "confirm": 1.0, "seconds": 0.1},
     ]
     assert ablation.choose(table) == {"t": "t=3"}
-    md = ablation.render(table, {"t": "t=3"}, ["a"], ["b"], [], [])
+    from types import SimpleNamespace
+
+    args = SimpleNamespace(choose=["a"], confirm=["b"], ground_truth=["gt"], zoo="zoo.txt")
+    md = ablation.render(table, {"t": "t=3"}, args, [], [], [])
     assert "t=3 *" in md and "t=10 *" not in md
