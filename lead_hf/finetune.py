@@ -381,6 +381,15 @@ def _train_one(ref, data, opts: FinetuneOptions, lr: float, log, seed: int, imag
         forward = module
     per_epoch, losses = [], []
     start = time.time()
+    chance = float(np.bincount(te_lab).max() / len(te_lab))
+
+    def record(accuracy: float, final: float) -> dict[str, Any]:
+        return {"lr": lr, "seed": seed, "image_size": image_size, "accuracy": float(accuracy),
+                "final_accuracy": float(final), "per_epoch": [float(v) for v in per_epoch],
+                "train_loss": [float(v) for v in losses], "seconds": round(time.time() - start, 2),
+                "num_train": len(tr_img), "num_test": len(te_img), "num_classes": len(names),
+                "device": str(acc.device), "num_processes": acc.num_processes, "is_main": acc.is_main_process,
+                "chance": chance}
     for epoch in range(opts.epochs):
         module.train()
         total, count = 0.0, 0
@@ -397,14 +406,8 @@ def _train_one(ref, data, opts: FinetuneOptions, lr: float, log, seed: int, imag
             # majority class's share, which is what a network with non-finite weights scores); the grid
             # goes on, and finetune() raises only when every run diverged
             log(f"  {ref.name} lr={lr:g} seed={seed} epoch {epoch + 1}/{opts.epochs}: diverged (non-finite loss)")
-            chance = float(np.bincount(te_lab).max() / len(te_lab))
             acc.free_memory()
-            return {"lr": lr, "seed": seed, "image_size": image_size, "accuracy": chance, "final_accuracy": chance,
-                    "diverged": True, "diverged_at_epoch": epoch + 1, "per_epoch": [],
-                    "train_loss": [float(v) for v in losses], "seconds": round(time.time() - start, 2),
-                    "num_train": len(tr_img), "num_test": len(te_img), "num_classes": len(names),
-                    "device": str(acc.device), "num_processes": acc.num_processes, "is_main": acc.is_main_process,
-                    "chance": chance}
+            return {**record(chance, chance), "diverged": True, "diverged_at_epoch": epoch + 1}
         losses.append(total / max(count, 1))
         if not (opts.eval_every_epoch or epoch == opts.epochs - 1):
             log(f"  {ref.name} lr={lr:g} epoch {epoch + 1}/{opts.epochs}: loss {losses[-1]:.4f} "
@@ -424,12 +427,7 @@ def _train_one(ref, data, opts: FinetuneOptions, lr: float, log, seed: int, imag
     if keep is not None:
         keep.append(acc.unwrap_model(module))
     acc.free_memory()
-    return {"lr": lr, "seed": seed, "image_size": image_size, "accuracy": float(max(per_epoch)),
-            "final_accuracy": float(per_epoch[-1]),
-            "per_epoch": [float(v) for v in per_epoch], "train_loss": [float(v) for v in losses],
-            "seconds": round(time.time() - start, 2), "num_train": len(tr_img), "num_test": len(te_img),
-            "num_classes": len(names), "device": str(acc.device), "num_processes": acc.num_processes,
-            "is_main": acc.is_main_process, "chance": float(np.bincount(te_lab).max() / len(te_lab))}
+    return record(max(per_epoch), per_epoch[-1])
 
 
 def train_model(model_spec, options: FinetuneOptions, log=print):
