@@ -181,6 +181,22 @@ def resolve_methods(names) -> list[str]:
     return out
 
 
+def json_safe(value):
+    """Score details as JSON values: numbers, strings, lists and dicts (tensors and arrays become lists,
+    non-finite floats None), so results.json can always be written."""
+    if isinstance(value, dict):
+        return {str(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v) for v in value]
+    if hasattr(value, "tolist"):  # torch tensors, numpy arrays and scalars
+        return json_safe(value.tolist())
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if value is None or isinstance(value, (bool, int, str)):
+        return value
+    return str(value)
+
+
 def _model_list(opts: RankOptions) -> list[str]:
     models = list(opts.models)
     if opts.models_file:
@@ -437,6 +453,7 @@ def rank_models(opts: RankOptions, log=print) -> RankingResults:
                 continue
             entry.scores[method] = r.value
             entry.seconds[method] = round(r.seconds, 4)
+            entry.details[method] = json_safe(r.details)
             flag = score_flag(method, r, out.num_samples, entry.feature_dim)
             if flag:
                 entry.flags[method] = flag

@@ -85,6 +85,9 @@ class ModelResult:
     p_best: dict[str, float] = field(default_factory=dict)
     cost: dict[str, Any] | None = None
     pareto: bool = False
+    details: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """score -> its diagnostics (``ScoreResult.details``; for LEAD: lambda_k, lambda_max, the initial and
+    final cross-entropy, the out-of-fold probe accuracy)."""
 
 
 @dataclass

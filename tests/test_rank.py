@@ -81,8 +81,12 @@ def test_rank_scores_every_model_and_writes_every_file(setup, tmp_path):
         assert m.cost["images_per_second"] > 0 and m.cost["throughput_images"] == 24
     assert any(m.pareto for m in results.models)
     assert "GFLOPs" in (folder / "results.md").read_text()
-    import shutil
-    shutil.copy(folder / "chart.png", "/tmp/chart_rank_test.png")
+    saved = json.loads((folder / "results.json").read_text())["models"]
+    for m in saved:  # what a user needs to read a LEAD value, in results.json
+        lead = m["details"]["lead"]
+        assert len(lead["ntk_lambda"]) == 3 and lead["lambda_max"] > 0
+        assert {"initial_cross_entropy", "cross_entropy", "probe_accuracy"} <= set(lead)
+        assert 0 <= lead["probe_accuracy"] <= 1
 
 
 def test_bootstrap_on_a_class_too_small_fails_before_scoring(setup, tmp_path):
@@ -297,3 +301,14 @@ def test_finetune_json_is_accepted_as_ground_truth(setup, tmp_path):
     (tmp_path / "bad.json").write_text('{"results": [{"model": "a"}]}')
     with pytest.raises(ValueError, match="every record needs 'model'"):
         read_ground_truth(tmp_path / "bad.json")
+
+
+def test_score_details_become_json_values():
+    import torch
+
+    from lead_hf.rank import json_safe
+
+    got = json_safe({"a": torch.tensor([1.5, 2.0]), "b": float("nan"), "c": np.float64(3.0), "d": (1, "x"),
+                     "e": {"f": np.array([[1, 2]])}, "g": None, "h": True})
+    assert got == {"a": [1.5, 2.0], "b": None, "c": 3.0, "d": [1, "x"], "e": {"f": [[1, 2]]}, "g": None, "h": True}
+    json.dumps(got, allow_nan=False)
