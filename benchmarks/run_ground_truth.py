@@ -121,7 +121,7 @@ def main(argv=None) -> int:
                 continue
             try:
                 res = finetune(spec, options=opts, log=lambda m: print(m, flush=True))
-            except ValueError as err:  # e.g. weights not built / package missing: say so, go on
+            except (ValueError, FloatingPointError) as err:  # weights not built, diverged at every rate, ...
                 print(f"[{time.time() - start:.0f}s] {dataset} {spec}: not run ({err})", flush=True)
                 continue
             rows.append(row_of(res, opts, spec, dataset, flags))

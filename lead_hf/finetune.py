@@ -510,7 +510,7 @@ def finetune(model_spec, dataset: str | None = None, options: FinetuneOptions | 
     ratio = _grid_ratio(opts.learning_rates)
     for _ in range(opts.lr_search_steps):
         tied = _best_lrs(grid)
-        if tied == [min(grid)]:
+        if all(r.get("diverged") for r in grid.values()) or tied == [min(grid)]:  # every rate too large: go lower
             new = min(grid) / ratio
         elif tied == [max(grid)]:
             new = max(grid) * ratio

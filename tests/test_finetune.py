@@ -301,3 +301,20 @@ def test_a_diverging_rate_fails_alone_and_all_diverging_rates_raise(tmp_path, da
     assert again.trained == 0
     with pytest.raises(FloatingPointError, match="diverged .* at every learning rate"):
         finetune(tiny_model, data_dir, _opts(tmp_path, learning_rates=(1e12, 1e13), epochs=1), log=lambda m: None)
+
+
+def test_lr_search_goes_lower_when_every_rate_diverges(tmp_path, monkeypatch, data_dir, tiny_model):
+    import lead_hf.finetune as ft
+
+    calls = []
+
+    def fake(ref, data, opts, lr, log, seed, image_size, keep=None):
+        calls.append(lr)
+        if lr > 0.002:
+            return {"lr": lr, "seed": seed, "accuracy": 0.5, "chance": 0.5, "diverged": True, "is_main": True}
+        return {"lr": lr, "seed": seed, "accuracy": 0.9, "is_main": True}
+
+    monkeypatch.setattr(ft, "_train_one", fake)
+    res = finetune(tiny_model, data_dir, _opts(tmp_path, learning_rates=(0.003, 0.01, 0.03), lr_search_steps=1),
+                   log=lambda m: None)
+    assert calls[3:] == [pytest.approx(0.000949)] and res.best_learning_rate == pytest.approx(0.000949)
