@@ -5,7 +5,8 @@ Resumable: every run (model, dataset, learning rate, seed) is one JSON written a
 ``lead_hf.finetune``; a restarted sweep skips the runs that exist. With ``--protocol ft-v2`` the run
 records go to ``benchmarks/ground_truth_v2/runs/`` inside the repository, so that finished blocks are
 committed and a later session (or another machine) resumes from them. After every (model, dataset) the
-dataset's CSV is rewritten (atomically) with what is finished: mean accuracy over the seeds, its standard
+dataset's CSV is rewritten (atomically) with what is finished, keeping the earlier rows of models this
+sweep cannot run (weights not built on this machine): mean accuracy over the seeds, its standard
 deviation, every seed's accuracy, the learning rate chosen and the exact protocol, so partial results can
 be committed while it runs. Members derived from a dataset are never fine-tuned on it.
 
@@ -52,6 +53,22 @@ def write_csv(path: Path, rows: list[dict]) -> None:
     writer.writeheader()
     writer.writerows(rows)
     write_text_atomic(path, buf.getvalue())
+
+
+def read_rows(path: Path) -> dict[str, dict]:
+    """The rows a CSV of an earlier sweep holds, by model (empty when there is none)."""
+    if not path.is_file():
+        return {}
+    with open(path, newline="") as fh:
+        return {row["model"]: row for row in csv.DictReader(fh)}
+
+
+def merged_rows(previous: dict[str, dict], fresh: dict[str, dict], order: list[str]) -> list[dict]:
+    """This sweep's rows replace the earlier ones model by model; a model this sweep could not run (its
+    weights are not built here, it failed) keeps its earlier row, so a restart never loses a result.
+    Rows come in zoo order, then any earlier model no longer in the zoo."""
+    rows = {**previous, **fresh}
+    return [rows[m] for m in order if m in rows] + [r for m, r in rows.items() if m not in order]
 
 
 def row_of(res, opts, spec: str, dataset: str, extra_flags: str) -> dict:
@@ -114,7 +131,8 @@ def main(argv=None) -> int:
         if args.seed:
             extra["seed"] = args.seed
         flags = _flags(extra) + f" --num-threads {args.num_threads}"
-        rows = []
+        csv_path = out / f"{name}.csv"
+        previous, fresh = read_rows(csv_path), {}
         for spec in models:
             if name in excluded_datasets(spec):
                 print(f"[{time.time() - start:.0f}s] {dataset} {spec}: skipped (derived from this dataset)", flush=True)
@@ -124,8 +142,8 @@ def main(argv=None) -> int:
             except (ValueError, FloatingPointError) as err:  # weights not built, diverged at every rate, ...
                 print(f"[{time.time() - start:.0f}s] {dataset} {spec}: not run ({err})", flush=True)
                 continue
-            rows.append(row_of(res, opts, spec, dataset, flags))
-            write_csv(out / f"{name}.csv", rows)
+            fresh[spec] = row_of(res, opts, spec, dataset, flags)
+            write_csv(csv_path, merged_rows(previous, fresh, models))
             spread = f" +- {res.accuracy_std:.4f}" if res.accuracy_std is not None else ""
             print(f"[{time.time() - start:.0f}s] {dataset} {res.model}: {res.accuracy:.4f}{spread} "
                   f"(lr {res.best_learning_rate:g}, trained {res.trained})", flush=True)

@@ -40,3 +40,18 @@ def test_every_ft_v2_dataset_meets_the_protocol_or_says_why(sweep):
         assert per_class >= 100 or dataset == "embedded:lfw_faces"
         if fields.get("test_split", "test") == fields.get("train_split", "train"):
             assert fields["train_split"] == "all"  # a disjoint holdout from the one split
+
+
+def test_a_restart_that_cannot_run_a_model_keeps_its_earlier_row(sweep, tmp_path):
+    """Weights not built on this machine must not erase that model's committed result from the CSV."""
+    path = tmp_path / "lfw_faces.csv"
+    earlier = [{"model": m, "dataset": "embedded:lfw_faces", "accuracy": acc}
+               for m, acc in (("zoo:a", "0.9000"), ("zoo:b", "0.8000"), ("zoo:gone", "0.5000"))]
+    sweep.write_csv(path, earlier)
+    previous = sweep.read_rows(path)
+    assert list(previous) == ["zoo:a", "zoo:b", "zoo:gone"]
+    fresh = {"zoo:c": {"model": "zoo:c", "accuracy": "0.7000"}, "zoo:a": {"model": "zoo:a", "accuracy": "0.9500"}}
+    rows = sweep.merged_rows(previous, fresh, ["zoo:a", "zoo:b", "zoo:c"])
+    assert [(r["model"], r["accuracy"]) for r in rows] == [
+        ("zoo:a", "0.9500"), ("zoo:b", "0.8000"), ("zoo:c", "0.7000"), ("zoo:gone", "0.5000")]
+    assert sweep.read_rows(tmp_path / "missing.csv") == {}
