@@ -11,7 +11,7 @@ from sklearn.covariance import LedoitWolf
 
 import lead_hf
 from lead_hf.scores.hscore import HScoreOptions, HScoreRegOptions, ledoit_wolf_shrinkage
-from tests.helpers import gaussian_classes
+from helpers import gaussian_classes
 
 
 def class_mean_features(x, y):

@@ -10,7 +10,7 @@ from scipy.optimize import minimize
 
 import lead_hf
 from lead_hf.scores.logme import LogMEOptions
-from tests.helpers import gaussian_classes, within_ulps
+from helpers import gaussian_classes, within_ulps
 
 TIGHT = {"tol": 1e-10, "max_iter": 1000}
 

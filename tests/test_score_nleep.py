@@ -11,9 +11,9 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.mixture import GaussianMixture
 
 import lead_hf
-from lead_hf.scores.nleep import (NleepOptions, gmm_e_step, gmm_log_prob, gmm_m_step, kmeans_init,
-                                  pca_project)
-from tests.helpers import gaussian_classes, within_ulps
+from lead_hf.scores._stats import principal_scores
+from lead_hf.scores.nleep import NleepOptions, gmm_e_step, gmm_log_prob, gmm_m_step, kmeans_init
+from helpers import gaussian_classes, within_ulps
 
 
 def random_params(x, m, covariance, seed=0):
@@ -73,13 +73,14 @@ def test_pca_equals_scikit_learn(shape):
     rng = np.random.default_rng(n)
     x = rng.normal(size=(n, d)) * np.linspace(3, 0.2, d) + 5
     for variance in (0.5, 0.8, 0.95):
-        ours = pca_project(torch.as_tensor(x), variance).numpy()
+        ours = principal_scores(torch.as_tensor(x), variance=variance).numpy()
         ref = PCA(n_components=variance, svd_solver="full").fit_transform(x)
         assert ours.shape == ref.shape
         signs = np.sign((ours * ref).sum(0))      # principal axes are defined up to sign
         np.testing.assert_allclose(ours * signs, ref, rtol=1e-8, atol=1e-9)
-    assert pca_project(torch.as_tensor(x), components=3).shape == (n, 3)
-    assert pca_project(torch.zeros(n, d, dtype=torch.float64)).abs().max() == 0   # no variance at all
+    assert principal_scores(torch.as_tensor(x), components=3).shape == (n, 3)
+    zeros = torch.zeros(n, d, dtype=torch.float64)   # no variance at all: one zero column
+    assert principal_scores(zeros, variance=0.8).abs().max() == 0 and principal_scores(zeros).shape == (n, 1)
 
 
 def test_kmeans_init_is_seeded_and_finds_separated_clusters():

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import torch
 
+from ._stats import class_counts, class_means, principal_scores
 from .registry import ScoreResult, register_score
 from .validation import ScoreInputs
 
@@ -43,34 +44,12 @@ class GbcOptions:
             raise ValueError(f"var_floor must be a finite number > 0, got {self.var_floor}")
 
 
-def pca_reduce(z: torch.Tensor, dim: int) -> torch.Tensor:
-    """Scores of the centred features on their top ``dim`` principal axes (numerically null axes dropped).
-
-    Uses the smaller of the n x n and d x d eigenproblems. Axis signs are arbitrary, which GBC ignores
-    (a diagonal Gaussian does not see a sign flip of a coordinate).
-    """
-    z = z - z.mean(0)
-    n, d = z.shape
-    if n < d:
-        s, u = torch.linalg.eigh(z @ z.T)
-        scores = u * s.clamp_min(0).sqrt()           # z v_i = sqrt(s_i) u_i
-    else:
-        s, v = torch.linalg.eigh(z.T @ z)
-        scores = z @ v
-    order = torch.argsort(s, descending=True)
-    s, scores = s[order], scores[:, order]
-    # one column at least, even for constant features (then every class is the same point mass)
-    rank = max(1, int((s > s[0].clamp_min(0) * 1e-12).sum()))
-    return scores[:, :min(dim, rank)]
-
-
 def class_gaussians(z: torch.Tensor, labels: torch.Tensor, num_classes: int, opts: GbcOptions):
     """Per-class means [K, p] and floored variances [K, p] (spherical: the class mean variance, repeated)."""
-    counts = torch.bincount(labels, minlength=num_classes).to(z.dtype)
-    means = torch.zeros(num_classes, z.shape[1], dtype=z.dtype, device=z.device).index_add_(0, labels, z)
-    means = means / counts[:, None]
+    counts = class_counts(labels, num_classes)
+    means = class_means(z, labels, num_classes, counts)
     centred = z - means[labels]
-    var = torch.zeros_like(means).index_add_(0, labels, centred * centred) / counts[:, None]
+    var = class_means(centred * centred, labels, num_classes, counts)
     total = z.var(0, unbiased=False).mean()
     floor = opts.var_floor * (total if total > 0 else torch.ones_like(total))
     var = var.clamp_min(floor)
@@ -102,7 +81,7 @@ def bhattacharyya_matrix(means: torch.Tensor, var: torch.Tensor, chunk_elems: in
 def gbc(inputs: ScoreInputs, opts: GbcOptions) -> ScoreResult:
     z = inputs.features
     if opts.pca_dim:
-        z = pca_reduce(z, opts.pca_dim)
+        z = principal_scores(z, components=opts.pca_dim)
     means, var = class_gaussians(z, inputs.labels, inputs.num_classes, opts)
     bc = bhattacharyya_matrix(means, var)
     bc.fill_diagonal_(0)

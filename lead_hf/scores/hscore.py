@@ -26,10 +26,9 @@ from dataclasses import dataclass
 import torch
 
 from ._linalg import gram
+from ._stats import SOLVERS, class_counts, class_means, resolve_solver
 from .registry import ScoreResult, register_score
 from .validation import ScoreInputs
-
-SOLVERS = ("auto", "covariance", "gram")
 
 
 def _check_solver(solver: str) -> None:
@@ -67,9 +66,8 @@ class HScoreRegOptions:
 def between_class_factor(xc: torch.Tensor, labels: torch.Tensor, num_classes: int) -> torch.Tensor:
     """B [K, D] with B^T B = cov(E[f | y]): rows sqrt(n_k / N) (mean_k - mean) of centred features."""
     n = xc.shape[0]
-    counts = torch.bincount(labels, minlength=num_classes).to(xc.dtype)
-    sums = torch.zeros(num_classes, xc.shape[1], dtype=xc.dtype, device=xc.device).index_add_(0, labels, xc)
-    return sums / counts.clamp_min(1)[:, None] * (counts / n).sqrt()[:, None]
+    counts = class_counts(labels, num_classes, xc.dtype)
+    return class_means(xc, labels, num_classes, counts) * (counts / n).sqrt()[:, None]
 
 
 def eigen_terms(xc: torch.Tensor, b: torch.Tensor, solver: str = "auto"):
@@ -81,8 +79,7 @@ def eigen_terms(xc: torch.Tensor, b: torch.Tensor, solver: str = "auto"):
     have l = 0 and B v = 0, since the class means are averages of rows of Xc.
     """
     n, d = xc.shape
-    if solver == "auto":
-        solver = "covariance" if n > d else "gram"
+    solver = resolve_solver(solver, n, d)
     if solver == "covariance":
         g = gram(xc) / n
         lam, v = torch.linalg.eigh(g)

@@ -25,10 +25,9 @@ from dataclasses import dataclass
 import torch
 
 from ._linalg import gram
+from ._stats import SOLVERS, class_sums, resolve_solver
 from .registry import ScoreResult, register_score
 from .validation import ScoreInputs
-
-SOLVERS = ("auto", "covariance", "gram")
 
 # eigenvalues of F^T F below this fraction of the largest are rounding noise of the eigensolver (about
 # D * machine epsilon relative); they are treated as exact zeros, which changes the evidence by O(1e-10).
@@ -63,21 +62,18 @@ def spectrum(features: torch.Tensor, labels: torch.Tensor, num_classes: int, sol
     F^T Y is a per-class sum of feature rows.
     """
     n, d = features.shape
-    if solver == "auto":
-        solver = "covariance" if n > d else "gram"
+    solver = resolve_solver(solver, n, d)
     if solver == "covariance":
         sigma, v = torch.linalg.eigh(gram(features))
         keep = sigma > sigma.max().clamp_min(0) * _RANK_RTOL
         sigma, v = sigma[keep], v[:, keep]
-        class_sums = torch.zeros(num_classes, d, dtype=features.dtype, device=features.device)
-        class_sums.index_add_(0, labels, features)                    # (F^T Y)^T
-        x = (v.T @ class_sums.T) / sigma.sqrt()[:, None]
+        sums = class_sums(features, labels, num_classes)             # (F^T Y)^T
+        x = (v.T @ sums.T) / sigma.sqrt()[:, None]
     else:
         sigma, u = torch.linalg.eigh(gram(features, samples=True))
         keep = sigma > sigma.max().clamp_min(0) * _RANK_RTOL
         sigma, u = sigma[keep], u[:, keep]
-        x = torch.zeros(num_classes, sigma.numel(), dtype=features.dtype, device=features.device)
-        x = x.index_add_(0, labels, u).T                              # U^T Y
+        x = class_sums(u, labels, num_classes).T                      # U^T Y
     return sigma, x, solver
 
 

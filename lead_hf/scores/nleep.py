@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import torch
 
-from ._linalg import gram
+from ._stats import class_counts, class_means, principal_scores
 from .leep import leep_from_probabilities
 from .registry import ScoreResult, register_score
 from .validation import ScoreInputs
@@ -65,38 +65,6 @@ class NleepOptions:
 
 
 # --------------------------------------------------------------------------------------------------
-# 1. PCA
-# --------------------------------------------------------------------------------------------------
-
-def pca_project(x: torch.Tensor, variance: float = 0.8, components: int | None = None) -> torch.Tensor:
-    """Scores of the centred ``x`` on its leading principal components [N, q].
-
-    The eigendecomposition is of the smaller of the D x D scatter and the N x N Gram matrix. Constant
-    features (no variance at all) give a single all-zero column.
-    """
-    xc = x - x.mean(0)
-    n, d = xc.shape
-    if n > d:
-        lam, v = torch.linalg.eigh(gram(xc))
-    else:
-        lam, u = torch.linalg.eigh(gram(xc, samples=True))
-    lam = lam.flip(0).clamp_min(0)   # descending
-    total = lam.sum()
-    if not bool(total > 0):
-        return xc.new_zeros(n, 1)
-    rank = int((lam > lam[0] * 1e-12).sum())
-    if components is not None:
-        q = min(components, rank)
-    else:
-        explained = torch.cumsum(lam, 0) / total
-        # fewest components reaching the fraction (a hair of slack so that 1.0 does not need rounding luck)
-        q = min(int((explained < variance - 1e-12).sum()) + 1, rank)
-    if n > d:
-        return xc @ v.flip(1)[:, :q]
-    return u.flip(1)[:, :q] * lam[:q].sqrt()
-
-
-# --------------------------------------------------------------------------------------------------
 # 2. Gaussian mixture by EM
 # --------------------------------------------------------------------------------------------------
 
@@ -125,10 +93,9 @@ def kmeans_init(x: torch.Tensor, m: int, seed: int, max_iter: int) -> torch.Tens
     centers = x[chosen].clone()
     assign = _sq_distances(x, centers).argmin(1)
     for _ in range(max_iter):
-        counts = torch.bincount(assign, minlength=m)
-        sums = torch.zeros_like(centers).index_add_(0, assign, x)
+        counts = class_counts(assign, m)
         filled = counts > 0   # an empty cluster keeps its centre
-        centers[filled] = sums[filled] / counts[filled, None].to(x.dtype)
+        centers = torch.where(filled[:, None], class_means(x, assign, m, counts), centers)
         new = _sq_distances(x, centers).argmin(1)
         if bool((new == assign).all()):
             break
@@ -229,7 +196,8 @@ def fit_gmm(x: torch.Tensor, m: int, opts: NleepOptions):
     citation="Li et al., Ranking Neural Checkpoints, CVPR 2021")
 def nleep(inputs: ScoreInputs, opts: NleepOptions) -> ScoreResult:
     k, n = inputs.num_classes, inputs.num_samples
-    x = pca_project(inputs.features, opts.pca_variance, opts.pca_components)
+    # 1. PCA
+    x = principal_scores(inputs.features, components=opts.pca_components, variance=opts.pca_variance)
     m = min(k * opts.components_per_class, n)
     posteriors, info = fit_gmm(x, m, opts)
     value, _ = leep_from_probabilities(posteriors, inputs.labels, k)

@@ -22,6 +22,7 @@ from typing import Any
 
 import torch
 
+from ._stats import class_counts, class_means
 from .registry import ScoreResult, ScoreSpec, get_score_spec, make_options, register_score
 from .validation import ScoreInputs, _as_float_matrix, prepare_inputs
 
@@ -112,13 +113,10 @@ class RemapTrace:
 
 def class_balls(z: torch.Tensor, labels: torch.Tensor, num_classes: int):
     """Class means [K, D] and radii sqrt(sum_d var_kd) [K] (biased variances)."""
-    counts = torch.bincount(labels, minlength=num_classes).to(z.dtype)
-    means = torch.zeros(num_classes, z.shape[1], dtype=z.dtype, device=z.device).index_add_(0, labels, z)
-    means = means / counts[:, None]
+    counts = class_counts(labels, num_classes)
+    means = class_means(z, labels, num_classes, counts)
     centred = z - means[labels]
-    var_sum = torch.zeros(num_classes, dtype=z.dtype, device=z.device).index_add_(0, labels,
-                                                                                   (centred ** 2).sum(1))
-    return means, (var_sum / counts).sqrt()
+    return means, class_means((centred ** 2).sum(1), labels, num_classes, counts).sqrt()
 
 
 def repulsion_step(means: torch.Tensor, radii: torch.Tensor, opts: PedRemapOptions) -> torch.Tensor:

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import torch
 
+from ._stats import class_counts, class_means
 from .registry import ScoreResult, register_score
 from .validation import ScoreInputs
 
@@ -87,9 +88,8 @@ def fisher_fit(x: torch.Tensor, labels: torch.Tensor, num_classes: int, regulari
                decay: float, n_components: int | None) -> FisherFit:
     """Regularised FDA (step 1) and the linear class scores of step 2 as x @ coef + intercept."""
     n, d = x.shape
-    counts = torch.bincount(labels, minlength=num_classes).to(x.dtype)
-    means = torch.zeros(num_classes, d, dtype=x.dtype, device=x.device).index_add_(0, labels, x)
-    means = means / counts[:, None]
+    counts = class_counts(labels, num_classes, x.dtype)
+    means = class_means(x, labels, num_classes, counts)
     within = x - means[labels]
     sw = within.T @ within / n                      # = sum_k (n_k/n) Cov_k, biased covariances
     if regularization is None:

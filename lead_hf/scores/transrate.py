@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import torch
 
+from ._stats import class_counts
 from .registry import ScoreResult, register_score
 from .validation import ScoreInputs
 
@@ -74,7 +75,7 @@ def transrate_parts(z: torch.Tensor, labels: torch.Tensor, num_classes: int, opt
     """(R(Z), R(Z|Y), per-class rates) on features already prepared."""
     n = z.shape[0]
     rz = coding_rate(z, opts.eps)
-    counts = torch.bincount(labels, minlength=num_classes)
+    counts = class_counts(labels, num_classes)
     rates = torch.stack([coding_rate(z[labels == k], opts.eps) for k in range(num_classes)])
     if opts.class_weights == "uniform":
         weights = torch.full_like(rates, 1.0 / num_classes)
