@@ -30,8 +30,6 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .cli import Command
-
 MEASURES = ("weighted_tau", "kendall_tau", "pearson", "top1_regret")
 DEFAULT_DATASETS = ("embedded:lfw_faces", "embedded:digits", "embedded:fashion_mnist", "embedded:mnist")
 
@@ -629,23 +627,3 @@ def write_outputs(result: BenchmarkResult, folder, name: str = "benchmark", char
     if chart:
         paths.append(write_chart(result, folder / f"{name}.png"))
     return paths
-
-
-def run(opts: BenchmarkOptions) -> int:
-    result = run_benchmark(opts)
-    out = opts.output_dir
-    if out == BenchmarkOptions.output_dir:  # the default: the checkout's benchmarks/results from anywhere
-        out = resolve_repo_path(out, "output folder", "--output-dir")
-    paths = write_outputs(result, out, opts.name, opts.chart)
-    print(markdown(result))
-    print("written: " + ", ".join(str(p) for p in paths))
-    return 0
-
-
-COMMAND = Command(
-    name="benchmark",
-    options=BenchmarkOptions,
-    run=run,
-    description=__doc__.strip().split("\n\n    >>>")[0] + "\n\nExamples:\n  lead-hf benchmark\n"
-                "  lead-hf benchmark --features feats/ --ground-truth acc.csv --datasets cifar10,dtd",
-)

@@ -1,7 +1,8 @@
 """The ``lead-hf`` command: one entry point, one subcommand per job.
 
-Subcommands are imported only when used, so ``lead-hf --help`` is instant. Each subcommand module exposes
-``COMMAND = Command(...)``: its options dataclass, the function that runs it, and its help.
+Subcommands are imported only when used, so ``lead-hf --help`` is instant. Subcommand NAME lives in
+``lead_hf.commands.NAME``, which exposes ``COMMAND = Command(...)``: its options dataclass, the function that
+runs it, and its help.
 """
 from __future__ import annotations
 
@@ -9,27 +10,18 @@ import argparse
 import importlib
 import os
 import sys
-from dataclasses import dataclass
-from typing import Any, Callable
 
-# name -> (module, one-line help). The module defines COMMAND.
-SUBCOMMANDS: dict[str, tuple[str, str]] = {
-    "rank": ("lead_hf.rank", "rank candidate models on a dataset split (no arguments: the offline demo)"),
-    "extract": ("lead_hf.extract.command", "extract and cache features and logits of models on a dataset split"),
-    "score": ("lead_hf.score_command", "score saved features with LEAD or a baseline"),
-    "publish": ("lead_hf.hub.command", "publish ranking results to Hub model cards and a leaderboard"),
-    "finetune": ("lead_hf.finetune", "fine-tune a model to get ground-truth accuracy"),
-    "benchmark": ("lead_hf.benchmark", "measure how well each score's ranking agrees with fine-tuning"),
+from .commands import Command
+
+# name -> one-line help. lead_hf.commands.<name> defines COMMAND.
+SUBCOMMANDS: dict[str, str] = {
+    "rank": "rank candidate models on a dataset split (no arguments: the offline demo)",
+    "extract": "extract and cache features and logits of models on a dataset split",
+    "score": "score saved features with LEAD or a baseline",
+    "publish": "publish ranking results to Hub model cards and a leaderboard",
+    "finetune": "fine-tune a model to get ground-truth accuracy",
+    "benchmark": "measure how well each score's ranking agrees with fine-tuning",
 }
-
-
-@dataclass
-class Command:
-    name: str
-    options: type
-    run: Callable[[Any], int | None]
-    description: str
-    positional: tuple[str, ...] = ()
 
 
 def build_parser(name: str | None = None) -> argparse.ArgumentParser:
@@ -41,7 +33,7 @@ def build_parser(name: str | None = None) -> argparse.ArgumentParser:
     parser.add_argument("--version", action="store_true", help="print the version and exit")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     parser.subcommand = None
-    for cmd_name, (module, help_text) in SUBCOMMANDS.items():
+    for cmd_name, help_text in SUBCOMMANDS.items():
         if name is not None and cmd_name == name:
             command = load_command(cmd_name)
             p = sub.add_parser(cmd_name, help=help_text, description=plain_text(command.description),
@@ -55,8 +47,7 @@ def build_parser(name: str | None = None) -> argparse.ArgumentParser:
 
 
 def load_command(name: str) -> Command:
-    module, _ = SUBCOMMANDS[name]
-    return importlib.import_module(module).COMMAND
+    return importlib.import_module(f"{__package__}.commands.{name}").COMMAND
 
 
 def _parse(argv: list[str]) -> tuple[argparse.ArgumentParser, argparse.Namespace]:

@@ -28,8 +28,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .cli import Command
-
 PROTOCOL_VERSION = "ft-v1"
 """Bumped whenever the training code changes the numbers, so old cached runs are not reused."""
 
@@ -576,32 +574,3 @@ def _read_run(path: Path) -> dict | None:
     except (OSError, json.JSONDecodeError):
         return None  # missing or torn: train again
     return record if isinstance(record.get("accuracy"), float) else None
-
-
-def run(opts: FinetuneOptions) -> int:
-    from .io import write_json_atomic
-
-    if not opts.models:
-        raise ValueError("no model given: lead-hf finetune MODEL [MODEL ...] --dataset embedded:digits")
-    out = []
-    for spec in opts.models:
-        res = finetune(spec, options=opts)
-        spread = (f" +- {res.accuracy_std:.4f} over {len(res.seed_accuracies)} seeds"
-                  if res.accuracy_std is not None else "")
-        print(f"{res.model} on {res.dataset}: accuracy {res.accuracy:.4f}{spread} (lr={res.best_learning_rate:g}; "
-              f"{res.trained} run(s) trained, {len(res.runs) - res.trained} from cache)")
-        out.append(dataclasses.asdict(res))
-    if opts.output:
-        write_json_atomic(opts.output, {"results": out, "protocol_string": opts.protocol_string()})
-        print(f"written to {opts.output}")
-    return 0
-
-
-COMMAND = Command(
-    name="finetune",
-    options=FinetuneOptions,
-    run=run,
-    positional=("models",),
-    description=__doc__.strip().split("\n\n")[0] + "\n\nExample:\n  lead-hf finetune zoo:mobilenetv2_100.in1k "
-                "--dataset embedded:digits --epochs 4 --learning-rates 0.01,0.05",
-)

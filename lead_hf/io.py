@@ -15,6 +15,11 @@ def default_cache_root() -> Path:
     return Path(env).expanduser() if env else Path.home() / ".cache" / "lead_hf"
 
 
+def looks_like_local_path(spec: str) -> bool:
+    """A spec written as a path (./x, ../x, /x, ~/x), which can never be a Hub id."""
+    return isinstance(spec, str) and (spec.startswith(("./", "../", "/", "~", ".\\")) or spec in (".", ".."))
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path next to ``path``; on success it is renamed onto ``path``, on error removed."""

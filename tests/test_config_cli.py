@@ -116,7 +116,7 @@ def test_a_broken_yaml_file_is_a_message_not_a_traceback(tmp_path, capsys):
 
 
 def test_floating_point_errors_end_with_a_message(monkeypatch, capsys):
-    from lead_hf import score_command
+    from lead_hf.commands import score as score_command
 
     def diverge(opts):
         raise FloatingPointError("fine-tuning 'm' diverged (non-finite loss) at lr=10; lower the learning rates")

@@ -259,7 +259,7 @@ def test_cli_extract(timm_model, tmp_path, capsys):
 # --- issue 10 item 9: multi-process runs on CPU, and stopping them ---------------------------------------
 
 def test_a_launch_that_starts_one_process_instead_of_several_is_said(capsys):
-    from lead_hf.extract.command import launch_problem, under_launcher
+    from lead_hf.extract.launch import launch_problem, under_launcher
 
     simple = {"MASTER_ADDR": "127.0.0.1", "MASTER_PORT": "29500", "ACCELERATE_USE_CPU": "True"}
     message = launch_problem(1, simple)  # what `accelerate launch --cpu --num_processes 2` leaves
@@ -280,7 +280,7 @@ def test_missing_model_directories_fail_before_any_extraction(tmp_path, capsys):
 
 WORKER = """
 import os, sys, time
-from lead_hf.extract.command import stop_with_parent
+from lead_hf.extract.launch import stop_with_parent
 assert stop_with_parent()
 print("armed", flush=True)
 time.sleep(120)

@@ -5,7 +5,7 @@ import pytest
 
 import lead_hf
 from lead_hf.cli import main
-from lead_hf.score_command import load_feature_files
+from lead_hf.extract.files import load_feature_files
 
 from helpers import gaussian_classes, within_ulps
 

@@ -8,15 +8,12 @@ Runs in one process, or in several under ``accelerate launch`` / ``torchrun`` of
 from __future__ import annotations
 
 import dataclasses
-import json
-import os
-import signal
 import sys
 from dataclasses import dataclass
-from pathlib import Path
 
-from ..cli import Command
-from .loop import ExtractOptions
+from ..extract import ExtractOptions
+from ..extract.launch import launch_problem, stop_with_parent, under_launcher
+from . import Command
 
 
 @dataclass
@@ -32,61 +29,11 @@ class ExtractCommandOptions(ExtractOptions):
     """Print the embedded zoo and embedded datasets, then exit."""
 
 
-CPU_LAUNCH = ("ACCELERATE_USE_CPU=1 accelerate launch --multi_gpu --num_processes N --num_machines 1 "
-              "--mixed_precision no --dynamo_backend no scripts/extract_logits.py ...")
-
-
-def under_launcher(env=None) -> bool:
-    """Whether this process is one worker of torchrun / accelerate's multi-process launch."""
-    env = os.environ if env is None else env
-    return "LOCAL_RANK" in env and "WORLD_SIZE" in env
-
-
-def launch_problem(num_processes: int, env=None) -> str | None:
-    """The message for ``accelerate launch --cpu --num_processes N``: accelerate's simple launcher then
-    starts one process (it exports MASTER_ADDR for N > 1 but no WORLD_SIZE), not N."""
-    env = os.environ if env is None else env
-    if num_processes == 1 and "MASTER_ADDR" in env and not under_launcher(env):
-        return ("more than one process was asked for, but this launcher started just one (accelerate launch "
-                f"--cpu runs a single process). For several CPU processes use: {CPU_LAUNCH} (or ACCELERATE_USE_CPU=1 "
-                "torchrun --nproc_per_node N scripts/extract_logits.py ...)")
-    return None
-
-
-def stop_with_parent() -> bool:
-    """Make this worker end when its launcher ends, even a launcher killed with SIGKILL (Linux
-    PR_SET_PDEATHSIG: the kernel sends SIGTERM when the parent dies). Returns whether it is armed."""
-    if not sys.platform.startswith("linux"):
-        return False
-    import ctypes
-
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        if libc.prctl(1, int(signal.SIGTERM), 0, 0, 0) != 0:  # 1 = PR_SET_PDEATHSIG
-            return False
-    except (OSError, AttributeError):
-        return False
-    if os.getppid() == 1:  # the launcher died before the request was made
-        os.kill(os.getpid(), signal.SIGTERM)
-    return True
-
-
-def missing_local_model(spec: str) -> str | None:
-    """The message for a model spec that names a local directory which does not exist (else None)."""
-    from ..data.loading import looks_like_local_path
-
-    path = spec[len("local-dir:"):] if spec.startswith("local-dir:") else spec if looks_like_local_path(spec) else None
-    if path is not None and not Path(path).expanduser().exists():
-        return (f"model directory {path!r} does not exist; check the path (a Hub model id looks like ORG/NAME, "
-                "without ./ or /)")
-    return None
-
-
 def run(opts: ExtractCommandOptions) -> int:
     from ..data import list_embedded
+    from ..extract import extract
     from ..io import write_json_atomic
-    from ..models import list_zoo, zoo_entry
-    from .loop import extract
+    from ..models import list_zoo, missing_local_model, zoo_entry
 
     if opts.list_zoo:
         for name in list_zoo():
@@ -97,7 +44,7 @@ def run(opts: ExtractCommandOptions) -> int:
             print(f"embedded:{name}")
         return 0
     from ..data import check_dataset
-    from .loop import accelerator
+    from ..extract.loop import accelerator
 
     models = list(opts.models) or [f"zoo:{n}" for n in list_zoo(available_only=True)]
     if not models:

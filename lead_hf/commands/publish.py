@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import sys
 
-from ..cli import Command
-from .publishing import PublishError, PublishOptions, publish
+from ..hub.publishing import PublishError, PublishOptions, publish
+from . import Command
 
 DESCRIPTION = """\
 Publish ranking results (the results.json written by `lead-hf rank`) where Hugging Face users look:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..io import looks_like_local_path
 from .embedded import embedded_source, png_bytes, source_fingerprint
 from .sampling import parse_split, slice_indices, stratified_indices
 
@@ -95,11 +96,6 @@ def _load_any(spec, split: str, name: str | None, label: str):
 
 
 _UNKNOWN_SPLIT = re.compile(r'Unknown split "([^"]+)"\. Should be one of \[([^\]]*)\]')
-
-
-def looks_like_local_path(spec: str) -> bool:
-    """A spec written as a path (./x, ../x, /x, ~/x), which can never be a Hub id."""
-    return isinstance(spec, str) and (spec.startswith(("./", "../", "/", "~", ".\\")) or spec in (".", ".."))
 
 
 def is_hub_dataset(spec) -> bool:

@@ -462,6 +462,17 @@ def resolve_model(spec) -> ModelRef:
                      "model directory or a Hub id ORG/NAME")
 
 
+def missing_local_model(spec: str) -> str | None:
+    """The message for a model spec that names a local directory which does not exist (else None)."""
+    from ..io import looks_like_local_path
+
+    path = spec[len("local-dir:"):] if spec.startswith("local-dir:") else spec if looks_like_local_path(spec) else None
+    if path is not None and not Path(path).expanduser().exists():
+        return (f"model directory {path!r} does not exist; check the path (a Hub model id looks like ORG/NAME, "
+                "without ./ or /)")
+    return None
+
+
 def load_model(spec) -> LoadedModel:
     """Load any supported model spec into a :class:`LoadedModel` (eval mode, CPU)."""
     return resolve_model(spec).load()

@@ -1,0 +1,63 @@
+"""Features on disk: the arrays files `lead-hf score` and `lead-hf benchmark --features` read (.npy, .npz,
+.safetensors, a text file of labels) and the folder of a finished extraction cache entry."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+FEATURE_KEYS = ("features", "feats", "x")
+LABEL_KEYS = ("labels", "label", "y", "targets")
+LOGIT_KEYS = ("logits", "source_logits")
+
+
+def _pick(arrays: dict, keys, what: str, path: Path, required: bool):
+    for key in keys:
+        if key in arrays:
+            return np.asarray(arrays[key])
+    if required:
+        raise ValueError(f"{str(path)!r} holds no {what} array (looked for {', '.join(keys)}; found "
+                         f"{', '.join(arrays) or 'nothing'})")
+    return None
+
+
+def _read_arrays(path: Path) -> dict[str, np.ndarray]:
+    if path.is_dir():
+        target = path / "arrays.safetensors"
+        if not target.is_file():
+            raise FileNotFoundError(f"{str(path)!r} is a folder but not a finished extraction cache entry "
+                                    "(no arrays.safetensors)")
+        path = target
+    if not path.is_file():
+        raise FileNotFoundError(f"{str(path)!r} does not exist")
+    suffix = path.suffix.lower()
+    if suffix == ".npy":
+        return {"features": np.load(path, allow_pickle=False)}
+    if suffix == ".npz":
+        with np.load(path, allow_pickle=False) as data:
+            return {k: data[k] for k in data.files}
+    if suffix == ".safetensors":
+        from safetensors.numpy import load_file
+        return load_file(str(path))
+    if suffix in {".txt", ".csv"}:
+        return {"labels": np.array([ln.strip() for ln in path.read_text().splitlines() if ln.strip()])}
+    raise ValueError(f"{str(path)!r}: unsupported file type {suffix!r}; use .npy, .npz, .safetensors or a "
+                     "cache entry folder")
+
+
+def load_feature_files(features: str | None, labels: str | None = None, source_logits: str | None = None):
+    """(features or None, labels, logits or None) from the files accepted by `lead-hf score`."""
+    feats = labs = logits = None
+    if features is not None:
+        fpath = Path(features)
+        arrays = _read_arrays(fpath)
+        feats = _pick(arrays, FEATURE_KEYS, "features", fpath, True)
+        labs = _pick(arrays, LABEL_KEYS, "labels", fpath, labels is None)
+        logits = _pick(arrays, LOGIT_KEYS, "logits", fpath, False)
+    if labels is not None:
+        lpath = Path(labels)
+        labs = _pick(_read_arrays(lpath), LABEL_KEYS + FEATURE_KEYS, "labels", lpath, True)
+    if source_logits is not None:
+        spath = Path(source_logits)
+        logits = _pick(_read_arrays(spath), LOGIT_KEYS + FEATURE_KEYS, "logits", spath, True)
+    return feats, labs, logits
