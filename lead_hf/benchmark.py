@@ -321,21 +321,17 @@ def _model_name(spec: str) -> str:
 
 # ---------------------------------------------------------------------------------- scoring
 
-def parse_score_options(items, methods) -> dict[str, dict[str, str]]:
-    from .rank import parse_score_options as parse
-    return parse(items, methods)
-
-
 def score_entries(entries: list[Entry], methods: list[str], score_opts: dict[str, dict], device: str,
                   log: Callable[[str], None] = print) -> list[dict[str, Any]]:
     """Every score on every entry: rows (dataset, model, score, value, seconds, accuracy)."""
-    from .scores import compute_score, get_score_spec
+    from .scores import compute_score
+    from .scores.registry import missing_input
 
     dev = None if device == "auto" else device
     rows = []
     for e in entries:
         for method in methods:
-            if get_score_spec(method).needs_source_logits and e.logits is None:
+            if missing_input(method, e.features, e.logits):
                 continue  # only this case is skipped: a score that cannot run without source logits
             start = time.perf_counter()
             res = compute_score(method, e.features, e.labels, source_logits=e.logits, device=dev,
@@ -588,7 +584,7 @@ def collect_entries(opts: BenchmarkOptions, log=print) -> dict[str, list[Entry]]
 
 
 def run_benchmark(opts: BenchmarkOptions, log=print, entries: dict[str, list[Entry]] | None = None) -> BenchmarkResult:
-    from .rank import resolve_methods
+    from .scores.registry import parse_score_options, resolve_methods
 
     if opts.num_threads:
         import torch

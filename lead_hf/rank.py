@@ -22,9 +22,7 @@ from pathlib import Path
 from .extract import ExtractOptions, extract
 from .provenance import git_commit, package_versions
 from .results import DatasetInfo, ModelResult, RankingResults
-
-DEFAULT_SCORES = ("lead", "logme", "leep", "nce")
-
+from .scores.registry import DEFAULT_SCORES, check_score_options, missing_input, parse_score_options, resolve_methods
 
 @dataclass
 class RankOptions(ExtractOptions):
@@ -127,58 +125,6 @@ def _ground_truth_json(path: Path, text: str, dataset: str | None) -> dict[str, 
     return {r["model"]: float(r["accuracy"]) for r in rows}
 
 
-def parse_score_options(items, methods) -> dict[str, dict[str, str]]:
-    """METHOD.OPTION=VALUE items -> {method: {option: value}} for the methods being computed.
-
-    Options of a registered score that is not being computed are ignored (one YAML file can serve several
-    --scores choices); an unregistered method name is an error. A fragment without '=' continues the
-    previous value: the CLI splits lists on commas, so lead.head_widths=16,16 arrives as two items.
-    """
-    from .scores import available_scores
-
-    joined: list[str] = []
-    for item in items:
-        if "=" not in item and joined:
-            joined[-1] += "," + item
-        else:
-            joined.append(item)
-    out: dict[str, dict[str, str]] = {m: {} for m in methods}
-    for item in joined:
-        key, sep, value = item.partition("=")
-        method, dot, option = key.strip().partition(".")
-        if not sep or not dot or not option:
-            raise ValueError(f"score option {item!r} must look like METHOD.OPTION=VALUE, e.g. lead.t=2")
-        if method not in available_scores():
-            raise ValueError(f"score option {item!r} names {method!r}, which is not a score; available: "
-                             f"{', '.join(available_scores())}")
-        if method in out:
-            out[method][option] = value.strip()
-    return out
-
-
-def resolve_methods(names) -> list[str]:
-    """Registry names of ``names``, in order, without repeats. ``all`` adds every registered score not
-    named before it, LEAD and the other default scores first: the first score is the primary one, so
-    ``--scores all`` keeps LEAD primary and ``--scores logme,all`` makes LogME primary."""
-    from .scores import available_scores, get_score_spec
-
-    out: list[str] = []
-    for name in names:
-        if name == "all":
-            every = available_scores()
-            expanded = [m for m in DEFAULT_SCORES if m in every] + [m for m in every if m not in DEFAULT_SCORES]
-        else:
-            try:
-                expanded = [get_score_spec(name).name]
-            except ValueError as err:
-                if ":" in name or "/" in name:
-                    raise ValueError(f"{err}. {name!r} looks like a model: give the models before the options "
-                                     f"(lead-hf rank MODEL ... --scores lead logme) or use --models") from None
-                raise
-        out += [m for m in expanded if m not in out]
-    return out
-
-
 def json_safe(value):
     """Score details as JSON values: numbers, strings, lists and dicts (tensors and arrays become lists,
     non-finite floats None), so results.json can always be written."""
@@ -209,15 +155,6 @@ def _model_list(opts: RankOptions) -> list[str]:
                              "pass model ids, or run `make venv` to install the zoo")
     seen = set()
     return [m for m in models if not (m in seen or seen.add(m))]
-
-
-def _validate_score_options(methods, per_method) -> None:
-    """Unknown or malformed score options fail now, before any model is loaded or cache entry written."""
-    from .scores import get_score_spec
-    from .scores.registry import make_options
-
-    for method in methods:
-        make_options(get_score_spec(method), per_method[method])
 
 
 def check_output_dir(folder: str | Path) -> None:
@@ -390,13 +327,13 @@ def rank_models(opts: RankOptions, log=print) -> RankingResults:
     from .data import check_dataset
     from .data.loading import is_hub_dataset
     from .models import missing_local_model
-    from .scores import compute_score, get_score_spec
+    from .scores import compute_score
 
     methods = resolve_methods(opts.scores)
     if not methods:
         raise ValueError("no scores requested; pass e.g. --scores lead logme")
     per_method = parse_score_options(opts.score_options, methods)
-    _validate_score_options(methods, per_method)
+    check_score_options(methods, per_method)
     check_bootstrap(opts.bootstrap)
     truth = read_ground_truth(opts.ground_truth, dataset=str(opts.dataset)) if opts.ground_truth else {}
     models = _model_list(opts)
@@ -439,7 +376,7 @@ def rank_models(opts: RankOptions, log=print) -> RankingResults:
             draws = bootstrap_indices(out.labels, opts.bootstrap, opts.seed)  # a class too small: fatal
             draw_labels = out.labels
         for method in methods:
-            if out.logits is None and get_score_spec(method).needs_source_logits:
+            if missing_input(method, out.features, out.logits):
                 log(f"    {method}: n/a, {spec} has no source head (no source logits)")
                 continue
             try:

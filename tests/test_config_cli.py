@@ -126,7 +126,7 @@ def test_floating_point_errors_end_with_a_message(monkeypatch, capsys):
 
 
 def test_scores_all_keeps_lead_primary_unless_told_otherwise():
-    from lead_hf.rank import resolve_methods
+    from lead_hf.scores.registry import resolve_methods
 
     every = resolve_methods(["all"])
     assert every[0] == "lead" and sorted(every) == lead_hf.available_scores()

@@ -119,7 +119,7 @@ def _yaml_blocks(path: Path) -> dict[str, str]:
 
 @pytest.mark.parametrize("where, command, argv", EXAMPLES, ids=[f"{w} {c[:60]}" for w, c, _ in EXAMPLES])
 def test_every_example_parses_into_valid_options(where, command, argv, tmp_path, monkeypatch):
-    from lead_hf.rank import _validate_score_options, parse_score_options, resolve_methods
+    from lead_hf.scores.registry import check_score_options, parse_score_options, resolve_methods
 
     monkeypatch.chdir(tmp_path)
     for path in DOCS:
@@ -133,7 +133,7 @@ def test_every_example_parses_into_valid_options(where, command, argv, tmp_path,
         pytest.fail(f"{where}: `{command}` is refused by the parser (exit {stop.code})")
     if hasattr(opts, "scores") and hasattr(opts, "score_options"):
         methods = resolve_methods(opts.scores)
-        _validate_score_options(methods, parse_score_options(opts.score_options, methods))
+        check_score_options(methods, parse_score_options(opts.score_options, methods))
     assert command_obj.name == argv[0] or argv[0] not in SUBCOMMANDS
 
 

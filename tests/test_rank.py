@@ -9,7 +9,8 @@ import torch
 
 import datasets
 from lead_hf.cli import main
-from lead_hf.rank import RankOptions, parse_score_options, rank_models, read_ground_truth, write_outputs
+from lead_hf.rank import RankOptions, rank_models, read_ground_truth, write_outputs
+from lead_hf.scores.registry import parse_score_options
 from lead_hf.results import RankingResults
 
 from helpers import within_ulps

@@ -31,8 +31,8 @@ class ScoreCommandOptions:
 
 def run(opts: ScoreCommandOptions) -> int:
     from ..extract.files import load_feature_files
-    from ..rank import parse_score_options, resolve_methods
-    from ..scores import compute_score, get_score_spec, scores_without_features
+    from ..scores import compute_score, scores_without_features
+    from ..scores.registry import missing_input, parse_score_options, resolve_methods
 
     methods = resolve_methods(opts.scores)
     per_method = parse_score_options(opts.score_options, methods)
@@ -47,12 +47,10 @@ def run(opts: ScoreCommandOptions) -> int:
     feats, labels, logits = load_feature_files(opts.features, opts.labels, opts.source_logits)
     out = {}
     for method in methods:
-        spec = get_score_spec(method)
-        if spec.needs_source_logits and logits is None:
-            print(f"lead-hf score: skipping {method}: it needs source logits (--source-logits)", file=sys.stderr)
-            continue
-        if spec.needs_features and feats is None:
-            print(f"lead-hf score: skipping {method}: it needs features (--features)", file=sys.stderr)
+        missing = missing_input(method, feats, logits)
+        if missing:
+            flag = "--source-logits" if missing == "source logits" else "--features"
+            print(f"lead-hf score: skipping {method}: it needs {missing} ({flag})", file=sys.stderr)
             continue
         r = compute_score(method, feats, labels, source_logits=logits, device=opts.device, **per_method[method])
         out[method] = {"value": r.value, "seconds": r.seconds, "options": r.options, "details": r.details}
