@@ -2,8 +2,8 @@
 
 For every downstream dataset and every model with a ground-truth accuracy, the features (and source
 logits) of the downstream training split are taken from the extraction cache, with the preprocessing
-fine-tuning used (``lead_hf.finetune.resized_ref``), and every available score is computed and timed.
-Per dataset and averaged over datasets: weighted Kendall tau (``scipy.stats.weightedtau`` defaults, the
+fine-tuning used (``lead_hf.models.preprocessing.resized_ref``), and every available score is computed
+and timed. Per dataset and averaged over datasets: weighted Kendall tau (``scipy.stats.weightedtau`` defaults, the
 literature's measure), Kendall tau, Pearson and top-1 relative regret. Writes ``benchmark.json``,
 ``benchmark.csv`` (one row per score x model x dataset), ``benchmark.md`` and ``benchmark.png``.
 
@@ -284,7 +284,7 @@ def extracted_entries(models: list[str], dataset: str, truth: dict[str, GroundTr
     seed), the features are extracted from exactly those images; otherwise from the options'. Members
     derived from ``dataset`` (``lead_hf.models.derived``) are left out."""
     from .extract import ExtractOptions, extract
-    from .finetune import resized_ref
+    from .models.preprocessing import resized_ref
     from .models.derived import excluded_datasets
 
     entries = []

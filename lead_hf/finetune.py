@@ -12,8 +12,8 @@ training split, few epochs. The protocol (every number) is stored with each resu
 
 Every (model, dataset, protocol, learning rate) run is cached as one JSON file (written atomically) under
 ``<cache>/finetune/``; a killed sweep resumes by skipping the runs that already have one. The same
-preprocessing (:func:`resized_ref`) is what ``lead-hf benchmark`` extracts features with, so the scores
-see exactly the images fine-tuning saw (minus augmentation).
+preprocessing (:func:`lead_hf.models.preprocessing.resized_ref`) is what ``lead-hf benchmark`` extracts
+features with, so the scores see exactly the images fine-tuning saw (minus augmentation).
 """
 from __future__ import annotations
 
@@ -200,64 +200,6 @@ class FinetuneResult:
     """Input size actually trained at (the protocol's, or the model's min_input_size when larger)."""
 
 
-# ----------------------------------------------------------------------------------- preprocessing
-
-def _norm_stats(cfg: dict[str, Any]) -> tuple[list[float], list[float]]:
-    """Mean/std from a timm data config, a transformers image-processor config or a torchvision preset."""
-    mean = cfg.get("mean", cfg.get("image_mean"))
-    std = cfg.get("std", cfg.get("image_std"))
-    if mean is None or std is None:
-        return [0.5, 0.5, 0.5], [0.5, 0.5, 0.5]
-    mean, std = list(mean), list(std)
-    if len(mean) == 1:
-        mean, std = mean * 3, std * 3
-    return [float(v) for v in mean], [float(v) for v in std]
-
-
-def make_transforms(mean, std, image_size: int):
-    """(train, eval) transforms. Eval: resize the whole image to image_size (no centre crop: small digit
-    and face images have content up to the border). Train: a mild random resized crop, no flip (digits
-    and clothes are not mirror-symmetric in meaning)."""
-    from torchvision import transforms as T
-    norm = [T.ToTensor(), T.Normalize(mean, std)]
-    evaluate = T.Compose([T.Lambda(lambda im: im.convert("RGB")),
-                          T.Resize((image_size, image_size), interpolation=T.InterpolationMode.BICUBIC), *norm])
-    train = T.Compose([T.Lambda(lambda im: im.convert("RGB")),
-                       T.RandomResizedCrop(image_size, scale=(0.8, 1.0), ratio=(0.9, 1.1),
-                                           interpolation=T.InterpolationMode.BICUBIC), *norm])
-    return train, evaluate
-
-
-def effective_image_size(preprocess_config: dict[str, Any], image_size: int) -> int:
-    """The protocol's input size, or the model's smallest usable input when that is larger (InceptionV3
-    needs 75 px): ``preprocess_config["min_input_size"]``, read without loading weights."""
-    return max(int(image_size), int(preprocess_config.get("min_input_size") or 0))
-
-
-def resized_ref(spec, image_size: int):
-    """A :class:`lead_hf.models.ModelRef` for ``spec`` whose preprocessing is fine-tuning's evaluation
-    transform at ``image_size`` px (or the model's min_input_size when larger; the model's mean/std
-    kept). Its preprocessing config differs from the native one, so the extraction cache keeps both
-    apart; the model name stays the same."""
-    from .models import ModelRef, resolve_model
-
-    ref = resolve_model(spec)
-    image_size = effective_image_size(ref.preprocess_config, image_size)
-    mean, std = _norm_stats(ref.preprocess_config)
-    cfg = {"resize": [image_size, image_size], "interpolation": "bicubic", "crop": None, "mean": mean,
-           "std": std, "source": "lead_hf.finetune.make_transforms"}
-    if ref.preprocess_config.get("min_input_size"):  # kept, so effective_image_size(cfg, ...) still sees it
-        cfg["min_input_size"] = int(ref.preprocess_config["min_input_size"])
-    _, evaluate = make_transforms(mean, std, image_size)
-
-    def load():
-        loaded = ref.load()
-        return dataclasses.replace(loaded, preprocess=evaluate, image_size=(image_size, image_size),
-                                   preprocess_config=cfg)
-
-    return ModelRef(ref.name, ref.family, ref.revision, ref.hub_id, cfg, load)
-
-
 # -------------------------------------------------------------------------------------------- model
 
 def _with_new_head(loaded, num_classes: int, seed: int):
@@ -357,7 +299,9 @@ def _train_one(ref, data, opts: FinetuneOptions, lr: float, log, seed: int, imag
     acc = Accelerator(cpu=not torch.cuda.is_available())
     set_seed(seed)
     loaded = ref.load()
-    mean, std = _norm_stats(ref.preprocess_config)
+    from .models.preprocessing import make_transforms, norm_stats
+
+    mean, std = norm_stats(ref.preprocess_config)
     train_tf, eval_tf = make_transforms(mean, std, image_size)
     module, forward = _with_new_head(loaded, len(names), seed)
     head = [p for n, p in module.named_parameters() if _is_head(module, n, loaded.family)]
@@ -432,6 +376,8 @@ def train_model(model_spec, options: FinetuneOptions, log=print):
     """Train ``model_spec`` once (the first learning rate of the grid, ``options.seed``) and return
     ``(module, record)``: the trained network with its new head, for building derived checkpoints (the
     benchmark zoo's members pre-trained by the project). Nothing is cached."""
+    from .models.preprocessing import effective_image_size, resized_ref
+
     if options.num_threads:
         import torch
         torch.set_num_threads(options.num_threads)
@@ -465,6 +411,7 @@ def finetune(model_spec, dataset: str | None = None, options: FinetuneOptions | 
     import torch
 
     from .io import write_json_atomic
+    from .models.preprocessing import effective_image_size, resized_ref
     from .provenance import package_versions
 
     opts = options or FinetuneOptions()

@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 import torch
 
-from lead_hf.finetune import FinetuneOptions, finetune, make_transforms, resized_ref
+from lead_hf.finetune import FinetuneOptions, finetune
+from lead_hf.models.preprocessing import make_transforms, resized_ref
 
 
 def _image(cls: int, rng) -> np.ndarray:
@@ -251,7 +252,7 @@ def test_disjoint_holdout_when_train_and_test_split_are_the_same(data_dir):
 
 
 def test_effective_image_size_honours_the_models_minimum():
-    from lead_hf.finetune import effective_image_size
+    from lead_hf.models.preprocessing import effective_image_size
 
     assert effective_image_size({}, 64) == 64
     assert effective_image_size({"min_input_size": 75}, 64) == 75

@@ -238,7 +238,7 @@ def test_converter_refuses_a_topology_it_was_not_written_for(package):
 
 
 def test_fine_tuning_size_honours_inceptions_minimum(package):
-    from lead_hf.finetune import effective_image_size, resized_ref
+    from lead_hf.models.preprocessing import effective_image_size, resized_ref
 
     ref = resized_ref("zoo:inception_v3.nsfwjs", 64)
     assert ref.preprocess_config["resize"] == [75, 75]
