@@ -1,6 +1,7 @@
-"""Linear-algebra helpers shared by the baseline scores (LogME, H-score, NLEEP)."""
+"""Linear-algebra helpers shared by the scores (LogME, H-score, NLEEP, LEAD)."""
 from __future__ import annotations
 
+import numpy as np
 import torch
 
 try:  # scipy's BLAS wrappers: symmetric rank-k update, half the flops of a general matmul
@@ -27,3 +28,17 @@ def gram(x: torch.Tensor, *, samples: bool = False, lower_only: bool = False) ->
     if lower_only:
         return lower.tril_()
     return torch.tril(lower) + torch.tril(lower, -1).T
+
+
+def new_matrix(rows: int, cols: int, *, like: torch.Tensor) -> torch.Tensor:
+    """An uninitialised [rows, cols] tensor with ``like``'s dtype and device, for a large working copy.
+
+    On the CPU the memory comes from numpy, which asks Linux for transparent huge pages on large arrays
+    (``madvise``); torch's own allocator does not, so filling a fresh buffer of hundreds of MB costs one
+    page fault per 4 KiB. Measured here (1 thread): a 50,000 x 2,048 float64 gather took 1.08 s into a
+    torch allocation and 0.28 s into a numpy one.
+    """
+    if like.device.type != "cpu":
+        return torch.empty(rows, cols, dtype=like.dtype, device=like.device)
+    np_dtype = torch.empty(0, dtype=like.dtype).numpy().dtype
+    return torch.from_numpy(np.empty((rows, cols), dtype=np_dtype))

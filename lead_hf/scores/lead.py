@@ -21,6 +21,8 @@ import torch
 from torch import nn
 
 from ._linalg import gram as gram_matrix
+from ._linalg import new_matrix
+from ._stats import class_sums
 from .registry import ScoreResult, register_score
 from .validation import ScoreInputs
 
@@ -422,26 +424,60 @@ def _fold_bounds(sizes: list[int]) -> list[tuple[int, int]]:
     return [(e - n, e) for n, e in zip(sizes, ends)]
 
 
-def _gram_with_bias(x: torch.Tensor) -> torch.Tensor:
-    """LOWER triangle of the Gram matrix of [x, 1], without building [x, 1]: [[x^T x, .], [1^T x, n]].
+@dataclass
+class _RowStats:
+    """What the primal LS-SVM needs from a block of rows of the (centred) features: one pass over them."""
 
-    Only the lower triangle is filled (the upper one may be zero): everything downstream (sums, Cholesky,
-    eigh) reads the lower triangle only, and skipping the symmetrisation saves a pass per fold.
+    gram: torch.Tensor        # LOWER triangle of x^T x [D, D] (the upper one zero)
+    sums: torch.Tensor        # column sums [D]
+    class_sums: torch.Tensor  # per class, the sum of its rows [K, D]
+    counts: torch.Tensor      # samples per class [K]
+    n: int
+
+    @classmethod
+    def of(cls, x: torch.Tensor, labels: torch.Tensor, num_classes: int) -> "_RowStats":
+        return cls(gram_matrix(x, lower_only=True), x.new_ones(x.shape[0]) @ x,
+                   class_sums(x, labels, num_classes), torch.bincount(labels, minlength=num_classes), x.shape[0])
+
+    def __sub__(self, other: "_RowStats") -> "_RowStats":
+        return _RowStats(self.gram - other.gram, self.sums - other.sums, self.class_sums - other.class_sums,
+                         self.counts - other.counts, self.n - other.n)
+
+    def system(self, scale: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+        """(LOWER triangle of the Gram of [x diag(scale), 1] [D+1, D+1], [x diag(scale), 1]^T Y [D+1, K])
+        for the one-vs-rest targets Y = 2 onehot - 1, whose x^T Y is 2 x (class sums)^T - (column sums)."""
+        d = self.gram.shape[0]
+        out = self.gram.new_zeros(d + 1, d + 1)
+        xty = self.gram.new_empty(d + 1, self.counts.numel())
+        xty[:d] = (2 * self.class_sums - self.sums).T
+        xty[d] = 2 * self.counts.to(xty.dtype) - self.n
+        out[d, d] = self.n
+        if scale is None:
+            out[:d, :d] = self.gram
+            out[d, :d] = self.sums
+        else:
+            torch.mul(self.gram, scale[:, None] * scale, out=out[:d, :d])
+            out[d, :d] = self.sums * scale
+            xty[:d] *= scale[:, None]
+        return out, xty
+
+
+def column_scale(squares: torch.Tensor, sums: torch.Tensor, n: int, mean: torch.Tensor) -> torch.Tensor:
+    """1 / the standard deviation of every column of centred data, from its sums of squares and sums
+    (the corrected two-pass variance); 0 for a constant column, which standardisation maps to 0.
+
+    A column is constant when its standard deviation is below 1e-12 x |its mean|: the centring leaves a
+    constant column with (at most) the rounding of its mean, orders of magnitude below that, while a
+    float32 feature that moves by one unit in its last place varies by ~6e-8 x |mean|.
     """
-    d = x.shape[1]
-    out = torch.zeros(d + 1, d + 1, dtype=x.dtype, device=x.device)
-    out[:d, :d] = gram_matrix(x, lower_only=True)
-    out[d, :d] = x.sum(0)
-    out[d, d] = x.shape[0]
-    return out
+    var = (squares / n - (sums / n) ** 2).clamp_min(0)
+    std = var.sqrt()
+    return torch.where(std > 1e-12 * mean.abs(), 1.0 / std.clamp_min(1e-300), torch.zeros_like(std))
 
 
-def _xty_with_bias(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    return torch.cat([x.T @ y, y.sum(0, keepdim=True)], 0)
-
-
-def ls_svm_decision(x: torch.Tensor, y: torch.Tensor, C: float | None, fold_sizes: list[int] | None,
-                    relative_alpha: float | str = "gcv"):
+def ls_svm_decision(x: torch.Tensor, labels: torch.Tensor, num_classes: int, C: float | None,
+                    fold_sizes: list[int] | None, relative_alpha: float | str = "gcv",
+                    mean: torch.Tensor | None = None):
     """Least-squares SVM (Suykens & Vandewalle 1999), one-vs-rest, every class at once.
 
     Minimises 0.5 |w|^2 + C sum_i (1 - y_i w.[x_i, 1])^2 per class: ridge regression on +-1 targets
@@ -449,18 +485,36 @@ def ls_svm_decision(x: torch.Tensor, y: torch.Tensor, C: float | None, fold_size
     alpha = relative_alpha x the Gram matrix's mean eigenvalue, or chosen by GCV when relative_alpha='gcv'.
     ``fold_sizes``: the rows of ``x`` are grouped by fold, in that order, and each fold is predicted by
     the model fitted on the other folds; None: in-sample decisions.
+    ``mean``: ``x`` holds centred features (their column means, subtracted, are ``mean``) that the SVM
+    sees standardised: each column divided by its standard deviation (constant columns become 0). The
+    primal applies that scaling to the (D+1) x (D+1) systems instead of the data, and reads the
+    variances off the Gram's diagonal; the dual scales ``x`` in place (it must be the caller's copy).
+    None: ``x`` is used as it is.
     Works in the primal ((D+1) x (D+1) systems) when N > D+1 and in the dual (N x N kernel) otherwise.
-    Per-fold Grams are taken on contiguous row blocks and summed: one pass over the data, no copy of it.
+    In the primal one pass over the data takes, per fold (a contiguous block of rows), the Gram matrix,
+    the column sums and the class sums; the training set of a fold is the total minus the fold, so its
+    system costs O(D^2), and X^T Y comes from the class sums (no N x D x K product).
     Returns (decision [N, K], C).
     """
     n, d = x.shape[0], x.shape[1] + 1
+    k = num_classes
     primal = n > d
-    bounds = _fold_bounds(fold_sizes) if fold_sizes is not None else []
+    bounds = _fold_bounds(fold_sizes) if fold_sizes is not None else [(0, n)]
+    scale = None
     if primal:
-        parts = [(_gram_with_bias(x[a:b]), _xty_with_bias(x[a:b], y[a:b])) for a, b in bounds]
-        gram = sum(p[0] for p in parts) if parts else _gram_with_bias(x)  # lower triangle
-        xty = sum(p[1] for p in parts) if parts else _xty_with_bias(x, y)
+        parts = [_RowStats.of(x[a:b], labels[a:b], k) for a, b in bounds]
+        total = parts[0]
+        for p in parts[1:]:
+            total = _RowStats(total.gram + p.gram, total.sums + p.sums, total.class_sums + p.class_sums,
+                              total.counts + p.counts, total.n + p.n)
+        if mean is not None:
+            scale = column_scale(torch.diagonal(total.gram), total.sums, n, mean)
+        gram, xty = total.system(scale)  # lower triangle
     else:
+        if mean is not None:
+            scale = column_scale((x * x).sum(0), x.sum(0), n, mean)
+            x.mul_(scale)
+        y = ovr_targets(labels, k, x.dtype)
         gram = gram_matrix(x, samples=True).add_(1.0)  # kernel of [x, 1], symmetric (sliced below)
     if C is None and relative_alpha != "gcv":
         # trace / (D+1) in both the primal and the dual: the same alpha whichever path runs
@@ -473,7 +527,7 @@ def ls_svm_decision(x: torch.Tensor, y: torch.Tensor, C: float | None, fold_size
         r2 = (proj ** 2).sum(1)
         if primal:
             r2 = torch.where(s > s.max() * 1e-12, r2 / s.clamp_min(1e-300), torch.zeros_like(r2))
-        C = 1.0 / (2.0 * gcv_alpha(s, r2, float((y ** 2).sum()), n))
+        C = 1.0 / (2.0 * gcv_alpha(s, r2, float(n * k), n))  # |Y|^2 = N K for +-1 targets
     alpha = 1.0 / (2.0 * C)
 
     def regularised(a: torch.Tensor) -> torch.Tensor:  # in place: callers pass a matrix they own
@@ -481,19 +535,20 @@ def ls_svm_decision(x: torch.Tensor, y: torch.Tensor, C: float | None, fold_size
         return a
 
     def predict(rows: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
-        return torch.addmm(w[-1:], rows, w[:-1])
+        # [rows diag(scale), 1] w, with the scaling moved onto the weights
+        return torch.addmm(w[-1:], rows, w[:-1] if scale is None else scale[:, None] * w[:-1])
 
     if fold_sizes is None:
         if primal:
-            return predict(x, torch.cholesky_solve(xty, torch.linalg.cholesky(regularised(gram.clone())))), C
+            return predict(x, torch.cholesky_solve(xty, torch.linalg.cholesky(regularised(gram)))), C
         return gram @ torch.cholesky_solve(y, torch.linalg.cholesky(regularised(gram.clone()))), C
-    out = torch.empty_like(y)
+    out = x.new_empty(n, k)
     for i, (a, b) in enumerate(bounds):
         if a == b:
             continue
         if primal:
-            g_f, b_f = parts[i]
-            w = torch.cholesky_solve(xty - b_f, torch.linalg.cholesky(regularised(gram - g_f)))
+            g_f, xty_f = (total - parts[i]).system(scale)
+            w = torch.cholesky_solve(xty_f, torch.linalg.cholesky(regularised(g_f)))
             out[a:b] = predict(x[a:b], w)
         else:
             keep = torch.ones(n, dtype=torch.bool, device=x.device)
@@ -581,16 +636,29 @@ def svm_decision(features: torch.Tensor, labels: torch.Tensor, num_classes: int,
         folds = stratified_folds(features, labels, num_classes, opts.svm_folds, opts.seed)
         order = torch.argsort(folds, stable=True)  # rows grouped by fold: every fold is a contiguous block
         sizes = torch.bincount(folds, minlength=opts.svm_folds).tolist()
-    # our own working copy (one gather), standardised in place; the caller's tensor is never modified
-    x = features[order] if order is not None else (features.clone() if opts.standardize else features)
-    if opts.standardize:
-        var, mean = torch.var_mean(x, 0, unbiased=False)  # one pass
-        std = var.sqrt_()
-        x.sub_(mean).div_(torch.where(std > 0, std, torch.ones_like(std)))
-    y = ovr_targets(labels if order is None else labels[order], num_classes, x.dtype)
+    rows_labels = labels if order is None else labels[order]
     if opts.svm_loss == "least_squares":
-        out, C = ls_svm_decision(x, y, opts.svm_C, sizes, opts.svm_alpha)
+        # our own working copy, grouped by fold and centred in the same pass; the standardisation's
+        # scaling is applied to the small systems (ls_svm_decision). The caller's tensor is never modified.
+        mean = (features.new_ones(features.shape[0]) @ features) / features.shape[0] if opts.standardize else None
+        if order is None and mean is None:
+            x = features
+        else:
+            x = new_matrix(*features.shape, like=features)
+            if order is None:
+                x.copy_(features)
+            else:
+                torch.index_select(features, 0, order, out=x)
+            if mean is not None:
+                x.sub_(mean)
+        out, C = ls_svm_decision(x, rows_labels, num_classes, opts.svm_C, sizes, opts.svm_alpha, mean)
     else:
+        x = features[order] if order is not None else (features.clone() if opts.standardize else features)
+        if opts.standardize:
+            var, mean = torch.var_mean(x, 0, unbiased=False)  # one pass
+            std = var.sqrt_()
+            x.sub_(mean).div_(torch.where(std > 0, std, torch.ones_like(std)))
+        y = ovr_targets(rows_labels, num_classes, x.dtype)
         C = 1.0 if opts.svm_C is None else opts.svm_C
         xb = _with_bias(x)
         if sizes is None:
