@@ -17,6 +17,8 @@ import typing
 from pathlib import Path
 from typing import Any
 
+from .coercion import coerce
+
 LIST_HELP = "a list: values separated by spaces or commas"
 
 
@@ -136,51 +138,3 @@ def options_from(cls: type, *sources: dict[str, Any] | None):
             raise ValueError(f"option {key}={value!r}: {err}") from None
     return cls(**kwargs)
 
-
-def coerce(value: Any, annotation: Any) -> Any:
-    """Turn CLI/YAML strings and lists into the option's declared type (tuples of ints, bools...)."""
-    if isinstance(annotation, str):  # postponed annotations
-        annotation = eval(annotation, {"typing": typing, "Any": Any})  # noqa: S307 - our own dataclasses
-    origin = typing.get_origin(annotation)
-    args = typing.get_args(annotation)
-    if origin is typing.Union or (origin is not None and str(origin) == "<class 'types.UnionType'>"):
-        if type(None) in args and (value is None or (isinstance(value, str) and value.strip().lower() in {"none", "null"})):
-            return None
-        for arg in args:
-            if arg is type(None):
-                continue
-            try:
-                return coerce(value, arg)
-            except (TypeError, ValueError):
-                continue
-        raise ValueError(f"{value!r} does not fit {annotation}")
-    if origin is tuple:
-        if isinstance(value, str):
-            value = [value]
-        if not isinstance(value, (list, tuple)):
-            value = [value]
-        # every string item may itself hold several values: "a,b", "a b" (the CLI and YAML spellings)
-        items = [part for v in value for part in (v.replace(",", " ").split() if isinstance(v, str) else [v])]
-        inner = args[0] if args else Any
-        return tuple(coerce(v, inner) for v in items)
-    if annotation is bool:
-        if isinstance(value, str):
-            low = value.strip().lower()
-            if low in {"1", "true", "yes", "on"}:
-                return True
-            if low in {"0", "false", "no", "off"}:
-                return False
-            raise ValueError(f"{value!r} is not a boolean")
-        return bool(value)
-    if annotation in (int, float):
-        if isinstance(value, bool):
-            raise ValueError(f"{value!r} is not a number")
-        out = annotation(value)
-        if annotation is int and isinstance(value, float) and not value.is_integer():
-            raise ValueError(f"{value!r} is not an integer")
-        return out
-    if annotation is str:
-        if not isinstance(value, str):
-            raise ValueError(f"{value!r} is not a string")
-        return value
-    return value

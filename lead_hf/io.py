@@ -1,7 +1,9 @@
-"""Atomic file writes: every file lead-hf writes appears whole or not at all (temp file + rename)."""
+"""Files: atomic writes (every file lead-hf writes appears whole or not at all: temp file + rename), the
+cache root, and the file hash the caches and revisions are keyed by. Imports nothing from lead_hf."""
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import tempfile
@@ -13,6 +15,23 @@ def default_cache_root() -> Path:
     """Root of everything lead-hf caches or builds: ``$LEAD_HF_CACHE``, else ``~/.cache/lead_hf``."""
     env = os.environ.get("LEAD_HF_CACHE")
     return Path(env).expanduser() if env else Path.home() / ".cache" / "lead_hf"
+
+
+_SHA_CACHE: dict[tuple[str, int, int], str] = {}
+
+
+def file_sha256(path: str | os.PathLike) -> str:
+    """sha256 of a file, memoised on (path, size, mtime) so repeated cache look-ups stay cheap."""
+    path = Path(path).resolve()
+    st = path.stat()
+    key = (str(path), st.st_size, st.st_mtime_ns)
+    if key not in _SHA_CACHE:
+        h = hashlib.sha256()
+        with path.open("rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                h.update(block)
+        _SHA_CACHE[key] = h.hexdigest()
+    return _SHA_CACHE[key]
 
 
 def looks_like_local_path(spec: str) -> bool:

@@ -163,7 +163,7 @@ register_embedded(EmbeddedSource(
 
 
 def source_fingerprint(source: EmbeddedSource) -> str:
-    from ..models.base import file_sha256
+    from ..io import file_sha256
     h = hashlib.sha256(source.name.encode())
     for f in source.files():
         h.update(file_sha256(f).encode())

@@ -9,13 +9,14 @@ pre-hook on the classifier's ``nn.Linear``, so no architecture-specific code is 
 from __future__ import annotations
 
 import hashlib
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
 import torch
 from torch import nn
+
+from ..io import file_sha256  # noqa: F401 - re-exported: the model families hash their weight files with it
 
 FAMILIES = ("timm", "transformers", "torchvision", "torch")
 
@@ -71,23 +72,6 @@ class ModelRef:
 
     def load(self) -> LoadedModel:
         return self.loader()
-
-
-_SHA_CACHE: dict[tuple[str, int, int], str] = {}
-
-
-def file_sha256(path: str | os.PathLike) -> str:
-    """sha256 of a file, memoised on (path, size, mtime) so repeated cache look-ups stay cheap."""
-    path = Path(path).resolve()
-    st = path.stat()
-    key = (str(path), st.st_size, st.st_mtime_ns)
-    if key not in _SHA_CACHE:
-        h = hashlib.sha256()
-        with path.open("rb") as fh:
-            for block in iter(lambda: fh.read(1 << 20), b""):
-                h.update(block)
-        _SHA_CACHE[key] = h.hexdigest()
-    return _SHA_CACHE[key]
 
 
 def files_revision(paths) -> str:

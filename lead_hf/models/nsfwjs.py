@@ -522,7 +522,7 @@ def build_module(folder: str) -> nn.Module:
 
 
 def cache_dir() -> Path:
-    from ..extract.cache import default_cache_root
+    from ..io import default_cache_root
     return default_cache_root() / "converted" / "nsfwjs"
 
 

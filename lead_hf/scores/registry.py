@@ -13,7 +13,7 @@ import typing
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from ..config import coerce as _coerce
+from ..coercion import coerce as _coerce
 from .validation import ScoreInputs, prepare_inputs
 
 
