@@ -47,5 +47,9 @@ Examples:
   lead-hf rank zoo:mobilenetv2_100.in1k timm/resnet18.a1_in1k --dataset imagefolder:./my_photos
   lead-hf rank --models-file models.txt --dataset embedded:fashion_mnist --max-per-class 50 --scores all
   lead-hf rank --config rank.yaml --score-options lead.t=2
+  lead-hf rank --hub-search convnext --hub-library timm --hub-limit 5 --dataset imagefolder:./my_photos
+
+--hub-search asks the Hub (HF_ENDPOINT, with HF_HUB_OFFLINE=0) for candidates: the --hub-limit most
+downloaded --hub-task models of --hub-library whose id contains the text; they are ranked after --models.
 
 Features and logits are cached (see lead-hf extract), so re-ranking with other scores is quick.""")
