@@ -166,6 +166,22 @@ def test_offline_the_search_is_refused_before_any_request(zoo, monkeypatch):
     assert zoo.requests == []
 
 
+@pytest.mark.parametrize("error", ["connect", "os"])
+def test_a_hub_that_cannot_be_reached_says_so(monkeypatch, error):
+    import httpx2
+
+    def refuse(self, **kwargs):
+        if error == "connect":
+            raise httpx2.ConnectError("[Errno 111] Connection refused")
+        raise ConnectionResetError("reset by peer")
+        yield  # a generator, as list_models is
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", False)
+    monkeypatch.setattr(HfApi, "list_models", refuse)
+    with pytest.raises(ValueError, match=r"cannot reach the Hub at http://127\.0\.0\.1:9 to search models "
+                                         r"\((ConnectError|ConnectionResetError): .*HF_ENDPOINT.*--models"):
+        search_models(HubQuery(search="resnet"), endpoint="http://127.0.0.1:9")
+
+
 @pytest.mark.parametrize("query, message", [
     (HubQuery(libraries=("keras",)), r"--hub-library keras: lead-hf loads models of timm and transformers only"),
     (HubQuery(libraries=()), r"--hub-library \(none\)"),

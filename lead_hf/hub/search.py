@@ -136,12 +136,12 @@ def search_models(query: HubQuery, *, endpoint: str | None = None, token: str | 
             status = getattr(getattr(err, "response", None), "status_code", None)
             raise ValueError(f"the Hub at {url} refused the model search ({query.describe()}): HTTP {status}: "
                              f"{str(err).splitlines()[0][:300]}") from None
-        except OSError as err:  # connection refused, DNS, timeouts (httpx errors are OSError subclasses here)
-            raise ValueError(f"cannot reach the Hub at {url} to search models ({type(err).__name__}: "
-                             f"{str(err)[:200]}); check the network and HF_ENDPOINT, or pass the models with "
-                             "--models") from None
-        except Exception as err:  # noqa: BLE001 - httpx errors that are not OSError
-            if type(err).__module__.split(".")[0] not in ("httpx", "httpx2", "httpcore"):
+        except Exception as err:  # noqa: BLE001 - only transport errors are turned into a message
+            # connection refused, DNS, timeouts: OSError, or the HTTP client's own errors (httpx2 in
+            # huggingface_hub 2.x, after its retries)
+            transport = isinstance(err, OSError) or type(err).__module__.split(".")[0] in ("httpx", "httpx2",
+                                                                                           "httpcore")
+            if not transport:
                 raise
             raise ValueError(f"cannot reach the Hub at {url} to search models ({type(err).__name__}: "
                              f"{str(err)[:200]}); check the network and HF_ENDPOINT, or pass the models with "
