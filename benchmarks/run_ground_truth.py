@@ -42,7 +42,9 @@ DATASETS = {
 DEFAULTS = {"ft-v1": {"zoo": "zoo.txt", "out": "ground_truth", "runs": None},
             "ft-v2": {"zoo": "zoo_v2.txt", "out": "ground_truth_v2", "runs": "ground_truth_v2/runs"}}
 COLUMNS = ["model", "dataset", "accuracy", "accuracy_std", "seed_accuracies", "best_lr", "lr_grid", "image_size",
-           "train_split", "train_per_class", "test_split", "test_per_class", "subset_seed", "protocol", "command"]
+           "train_split", "train_per_class", "test_split", "test_per_class", "subset_seed", "protocol", "command", "revision", "devices"]
+# revision: the sha256 of the weights fine-tuned (a derived member rebuilt on another CPU differs in the last
+# bits, so its features must come from the same file); devices: where its runs were trained.
 
 
 def write_csv(path: Path, rows: list[dict]) -> None:
@@ -80,7 +82,20 @@ def row_of(res, opts, spec: str, dataset: str, extra_flags: str) -> dict:
             "train_split": opts.train_split, "train_per_class": opts.train_per_class, "test_split": opts.test_split,
             "test_per_class": opts.test_per_class, "subset_seed": opts.resolved_subset_seed,
             "protocol": opts.protocol_string(),
-            "command": f"lead-hf finetune {shlex.quote(spec)} --dataset {dataset}{extra_flags}"}
+            "command": f"lead-hf finetune {shlex.quote(spec)} --dataset {dataset}{extra_flags}",
+            "revision": res.runs[0].get("revision", "") if res.runs else "",
+            "devices": ";".join(sorted({str(r.get("device", "")) for r in res.runs}))}
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    """``"I/N"`` -> (I, N) with 0 <= I < N; anything else is refused before any work."""
+    try:
+        index, count = (int(part) for part in text.split("/"))
+    except ValueError:
+        raise SystemExit(f"--shard {text!r}: expected I/N with integers, e.g. 0/4") from None
+    if not 0 <= index < count:
+        raise SystemExit(f"--shard {text!r}: need 0 <= I < N")
+    return index, count
 
 
 def _flags(fields: dict) -> str:
@@ -107,9 +122,14 @@ def main(argv=None) -> int:
                         help="where run records are kept (default for ft-v2: benchmarks/ground_truth_v2/runs; "
                              "for ft-v1: the lead_hf cache)")
     parser.add_argument("--num-threads", type=int, default=1)
+    parser.add_argument("--shard", default=None, metavar="I/N",
+                        help="run only every N-th (dataset, model) pair starting at I (0-based), for N parallel "
+                             "workers sharing --runs-dir; shards write run records only: run once more "
+                             "without --shard (everything cached) to write the CSVs")
     parser.add_argument("--seed", type=int, default=None,
                         help="ft-v1 only: another seed (subsets, head, augmentation) measures the ground truth's noise")
     args = parser.parse_args(argv)
+    shard = parse_shard(args.shard) if args.shard else None
     defaults = DEFAULTS[args.protocol]
     models = read_zoo(args.zoo or HERE / defaults["zoo"])
     if args.models:
@@ -124,6 +144,7 @@ def main(argv=None) -> int:
     if args.seed is not None:
         base["seed"] = args.seed
     start = time.time()
+    pair = -1
     for dataset in datasets:
         name = dataset.split(":", 1)[-1]
         opts = FinetuneOptions.preset(args.protocol, dataset=dataset, **base, **DATASETS[args.protocol][dataset])
@@ -137,13 +158,17 @@ def main(argv=None) -> int:
             if name in excluded_datasets(spec):
                 print(f"[{time.time() - start:.0f}s] {dataset} {spec}: skipped (derived from this dataset)", flush=True)
                 continue
+            pair += 1
+            if shard and pair % shard[1] != shard[0]:
+                continue
             try:
                 res = finetune(spec, options=opts, log=lambda m: print(m, flush=True))
             except (ValueError, FloatingPointError) as err:  # weights not built, diverged at every rate, ...
                 print(f"[{time.time() - start:.0f}s] {dataset} {spec}: not run ({err})", flush=True)
                 continue
             fresh[spec] = row_of(res, opts, spec, dataset, flags)
-            write_csv(csv_path, merged_rows(previous, fresh, models))
+            if not shard:  # parallel shards would race on the CSV
+                write_csv(csv_path, merged_rows(previous, fresh, models))
             spread = f" +- {res.accuracy_std:.4f}" if res.accuracy_std is not None else ""
             print(f"[{time.time() - start:.0f}s] {dataset} {res.model}: {res.accuracy:.4f}{spread} "
                   f"(lr {res.best_learning_rate:g}, trained {res.trained})", flush=True)

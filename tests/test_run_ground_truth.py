@@ -55,3 +55,43 @@ def test_a_restart_that_cannot_run_a_model_keeps_its_earlier_row(sweep, tmp_path
     assert [(r["model"], r["accuracy"]) for r in rows] == [
         ("zoo:a", "0.9500"), ("zoo:b", "0.8000"), ("zoo:c", "0.7000"), ("zoo:gone", "0.5000")]
     assert sweep.read_rows(tmp_path / "missing.csv") == {}
+
+
+def test_shards_split_the_pairs_between_workers_and_write_no_csv(sweep, tmp_path, monkeypatch):
+    import lead_hf.finetune
+
+    zoo = tmp_path / "zoo.txt"
+    zoo.write_text("zoo:a\nzoo:b\nzoo:c\n")
+    calls = []
+
+    def fake_finetune(spec, options=None, log=None):
+        from types import SimpleNamespace
+
+        calls.append((options.dataset, spec))
+        if spec == "zoo:c":
+            raise ValueError("not built here")  # the sweep reports it and goes on
+        return SimpleNamespace(model=spec, accuracy=0.5, accuracy_std=0.0, seed_accuracies=[0.5], image_size=64,
+                               best_learning_rate=0.01, trained=0, runs=[{"lr": 0.01, "revision": "sha256:x",
+                                                                          "device": "cpu"}])
+
+    monkeypatch.setattr(lead_hf.finetune, "finetune", fake_finetune)
+    args = ["--zoo", str(zoo), "--runs-dir", str(tmp_path / "runs")]
+    sweep.main(args + ["--out", str(tmp_path / "whole")])
+    everything = list(calls)
+    assert len(everything) == 3 * len(sweep.DATASETS["ft-v2"])
+    rows = sweep.read_rows(tmp_path / "whole" / "mnist.csv")
+    assert list(rows) == ["zoo:a", "zoo:b"] and rows["zoo:a"]["revision"] == "sha256:x"
+    per_shard = []
+    for index in range(3):
+        calls.clear()
+        sweep.main(args + ["--out", str(tmp_path / "sharded"), "--shard", f"{index}/3"])
+        per_shard.append(set(calls))
+    assert set().union(*per_shard) == set(everything)
+    assert sum(len(s) for s in per_shard) == len(everything)  # disjoint
+    assert not (tmp_path / "sharded").exists()
+
+
+@pytest.mark.parametrize("text", ["3/3", "1", "a/b", "-1/2"])
+def test_a_bad_shard_is_refused_before_any_work(sweep, text):
+    with pytest.raises(SystemExit, match="--shard"):
+        sweep.parse_shard(text)
