@@ -18,6 +18,7 @@ from PIL import Image
 
 from lead_hf.models import resolve_model, zoo_entry
 from lead_hf.models import nsfwjs
+from lead_hf.models.loaders import zoo_builder
 from lead_hf.models.tfjs import decode_weights, read_js_bundle_export, read_js_literal
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -127,7 +128,8 @@ def test_zoo_entries_agree_with_the_converter():
     for name, folder in MEMBERS.items():
         entry = zoo_entry(name)
         assert entry.family == "torch" and entry.converter == nsfwjs.CONVERTER and entry.num_classes == 5
-        assert entry.build.__qualname__ == f"nsfwjs_{folder}"
+        assert entry.build == f"lead_hf.models.nsfwjs:build_{folder}"  # data: the loader imports it
+        assert zoo_builder(entry.build) is getattr(nsfwjs, f"build_{folder}")
         assert nsfwjs.build_module(folder).num_features == entry.feature_dim
     assert zoo_entry("mobilenetv2_140.nsfwjs").preprocess.config()["value_range"] == [-1.0, 1.0]
     assert zoo_entry("mobilenetv2_100.nsfwjs").preprocess.config()["value_range"] == [0.0, 1.0]

@@ -183,6 +183,38 @@ def test_builder_must_return_a_module(register, tmp_path):
         load_model("zoo:tiny.notmodule")
 
 
+def named_builder(files):
+    """A builder named by a string, as the embedded entries name theirs (module:function)."""
+    return ZooNet(_Body(3), None, feature_dim=3)
+
+
+def test_a_builder_named_as_data_is_imported_when_the_model_loads(register, tmp_path):
+    register(name="tiny.named", family="torch", weights=lambda: _weights_file(tmp_path), package="p",
+             feature_dim=3, num_classes=0, description="t", build=f"{__name__}:named_builder",
+             preprocess=ZooPreprocess(size=8))
+    m = load_model("zoo:tiny.named")
+    assert m.feature_dim == 3 and m.forward(_pixels(n=2, px=8))[0].shape == (2, 3)
+    register(name="tiny.misnamed", family="torch", weights=lambda: _weights_file(tmp_path), package="p",
+             feature_dim=3, num_classes=0, description="t", build=f"{__name__}:no_such_builder",
+             preprocess=ZooPreprocess(size=8))
+    with pytest.raises(ValueError, match="no_such_builder' cannot be imported"):
+        load_model("zoo:tiny.misnamed")
+
+
+def test_the_embedded_entries_are_data():
+    # the zoo module imports nothing from lead_hf: no loading code, so no circle with the loaders
+    import ast
+    import inspect
+
+    tree = ast.parse(inspect.getsource(zoo_mod))
+    relative = [n for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.level]
+    absolute = [a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names]
+    assert not relative and not any(name.startswith("lead_hf") for name in absolute)
+    for name in zoo_mod.list_zoo():
+        entry = zoo_mod.zoo_entry(name)
+        assert entry.build is None or isinstance(entry.build, str), name
+
+
 def test_zoonet_reset_classifier_follows_timm():
     net = ZooNet(_Body(4), None, feature_dim=4)
     assert net.num_classes == 0 and net(_pixels(px=12)).shape == (3, 4)

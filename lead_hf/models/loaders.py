@@ -355,13 +355,28 @@ def zoo_transform(pre):
     return preprocess
 
 
+def zoo_builder(build):
+    """The function a torch-family zoo entry names: ``"module:function"`` is imported now (with the
+    runtimes it needs: onnx, h5py ...); a function is itself."""
+    if callable(build):
+        return build
+    import importlib
+
+    module, _, name = str(build).partition(":")
+    try:
+        return getattr(importlib.import_module(module), name)
+    except (ImportError, AttributeError) as err:
+        raise ValueError(f"zoo builder {build!r} cannot be imported ({err}); name it as 'package.module:function'") \
+            from None
+
+
 def _zoo_torch_ref(entry, spec: str, paths: list[str], revision: str) -> ModelRef:
     cfg = entry.preprocess.config()
     if entry.min_input_size is not None:
         cfg["min_input_size"] = int(entry.min_input_size)
 
     def load():
-        module = entry.build(list(paths))
+        module = zoo_builder(entry.build)(list(paths))
         if not isinstance(module, torch.nn.Module):
             raise TypeError(f"the builder of {spec!r} returned {type(module).__name__}, not an nn.Module")
         module.eval()

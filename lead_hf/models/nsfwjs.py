@@ -560,3 +560,16 @@ def build(folder: str, files: list[str]) -> nn.Module:
     net = build_module(folder)
     net.load_state_dict(converted_state_dict(folder, files[0]), strict=True)
     return net.eval()
+
+
+# the builders the zoo entries name ("lead_hf.models.nsfwjs:build_<folder>"), one per model of the package
+def build_inception_v3(files: list[str]) -> nn.Module:
+    return build("inception_v3", files)
+
+
+def build_mobilenet_v2(files: list[str]) -> nn.Module:
+    return build("mobilenet_v2", files)
+
+
+def build_mobilenet_v2_mid(files: list[str]) -> nn.Module:
+    return build("mobilenet_v2_mid", files)

