@@ -33,12 +33,15 @@ def rotation(d, seed=1):
     return q
 
 
-# Small inputs that stress the edge of every score: each must give a finite value.
+# Small inputs that stress the edge of every score: each must give a finite value (tests/test_score_contract.py).
 EDGE_CASES = [
     (np.random.default_rng(0).normal(size=(9, 4)), np.array([0, 0, 0, 0, 1, 1, 1, 1, 2])),  # one-sample class
     (np.random.default_rng(1).normal(size=(6, 3)), np.array([0, 1, 0, 1, 0, 1])),           # K = 2
     (np.random.default_rng(2).normal(size=(20, 1)), np.arange(20) % 3),                    # D = 1
     (np.random.default_rng(3).normal(size=(8, 50)), np.arange(8) % 2),                     # N < D
     (np.zeros((10, 4)), np.arange(10) % 2),                                                # constant features
+    (np.repeat(np.eye(3), 4, axis=0), np.repeat(np.arange(3), 4)),                         # zero within-class scatter
+    (np.tile(np.random.default_rng(4).normal(size=(5, 3)), (2, 1)), np.repeat([0, 1], 5)),  # coinciding class means
 ]
-EDGE_CASE_IDS = ["one-sample-class", "two-classes", "one-feature", "fewer-samples-than-dims", "constant"]
+EDGE_CASE_IDS = ["one-sample-class", "two-classes", "one-feature", "fewer-samples-than-dims", "constant",
+                 "zero-within-class-scatter", "coinciding-means"]

@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import lead_hf
-from helpers import blobs, rotation, within_ulps
+from helpers import blobs, rotation
 
 
 def explicit_gbc(x, y, pca_dim=64, gaussian_type="diagonal", var_floor=1e-4):
@@ -60,19 +60,6 @@ def test_fast_equals_explicit_per_pair_loop(gaussian_type, pca_dim, shape):
     slow = explicit_gbc(x, y, pca_dim=pca_dim, gaussian_type=gaussian_type)
     assert fast == pytest.approx(slow, rel=1e-8, abs=1e-10)
     assert -12 < fast < -1e-6  # overlapping classes: strictly inside the bounds, so the check is not vacuous
-
-
-def test_invariant_to_sample_order_and_label_names():
-    x, y = blobs(k=3, spread=1.0)
-    base = lead_hf.score("gbc", x, y)
-    perm = np.random.default_rng(2).permutation(y.size)
-    assert lead_hf.score("gbc", x[perm], y[perm]) == pytest.approx(base, rel=1e-9)
-    assert lead_hf.score("gbc", x, np.array(["cat", "dog", "eel"])[y]) == pytest.approx(base, rel=1e-9)
-
-
-def test_deterministic():
-    x, y = blobs(spread=1.0, seed=4)
-    assert lead_hf.score("gbc", x, y) == within_ulps(lead_hf.score("gbc", x, y))
 
 
 @pytest.mark.parametrize("opts", [{"gaussian_type": "diagonal"}, {"gaussian_type": "spherical"},
@@ -128,17 +115,6 @@ def test_one_sample_class_uses_the_variance_floor():
     assert lead_hf.score("gbc", x, y, var_floor=0.5) < res.value
 
 
-@pytest.mark.parametrize("x, y", [
-    (np.random.default_rng(1).normal(size=(6, 3)), np.array([0, 1, 0, 1, 0, 1])),           # K = 2
-    (np.random.default_rng(2).normal(size=(20, 1)), np.arange(20) % 3),                    # D = 1
-    (np.random.default_rng(3).normal(size=(8, 50)), np.arange(8) % 2),                     # N < D
-    (np.zeros((10, 4)), np.arange(10) % 2),                                                # constant features
-])
-def test_edge_cases_are_finite(x, y):
-    for gaussian_type in ("diagonal", "spherical"):
-        assert math.isfinite(lead_hf.score("gbc", x, y, gaussian_type=gaussian_type))
-
-
 def test_constant_features_are_one_point_mass_per_class():
     assert lead_hf.score("gbc", np.zeros((10, 4)), np.arange(10) % 2) == pytest.approx(-2.0)
 
@@ -148,13 +124,3 @@ def test_compute_score_details_and_options():
     res = lead_hf.compute_score("gbc", x, y)
     assert res.details["reduced_dim"] == 64 and res.options["pca_dim"] == 64
     assert lead_hf.compute_score("gbc", x, y, pca_dim=8).details["reduced_dim"] == 8
-
-
-@pytest.mark.parametrize("opts, match", [
-    ({"gaussian_type": "full"}, "gaussian_type"), ({"pca_dim": -3}, "pca_dim"),
-    ({"var_floor": 0}, "var_floor"), ({"pca": 3}, "valid options"),
-])
-def test_bad_options_are_explained(opts, match):
-    x, y = blobs()
-    with pytest.raises(ValueError, match=match):
-        lead_hf.score("gbc", x, y, **opts)

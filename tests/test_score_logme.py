@@ -9,8 +9,7 @@ from hypothesis import strategies as st
 from scipy.optimize import minimize
 
 import lead_hf
-from lead_hf.scores.logme import LogMEOptions
-from helpers import gaussian_classes, within_ulps
+from helpers import gaussian_classes
 
 TIGHT = {"tol": 1e-10, "max_iter": 1000}
 
@@ -119,31 +118,16 @@ def test_more_informative_features_score_higher():
     assert all(a < b for a, b in zip(scores, scores[1:])), scores
 
 
-def test_invariances_permutation_labels_scale_rotation_duplicates():
+def test_invariant_to_scale_rotation_and_duplicated_columns():
+    # sample order and label names: tests/test_score_contract.py
     f, y = gaussian_classes(num_classes=3, per_class=20, dim=6, separation=1.5, seed=4)
     base = lead_hf.score("logme", f, y, **TIGHT)
-    perm = np.random.default_rng(5).permutation(y.size)
-    assert lead_hf.score("logme", f[perm], y[perm], **TIGHT) == pytest.approx(base, rel=1e-10)
-    names = np.array(["zebra", "apple", "mango"])[y]      # renamed, and sorted differently
-    assert lead_hf.score("logme", f, names, **TIGHT) == pytest.approx(base, rel=1e-10)
     # the exact evidence does not depend on the feature scale (alpha absorbs it)
     assert lead_hf.score("logme", f * 1e3, y, **TIGHT) == pytest.approx(base, rel=1e-8)
     q, _ = np.linalg.qr(np.random.default_rng(6).normal(size=(6, 6)))
     assert lead_hf.score("logme", f @ q, y, **TIGHT) == pytest.approx(base, rel=1e-8)
     # a repeated column adds no information and makes F^T F singular: same score
     assert lead_hf.score("logme", np.hstack([f, f]), y, **TIGHT) == pytest.approx(base, rel=1e-8)
-
-
-def test_deterministic():
-    f, y = gaussian_classes(num_classes=3, per_class=15, dim=20, seed=7)
-    first = lead_hf.compute_score("logme", f, y)
-    second = lead_hf.compute_score("logme", f, y)
-    assert first.value == within_ulps(second.value)
-    assert set(first.details) == set(second.details)
-    for key, value in first.details.items():
-        want = second.details[key]
-        floats = isinstance(want, float) or (isinstance(want, list) and all(isinstance(v, float) for v in want))
-        assert value == (within_ulps(want) if floats else want), key
 
 
 def test_details_expose_the_solver_state():
@@ -158,45 +142,30 @@ def test_details_expose_the_solver_state():
     assert lead_hf.compute_score("logme", f, y, max_iter=1).details["converged"] is False
 
 
-@pytest.mark.parametrize("case", ["single_sample_class", "two_classes", "one_dim", "zero_features",
-                                  "exact_fit"])
-def test_edge_cases_are_finite(case):
+@pytest.mark.parametrize("case", ["single_sample_class", "exact_fit"])
+def test_every_class_evidence_is_finite_at_the_limits(case):
+    # the score's finiteness on every edge case: tests/test_score_contract.py; here each class's evidence
     rng = np.random.default_rng(9)
     if case == "single_sample_class":
         y = np.array([0] * 10 + [1] * 10 + [2])
         f = rng.normal(size=(21, 4))
-    elif case == "two_classes":
-        y = np.array([0, 1] * 8)
-        f = rng.normal(size=(16, 3))
-    elif case == "one_dim":
-        y = np.array([0, 1, 2] * 7)
-        f = rng.normal(size=(21, 1)) + y[:, None]
-    elif case == "zero_features":
-        y = np.array([0, 1] * 6)
-        f = np.zeros((12, 5))
     else:  # N < D: every target fits exactly, the evidence maximum sits at alpha, beta -> infinity
         y = np.array([0, 1, 2] * 4)
         f = rng.normal(size=(12, 50))
     result = lead_hf.compute_score("logme", f, y)
-    assert math.isfinite(result.value)
     assert all(math.isfinite(e) for e in result.details["evidence_per_class"])
-    if case == "zero_features":
-        # no features: y ~ N(0, I / beta) with beta = N / n_k, in closed form
-        n = 12
-        expected = np.mean([0.5 * n * math.log(n / 6) - 0.5 * n - 0.5 * n * math.log(2 * math.pi)] * 2) / n
-        assert result.value == pytest.approx(expected, rel=1e-12)
+    assert result.value == pytest.approx(np.mean(result.details["evidence_per_class"]))
 
 
-def test_option_errors_name_the_problem():
-    f, y = gaussian_classes(num_classes=2, per_class=5, dim=3)
-    with pytest.raises(ValueError, match="solver"):
-        lead_hf.score("logme", f, y, solver="svd")
-    with pytest.raises(ValueError, match="max_iter"):
-        LogMEOptions(max_iter=0)
-    with pytest.raises(ValueError, match="tol"):
-        lead_hf.score("logme", f, y, tol=-1)
-    with pytest.raises(ValueError, match="valid options"):
-        lead_hf.score("logme", f, y, iterations=3)
+def test_zero_features_give_the_noise_only_evidence():
+    # no features: y ~ N(0, I / beta) with beta = N / n_k, in closed form
+    y = np.array([0, 1] * 6)
+    n = 12
+    expected = np.mean([0.5 * n * math.log(n / 6) - 0.5 * n - 0.5 * n * math.log(2 * math.pi)] * 2) / n
+    assert lead_hf.score("logme", np.zeros((12, 5)), y) == pytest.approx(expected, rel=1e-12)
+
+
+def test_default_options():
     assert lead_hf.score_options("logme") == {"tol": 1e-6, "max_iter": 100, "solver": "auto"}
 
 

@@ -6,8 +6,7 @@ import pytest
 import scipy.linalg
 
 import lead_hf
-from helpers import blobs, rotation, within_ulps
-import helpers
+from helpers import blobs, rotation
 
 
 def softmax(a):
@@ -87,19 +86,6 @@ def test_regularization_comes_from_the_largest_within_class_eigenvalue():
     assert lead_hf.compute_score("sfda", x, y, regularization_decay=1.0).details["regularization"] > lam
 
 
-def test_invariant_to_sample_order_and_label_names():
-    x, y = blobs(k=3, spread=0.7)
-    base = lead_hf.score("sfda", x, y)
-    perm = np.random.default_rng(2).permutation(y.size)
-    assert lead_hf.score("sfda", x[perm], y[perm]) == pytest.approx(base, rel=1e-9)
-    assert lead_hf.score("sfda", x, np.array(["b", "a", "c"])[y]) == pytest.approx(base, rel=1e-9)
-
-
-def test_deterministic():
-    x, y = blobs(spread=0.7, seed=4)
-    assert lead_hf.score("sfda", x, y) == within_ulps(lead_hf.score("sfda", x, y))
-
-
 def test_invariant_to_rotation_and_translation():
     # Sw' shrinks towards a multiple of the identity and lambda depends on an eigenvalue: both rotate along
     x, y = blobs(d=7, spread=0.5)
@@ -124,26 +110,8 @@ def test_confmix_makes_the_task_harder():
     assert res.value < first_pass
 
 
-@pytest.mark.parametrize("x, y", helpers.EDGE_CASES + [
-    (np.repeat(np.eye(3), 4, axis=0), np.repeat(np.arange(3), 4)),                         # Sw = 0
-], ids=helpers.EDGE_CASE_IDS + ["zero-within-class-scatter"])
-def test_edge_cases_are_finite(x, y):
-    assert math.isfinite(lead_hf.score("sfda", x, y))
-
-
 def test_constant_features_give_the_prior_log_likelihood():
     # nothing to discriminate: every sample gets the class priors
     y = np.array([0, 0, 0, 1])
     expected = np.mean(np.log([0.75, 0.75, 0.75, 0.25]))
     assert lead_hf.score("sfda", np.zeros((4, 3)), y) == pytest.approx(expected, rel=1e-9)
-
-
-@pytest.mark.parametrize("opts, match", [
-    ({"regularization": 0}, "regularization"), ({"regularization": 1.5}, "regularization"),
-    ({"regularization_decay": -1}, "regularization_decay"), ({"n_components": 0}, "n_components"),
-    ({"shrinkage": 0.1}, "valid options"),
-])
-def test_bad_options_are_explained(opts, match):
-    x, y = blobs()
-    with pytest.raises(ValueError, match=match):
-        lead_hf.score("sfda", x, y, **opts)

@@ -1,5 +1,4 @@
 """TransRate: properties, the theory's invariances and bound, and an explicit logdet version."""
-import math
 
 import numpy as np
 import pytest
@@ -10,7 +9,6 @@ from hypothesis import strategies as st
 import lead_hf
 from lead_hf.scores.transrate import TransRateOptions
 from helpers import blobs, rotation, within_ulps
-import helpers
 
 
 def explicit_transrate(x, y, eps=1e-4, normalize="mean_norm", class_weights="uniform"):
@@ -53,20 +51,6 @@ def test_fast_equals_explicit_logdet(normalize, class_weights, shape):
     assert fast == pytest.approx(slow, rel=1e-9, abs=1e-9)
 
 
-def test_invariant_to_sample_order_and_label_names():
-    x, y = blobs(k=3)
-    base = lead_hf.score("transrate", x, y)
-    perm = np.random.default_rng(2).permutation(y.size)
-    assert lead_hf.score("transrate", x[perm], y[perm]) == pytest.approx(base, rel=1e-10)
-    names = np.array(["zebra", "ant", "moth"])[y]
-    assert lead_hf.score("transrate", x, names) == pytest.approx(base, rel=1e-10)
-
-
-def test_deterministic():
-    x, y = blobs(seed=3)
-    assert lead_hf.score("transrate", x, y) == within_ulps(lead_hf.score("transrate", x, y))
-
-
 @pytest.mark.parametrize("normalize", ["mean_norm", "l2", "none"])
 def test_invariant_to_orthogonal_rotation(normalize):
     x, y = blobs(d=9)
@@ -103,12 +87,6 @@ def test_proportional_weights_never_negative(n, d, k, seed):
     assert lead_hf.score("transrate", x, y, class_weights="proportional") >= -1e-9
 
 
-@pytest.mark.parametrize("x, y", helpers.EDGE_CASES, ids=helpers.EDGE_CASE_IDS)
-def test_edge_cases_are_finite(x, y):
-    value = lead_hf.score("transrate", x, y)
-    assert math.isfinite(value)
-
-
 def test_compute_score_reports_the_parts():
     x, y = blobs()
     res = lead_hf.compute_score("transrate", x, y, eps=1e-3)
@@ -122,17 +100,6 @@ def test_torch_input_and_float32_give_the_same_value():
     x, y = blobs()
     assert lead_hf.score("transrate", torch.tensor(x, dtype=torch.float32), torch.tensor(y)) == pytest.approx(
         lead_hf.score("transrate", x.astype(np.float32), y), rel=1e-12)
-
-
-@pytest.mark.parametrize("opts, match", [
-    ({"eps": 0}, "eps"), ({"eps": float("nan")}, "eps"),
-    ({"normalize": "zscore"}, "normalize"), ({"class_weights": "balanced"}, "class_weights"),
-    ({"epsilon": 1e-3}, "valid options"),
-])
-def test_bad_options_are_explained(opts, match):
-    x, y = blobs()
-    with pytest.raises(ValueError, match=match):
-        lead_hf.score("transrate", x, y, **opts)
 
 
 def test_options_dataclass_defaults():

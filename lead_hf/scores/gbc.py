@@ -11,11 +11,11 @@ class has the same distribution. docs/baselines.md has the details and the varia
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import torch
 
+from ..constraints import Constrained, Interval, OneOf
 from ._stats import class_counts, class_means, principal_scores
 from .registry import ScoreResult, register_score
 from .validation import ScoreInputs
@@ -24,7 +24,7 @@ GAUSSIAN_TYPES = ("diagonal", "spherical")
 
 
 @dataclass
-class GbcOptions:
+class GbcOptions(Constrained):
     gaussian_type: str = "diagonal"
     """Per-class covariance: diagonal (one variance per dimension) | spherical (one variance per class)."""
     pca_dim: int | None = 64
@@ -34,14 +34,8 @@ class GbcOptions:
     """Lower bound of every class variance, relative to the mean variance of the (reduced) features:
     keeps classes with one sample, and dimensions constant inside a class, finite."""
 
-    def __post_init__(self):
-        if self.gaussian_type not in GAUSSIAN_TYPES:
-            raise ValueError(f"gaussian_type={self.gaussian_type!r} is not one of {', '.join(GAUSSIAN_TYPES)}")
-        if self.pca_dim is not None and self.pca_dim < 0:
-            raise ValueError(f"pca_dim must be a positive number of components (or None/0 for no PCA), "
-                             f"got {self.pca_dim}")
-        if not (self.var_floor > 0 and math.isfinite(self.var_floor)):
-            raise ValueError(f"var_floor must be a finite number > 0, got {self.var_floor}")
+    constraints = {"gaussian_type": OneOf(*GAUSSIAN_TYPES), "pca_dim": (Interval(int, 0), None),
+                   "var_floor": Interval(float, 0, closed="neither")}
 
 
 def class_gaussians(z: torch.Tensor, labels: torch.Tensor, num_classes: int, opts: GbcOptions):

@@ -25,42 +25,32 @@ from dataclasses import dataclass
 
 import torch
 
+from ..constraints import Constrained, Interval, OneOf
 from ._linalg import gram
 from ._stats import SOLVERS, class_counts, class_means, resolve_solver
 from .registry import ScoreResult, register_score
 from .validation import ScoreInputs
 
 
-def _check_solver(solver: str) -> None:
-    if solver not in SOLVERS:
-        raise ValueError(f"solver={solver!r} is not one of {', '.join(SOLVERS)}")
-
-
 @dataclass
-class HScoreOptions:
+class HScoreOptions(Constrained):
     rcond: float | None = None
     """Pseudo-inverse cut-off: eigenvalues of cov(f) below rcond x the largest count as zero.
     None: max(N, D) x machine epsilon (numpy's matrix_rank rule)."""
     solver: str = "auto"
     """Eigendecomposition used: auto (covariance when N > D, else gram) | covariance (D x D) | gram (N x N)."""
 
-    def __post_init__(self):
-        _check_solver(self.solver)
-        if self.rcond is not None and not (0 <= self.rcond < 1):
-            raise ValueError(f"rcond must be in [0, 1) (or None for the default), got {self.rcond}")
+    constraints = {"rcond": (Interval(float, 0, 1, closed="left"), None), "solver": OneOf(*SOLVERS)}
 
 
 @dataclass
-class HScoreRegOptions:
+class HScoreRegOptions(Constrained):
     shrinkage: float | None = None
     """Shrinkage a in [0, 1] towards mu I. None: the Ledoit-Wolf estimate (Ibrahim et al.)."""
     solver: str = "auto"
     """Eigendecomposition used: auto (covariance when N > D, else gram) | covariance (D x D) | gram (N x N)."""
 
-    def __post_init__(self):
-        _check_solver(self.solver)
-        if self.shrinkage is not None and not (0 <= self.shrinkage <= 1):
-            raise ValueError(f"shrinkage must be in [0, 1] (or None for Ledoit-Wolf), got {self.shrinkage}")
+    constraints = {"shrinkage": (Interval(float, 0, 1), None), "solver": OneOf(*SOLVERS)}
 
 
 def between_class_factor(xc: torch.Tensor, labels: torch.Tensor, num_classes: int) -> torch.Tensor:

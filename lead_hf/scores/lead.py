@@ -14,12 +14,12 @@ Steps (docs/lead.md has the maths and every departure from the paper):
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import torch
 from torch import nn
 
+from ..constraints import Boolean, Constrained, Interval, Items, OneOf, OptionError
 from ._linalg import gram as gram_matrix
 from ._linalg import new_matrix
 from ._stats import class_sums
@@ -39,7 +39,7 @@ PROBABILITY_FLOOR = 1e-6
 
 
 @dataclass
-class LeadOptions:
+class LeadOptions(Constrained):
     t: float = 1.0
     """Time coefficient of the evolution (with eta_normalization=lambda_max: a number of gradient steps)."""
     samples_per_class: int = 64
@@ -98,39 +98,24 @@ class LeadOptions:
     """Take the cross-entropy of the evolved logits F_t as logits (softmax, then log), as a CE loss on
     logits does. False: read F_t directly as probabilities (its rows already sum to 1)."""
 
+    constraints = {
+        "t": Interval(float, 0), "samples_per_class": Interval(int, 1),
+        "head_widths": Items(Interval(int, 1), min_items=1), "seed": Interval(int),
+        "eta": Interval(float, 0, closed="neither"), "eta_normalization": OneOf(*ETA_NORMALIZATIONS),
+        "evolution": OneOf(*EVOLUTIONS), "evolved_state": OneOf(*EVOLVED_STATES), "class_aware": Boolean(),
+        "max_kernel_points": Interval(int, 2), "lambda_max_method": OneOf(*LAMBDA_MAX_METHODS),
+        "svm_loss": OneOf(*SVM_LOSSES), "svm_fit": OneOf(*SVM_FITS),
+        "svm_alpha": (Interval(float, 0, closed="neither"), "gcv"),
+        "svm_C": (Interval(float, 0, closed="neither"), None), "svm_folds": Interval(int, 2),
+        "svm_probability": OneOf(*SVM_PROBABILITIES), "standardize": Boolean(), "softmax_before_ce": Boolean(),
+    }
+
     def __post_init__(self):
-        _check_choice("eta_normalization", self.eta_normalization, ETA_NORMALIZATIONS)
-        _check_choice("evolution", self.evolution, EVOLUTIONS)
-        _check_choice("evolved_state", self.evolved_state, EVOLVED_STATES)
-        _check_choice("lambda_max_method", self.lambda_max_method, LAMBDA_MAX_METHODS)
-        if self.max_kernel_points < 2:
-            raise ValueError(f"max_kernel_points must be >= 2, got {self.max_kernel_points}")
+        super().__post_init__()
         if not self.class_aware and self.evolution != "class_mean":
-            raise ValueError(f"class_aware=False (one global rate) only applies to evolution='class_mean'; "
-                             f"evolution={self.evolution!r} uses the kernel itself")
-        _check_choice("svm_loss", self.svm_loss, SVM_LOSSES)
-        _check_choice("svm_fit", self.svm_fit, SVM_FITS)
-        _check_choice("svm_probability", self.svm_probability, SVM_PROBABILITIES)
-        if not (self.t >= 0 and math.isfinite(self.t)):
-            raise ValueError(f"t must be a finite number >= 0, got {self.t}")
-        if not (self.eta > 0 and math.isfinite(self.eta)):
-            raise ValueError(f"eta must be a finite number > 0, got {self.eta}")
-        if self.samples_per_class < 1:
-            raise ValueError(f"samples_per_class must be >= 1, got {self.samples_per_class}")
-        if not self.head_widths or any(int(w) < 1 for w in self.head_widths):
-            raise ValueError(f"head_widths must be positive integers, got {self.head_widths}")
-        if self.svm_C is not None and not (self.svm_C > 0 and math.isfinite(self.svm_C)):
-            raise ValueError(f"svm_C must be > 0 (or None to use svm_alpha), got {self.svm_C}")
-        if self.svm_alpha != "gcv" and not (isinstance(self.svm_alpha, (int, float))
-                                            and self.svm_alpha > 0 and math.isfinite(self.svm_alpha)):
-            raise ValueError(f"svm_alpha must be a number > 0 or 'gcv', got {self.svm_alpha!r}")
-        if self.svm_folds < 2:
-            raise ValueError(f"svm_folds must be >= 2, got {self.svm_folds}")
-
-
-def _check_choice(name: str, value: str, choices: tuple[str, ...]) -> None:
-    if value not in choices:
-        raise ValueError(f"{name}={value!r} is not one of {', '.join(choices)}")
+            raise OptionError("class_aware", self.class_aware,
+                              "True with evolution='class_block' or 'full_kernel', which use the kernel itself "
+                              "(one global rate only applies to evolution='class_mean')")
 
 
 # --------------------------------------------------------------------------------------------------

@@ -10,11 +10,11 @@ the label marginal) when the source predictions carry no information.
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import torch
 
+from ..constraints import Constrained, Interval
 from .registry import ScoreResult, register_score
 from .validation import ScoreInputs
 
@@ -24,13 +24,11 @@ _CHUNK = 8192
 
 
 @dataclass
-class LeepOptions:
+class LeepOptions(Constrained):
     temperature: float = 1.0
     """Softmax temperature applied to the source logits; 1 uses the model's own probabilities (the paper)."""
 
-    def __post_init__(self):
-        if not (self.temperature > 0 and math.isfinite(self.temperature)):
-            raise ValueError(f"temperature must be a finite number > 0, got {self.temperature}")
+    constraints = {"temperature": Interval(float, 0, closed="neither")}
 
 
 def _softmax_chunks(logits: torch.Tensor, temperature: float = 1.0):

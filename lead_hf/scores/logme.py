@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 import torch
 
+from ..constraints import Constrained, Interval, OneOf
 from ._linalg import gram
 from ._stats import SOLVERS, class_sums, resolve_solver
 from .registry import ScoreResult, register_score
@@ -38,7 +39,7 @@ _T_RANGE = 1e14
 
 
 @dataclass
-class LogMEOptions:
+class LogMEOptions(Constrained):
     tol: float = 1e-6
     """Stop a class's fixed point when t = alpha/beta changes by less than this fraction."""
     max_iter: int = 100
@@ -46,13 +47,8 @@ class LogMEOptions:
     solver: str = "auto"
     """Eigendecomposition used: auto (covariance when N > D, else gram) | covariance (D x D) | gram (N x N)."""
 
-    def __post_init__(self):
-        if self.solver not in SOLVERS:
-            raise ValueError(f"solver={self.solver!r} is not one of {', '.join(SOLVERS)}")
-        if not (self.tol > 0 and math.isfinite(self.tol)):
-            raise ValueError(f"tol must be a finite number > 0, got {self.tol}")
-        if self.max_iter < 1:
-            raise ValueError(f"max_iter must be >= 1, got {self.max_iter}")
+    constraints = {"tol": Interval(float, 0, closed="neither"), "max_iter": Interval(int, 1),
+                   "solver": OneOf(*SOLVERS)}
 
 
 def spectrum(features: torch.Tensor, labels: torch.Tensor, num_classes: int, solver: str = "auto"):

@@ -11,12 +11,13 @@ from dataclasses import dataclass
 
 import torch
 
+from ..constraints import Constrained
 from .registry import ScoreResult, register_score
 from .validation import ScoreInputs
 
 
 @dataclass
-class NceOptions:
+class NceOptions(Constrained):
     """NCE has no options: the source labels are the argmax of the source logits (ties: lowest index)."""
 
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import torch
 
+from ..constraints import Constrained, Interval, OneOf
 from ._stats import class_counts, class_means, principal_scores
 from .leep import leep_from_probabilities
 from .registry import ScoreResult, register_score
@@ -25,7 +26,7 @@ COVARIANCES = ("full", "diag")
 
 
 @dataclass
-class NleepOptions:
+class NleepOptions(Constrained):
     components_per_class: int = 5
     """v: the mixture has K * v components (capped at N)."""
     pca_variance: float = 0.8
@@ -46,22 +47,12 @@ class NleepOptions:
     seed: int = 0
     """Seed of the k-means++ initialisation."""
 
-    def __post_init__(self):
-        if self.covariance not in COVARIANCES:
-            raise ValueError(f"covariance={self.covariance!r} is not one of {', '.join(COVARIANCES)}")
-        if self.components_per_class < 1:
-            raise ValueError(f"components_per_class must be >= 1, got {self.components_per_class}")
-        if not (0 < self.pca_variance <= 1):
-            raise ValueError(f"pca_variance must be in (0, 1], got {self.pca_variance}")
-        if self.pca_components is not None and self.pca_components < 1:
-            raise ValueError(f"pca_components must be >= 1 (or None to use pca_variance), got "
-                             f"{self.pca_components}")
-        if self.max_iter < 1 or self.init_iter < 0:
-            raise ValueError(f"max_iter must be >= 1 and init_iter >= 0, got {self.max_iter}, {self.init_iter}")
-        if not (self.tol >= 0 and math.isfinite(self.tol)):
-            raise ValueError(f"tol must be a finite number >= 0, got {self.tol}")
-        if not (self.reg_covar > 0 and math.isfinite(self.reg_covar)):
-            raise ValueError(f"reg_covar must be a finite number > 0, got {self.reg_covar}")
+    constraints = {
+        "components_per_class": Interval(int, 1), "pca_variance": Interval(float, 0, 1, closed="right"),
+        "pca_components": (Interval(int, 1), None), "covariance": OneOf(*COVARIANCES),
+        "max_iter": Interval(int, 1), "tol": Interval(float, 0), "reg_covar": Interval(float, 0, closed="neither"),
+        "init_iter": Interval(int, 0), "seed": Interval(int),
+    }
 
 
 # --------------------------------------------------------------------------------------------------

@@ -16,12 +16,12 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
 from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 
+from ..constraints import Constrained, Interval, Mapping, OneOf, Text
 from ._stats import class_counts, class_means
 from .registry import ScoreResult, ScoreSpec, get_score_spec, make_options, register_score
 from .validation import ScoreInputs, _as_float_matrix, prepare_inputs
@@ -30,7 +30,7 @@ RESCALES = ("self", "none")
 
 
 @dataclass
-class PedRemapOptions:
+class PedRemapOptions(Constrained):
     time_step: float = 0.1
     """t of one step; a class moves min(constant * overlap * t^2 / 2, overlap) per step and pair."""
     nsigma: float = 0.6
@@ -48,18 +48,13 @@ class PedRemapOptions:
     std_floor: float = 1e-3
     """Smallest per-dimension std used when standardising, relative to the mean std (constant dims)."""
 
-    def __post_init__(self):
-        for name in ("time_step", "nsigma", "constant", "std_floor"):
-            value = getattr(self, name)
-            if not (value > 0 and math.isfinite(value)):
-                raise ValueError(f"{name} must be a finite number > 0, got {value}")
-        if not (0 <= self.exit_ratio < 1):
-            raise ValueError(f"exit_ratio must be in [0, 1) (the first step always moves by ratio 1), "
-                             f"got {self.exit_ratio}")
-        if self.max_steps < 0:
-            raise ValueError(f"max_steps must be >= 0, got {self.max_steps}")
-        if self.rescale not in RESCALES:
-            raise ValueError(f"rescale={self.rescale!r} is not one of {', '.join(RESCALES)}")
+    constraints = {
+        "time_step": Interval(float, 0, closed="neither"), "nsigma": Interval(float, 0, closed="neither"),
+        "constant": Interval(float, 0, closed="neither"), "std_floor": Interval(float, 0, closed="neither"),
+        # [0, 1): the first step always moves by ratio 1
+        "exit_ratio": Interval(float, 0, 1, closed="left"), "max_steps": Interval(int, 0),
+        "rescale": OneOf(*RESCALES),
+    }
 
 
 @dataclass
@@ -70,17 +65,18 @@ class PedOptions(PedRemapOptions):
     """Options of the base score: a mapping (Python, YAML), or a string of KEY=VALUE pairs separated by
     ';' (CLI: no spaces or commas, which the CLI splits on), or a JSON object."""
 
+    constraints = {
+        "base": Text(description="the name of the score applied after the re-mapping, e.g. 'logme', other than "
+                                 "'ped' itself (which would re-map twice)", exclude=("ped",)),
+        "base_options": Mapping(),
+    }
+
     def __post_init__(self):
-        super().__post_init__()
         if isinstance(self.base_options, str):
             self.base_options = _parse_base_options(self.base_options)
-        if not isinstance(self.base_options, dict):
-            raise ValueError(f"base_options must be a mapping of option: value, got "
-                             f"{type(self.base_options).__name__}")
-        self.base = str(self.base).lower().replace("-", "_")
-        if self.base == "ped":
-            raise ValueError("base='ped' would re-map twice; name the score to apply after the re-mapping, "
-                             "e.g. base='logme'")
+        if isinstance(self.base, str):
+            self.base = self.base.lower().replace("-", "_")
+        super().__post_init__()
 
 
 def _parse_base_options(text: str) -> Any:

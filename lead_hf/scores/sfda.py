@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import torch
 
+from ..constraints import Boolean, Constrained, Interval
 from ._stats import class_counts, class_means
 from .registry import ScoreResult, register_score
 from .validation import ScoreInputs
@@ -27,7 +28,7 @@ MIN_REGULARIZATION = 1e-10
 
 
 @dataclass
-class SfdaOptions:
+class SfdaOptions(Constrained):
     regularization: float | None = None
     """lambda in (1 - lambda) S + lambda (tr S / D) I. None: from the data, exp(-regularization_decay *
     largest eigenvalue of Sw), at least 1e-10 (the paper)."""
@@ -42,14 +43,9 @@ class SfdaOptions:
     log_probability: bool = True
     """Score = mean log p(true class) (the paper). False: mean p(true class) (the authors' code)."""
 
-    def __post_init__(self):
-        if self.regularization is not None and not (0 < self.regularization <= 1):
-            raise ValueError(f"regularization must be in (0, 1] (or None to take it from the data), "
-                             f"got {self.regularization}")
-        if not (self.regularization_decay > 0 and math.isfinite(self.regularization_decay)):
-            raise ValueError(f"regularization_decay must be a finite number > 0, got {self.regularization_decay}")
-        if self.n_components is not None and self.n_components < 1:
-            raise ValueError(f"n_components must be >= 1 (or None for all), got {self.n_components}")
+    constraints = {"regularization": (Interval(float, 0, 1, closed="right"), None),
+                   "regularization_decay": Interval(float, 0, closed="neither"),
+                   "n_components": (Interval(int, 1), None), "soften": Boolean(), "log_probability": Boolean()}
 
 
 @dataclass

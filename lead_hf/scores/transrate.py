@@ -12,11 +12,11 @@ docs/baselines.md has the details and the choices this module makes.
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import torch
 
+from ..constraints import Constrained, Interval, OneOf
 from ._stats import class_counts
 from .registry import ScoreResult, register_score
 from .validation import ScoreInputs
@@ -26,7 +26,7 @@ CLASS_WEIGHTS = ("uniform", "proportional")
 
 
 @dataclass
-class TransRateOptions:
+class TransRateOptions(Constrained):
     eps: float = 1e-4
     """Distortion eps of the coding rate (the paper's code divides Z^T Z by n * eps)."""
     normalize: str = "mean_norm"
@@ -35,13 +35,8 @@ class TransRateOptions:
     class_weights: str = "uniform"
     """Weights of the per-class rates in R(Z|Y): uniform (1/K, the paper's code) | proportional (n_k/n)."""
 
-    def __post_init__(self):
-        if not (self.eps > 0 and math.isfinite(self.eps)):
-            raise ValueError(f"eps must be a finite number > 0, got {self.eps}")
-        if self.normalize not in NORMALIZATIONS:
-            raise ValueError(f"normalize={self.normalize!r} is not one of {', '.join(NORMALIZATIONS)}")
-        if self.class_weights not in CLASS_WEIGHTS:
-            raise ValueError(f"class_weights={self.class_weights!r} is not one of {', '.join(CLASS_WEIGHTS)}")
+    constraints = {"eps": Interval(float, 0, closed="neither"), "normalize": OneOf(*NORMALIZATIONS),
+                   "class_weights": OneOf(*CLASS_WEIGHTS)}
 
 
 def prepare_features(z: torch.Tensor, how: str) -> torch.Tensor:
