@@ -382,7 +382,8 @@ def rank_models(opts: RankOptions, log=print) -> RankingResults:
     truth = read_ground_truth(opts.ground_truth, dataset=str(opts.dataset)) if opts.ground_truth else {}
     models, candidates = choose_models(opts, log=log)
     check_dataset(opts.dataset, opts.split, image_column=opts.image_column, label_column=opts.label_column,
-                  max_per_class=opts.max_per_class, seed=opts.seed, name=opts.dataset_config)
+                  max_per_class=opts.max_per_class, seed=opts.seed, name=opts.dataset_config,
+                  text_column=opts.text_column)
     extract_opts = ExtractOptions(**{f.name: getattr(opts, f.name) for f in dataclasses.fields(ExtractOptions)})
     created = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
     dataset = None
@@ -483,7 +484,7 @@ def output_folder(opts: RankOptions, results: RankingResults | None = None) -> P
 
 # rank options that change which samples are scored or how: rows of runs that differ here are not comparable
 _SELECTION = ("split", "max_per_class", "seed", "image_column", "label_column", "dataset_config", "mixed_precision",
-              "bootstrap")
+              "bootstrap", "text_column", "max_length")
 
 
 def incomparable(old: RankingResults, new: RankingResults) -> list[str]:

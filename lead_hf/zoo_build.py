@@ -66,6 +66,7 @@ def build(names=None, force: bool = False, log: Callable[[str], None] = print) -
     from safetensors.torch import save_file
 
     from .io import atomic_path, write_json_atomic
+    from .models import zoo_entry
     from .models.base import file_sha256
     from .models.derived import RECIPES, weights_path, zoo_dir
 
@@ -78,6 +79,10 @@ def build(names=None, force: bool = False, log: Callable[[str], None] = print) -
     manifest = {k: v for k, v in _read_manifest(manifest_path).items() if k in RECIPES}  # drop retired names
     todo = [r for r in RECIPES.values() if not names or r.name in names]
     for recipe in todo:
+        if zoo_entry(recipe.parent).family == "text":  # a transformers folder, built by lead_hf.models.text
+            manifest[recipe.name] = _build_text(recipe, force, log)
+            write_json_atomic(manifest_path, manifest)
+            continue
         path = weights_path(recipe.name)
         if path.is_file() and not force:
             log(f"exists {path}")
@@ -97,6 +102,28 @@ def build(names=None, force: bool = False, log: Callable[[str], None] = print) -
         manifest.setdefault(recipe.name, {"kind": recipe.kind})["sha256"] = file_sha256(path)
         write_json_atomic(manifest_path, manifest)  # after every member: an interrupted build keeps its record
     return manifest
+
+
+def _build_text(recipe, force: bool, log: Callable[[str], None]) -> dict:
+    """Build (or keep) a derived text member's folder; its manifest record with the revision."""
+    import json
+    import shutil
+
+    from .models.base import files_revision
+    from .models.derived import build_text_member, text_member_dir
+    from .models.text import member_files
+
+    folder = text_member_dir(recipe.name)
+    if folder.exists() and force:
+        shutil.rmtree(folder)
+    if (folder / "model.safetensors").is_file():
+        log(f"exists {folder}")
+    else:
+        build_text_member(recipe)
+        log(f"wrote {folder}")
+    info = json.loads((folder / "derived.json").read_text()) if (folder / "derived.json").is_file() else {}
+    return {**info, "kind": recipe.kind, "seed": recipe.seed, "description": recipe.description,
+            "excluded_datasets": list(recipe.excluded_datasets), "revision": files_revision(member_files(folder))}
 
 
 def _read_manifest(path: Path) -> dict:

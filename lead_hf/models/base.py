@@ -5,6 +5,10 @@ penultimate features and the source logits together).
 Penultimate features are exactly the input of the classification layer. For timm models they come from
 ``forward_features`` then ``forward_head(pre_logits=True)``; for every other family from a forward
 pre-hook on the classifier's ``nn.Linear``, so no architecture-specific code is needed.
+
+A model's ``modality`` says what it reads: ``"image"`` (``preprocess`` maps one PIL image to a tensor) or
+``"text"`` (transformers text models, :mod:`lead_hf.models.text`: ``preprocess`` maps a list of strings
+to the tokenizer's batch of tensors, and ``forward`` takes that batch).
 """
 from __future__ import annotations
 
@@ -39,6 +43,11 @@ class LoadedModel:
     feature_dim: int
     preprocess_config: dict[str, Any] = field(default_factory=dict)
     _both: Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor]] | None = field(default=None, repr=False)
+    modality: str = "image"
+    """image | text. Text: ``preprocess(list of str) -> dict of tensors`` (tokenised, truncated, padded to
+    the longest) and ``forward`` takes that dict; ``image_size`` is unused."""
+    example_input: Callable[[], Any] | None = field(default=None, repr=False)
+    """A one-sample input for counting FLOPs (None: zeros of [1, 3, *image_size])."""
 
     def forward(self, pixels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Features (the classifier's input) and logits (the model's output) from one forward pass."""
@@ -54,7 +63,7 @@ class LoadedModel:
 
     def to(self, device=None, *, channels_last: bool = False) -> "LoadedModel":
         self.module.to(device)
-        if channels_last:
+        if channels_last and self.modality == "image":
             self.module.to(memory_format=torch.channels_last)
         return self
 
@@ -69,6 +78,8 @@ class ModelRef:
     hub_id: str | None
     preprocess_config: dict[str, Any]
     loader: Callable[[], LoadedModel] = field(repr=False, compare=False)
+    modality: str = "image"
+    """image | text: known without loading the model (the dataset is loaded to match)."""
 
     def load(self) -> LoadedModel:
         return self.loader()

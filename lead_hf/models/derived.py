@@ -8,7 +8,11 @@ Three kinds of derivation give that spread without any source data we do not hav
 - ``random``: the architecture with no pre-training at all;
 - ``pretrain``: a backbone trained by the project on another embedded dataset (from scratch, or from its
   ImageNet weights). Such a member must never be scored on the dataset it was trained on:
-  ``excluded_datasets`` says which, and the benchmark and the ground-truth sweep skip those pairs.
+  ``excluded_datasets`` says which, and the benchmark and the ground-truth sweep skip those pairs;
+- ``truncate`` (text): a transformers text model cut to its embeddings and first k layers (tensors
+  copied unchanged), and ``random`` of a text parent (its architecture, seeded fresh initialisation).
+  They are cheap (seconds), so they are built on first use (``ZooEntry.materialize``) as well as by the
+  build script, into ``<zoo dir>/<name>/`` as transformers folders.
 
 This module holds the recipes as data and registers every member; the weights are built by
 ``python scripts/build_benchmark_zoo.py`` (``lead_hf.zoo_build``) into ``<lead_hf cache>/benchmark_zoo``
@@ -24,7 +28,7 @@ from typing import Any
 from ..io import default_cache_root
 from .zoo import ZooEntry, register_zoo, zoo_entry
 
-DERIVED_KINDS = ("reinit", "random", "pretrain")
+DERIVED_KINDS = ("reinit", "random", "pretrain", "truncate")
 BUILD_COMMAND = "python scripts/build_benchmark_zoo.py"
 
 
@@ -45,6 +49,8 @@ class DerivedRecipe:
     """pretrain: FinetuneOptions fields of the training run (images per class, size, epochs, lr ...)."""
     num_classes: int | None = None
     """pretrain: classes of the dataset it is trained on (its head becomes the member's source head)."""
+    layers: int | None = None
+    """truncate: how many of the parent's first transformer layers are kept."""
     seed: int = 0
 
     def __post_init__(self):
@@ -54,6 +60,8 @@ class DerivedRecipe:
             raise ValueError(f"derived member {self.name!r}: reinit needs stages >= 1")
         if self.kind == "pretrain" and not (self.dataset and self.num_classes):
             raise ValueError(f"derived member {self.name!r}: pretrain needs dataset= and num_classes=")
+        if self.kind == "truncate" and not (self.layers and self.layers >= 1):
+            raise ValueError(f"derived member {self.name!r}: truncate needs layers >= 1")
 
     @property
     def excluded_datasets(self) -> tuple[str, ...]:
@@ -72,6 +80,11 @@ def zoo_dir() -> Path:
 
 def weights_path(name: str) -> Path:
     return zoo_dir() / f"{name}.safetensors"
+
+
+def text_member_dir(name: str) -> Path:
+    """The transformers folder of a derived text member."""
+    return zoo_dir() / name
 
 
 _PRETRAIN = {"train_split": "train", "test_split": "test", "train_per_class": 500, "test_per_class": 50,
@@ -100,6 +113,12 @@ RECIPES: dict[str, DerivedRecipe] = {r.name: r for r in (
     DerivedRecipe(name="tf_efficientnet_lite0.in1k-mnist", kind="pretrain", parent="tf_efficientnet_lite0.in1k",
                   dataset="embedded:mnist", num_classes=10, train={**_PRETRAIN, "learning_rates": (0.01,)},
                   description="EfficientNet-Lite0 ImageNet, then trained on 5,000 MNIST images (64 px, 4 epochs)"),
+    DerivedRecipe(name="all-minilm-l6-v2-layers4", kind="truncate", parent="all-minilm-l6-v2", layers=4,
+                  description="all-MiniLM-L6-v2 cut to its embeddings and first 4 of 6 layers (mean pooling kept)"),
+    DerivedRecipe(name="all-minilm-l6-v2-layers2", kind="truncate", parent="all-minilm-l6-v2", layers=2,
+                  description="all-MiniLM-L6-v2 cut to its embeddings and first 2 of 6 layers (mean pooling kept)"),
+    DerivedRecipe(name="all-minilm-l6-v2.random", kind="random", parent="all-minilm-l6-v2",
+                  description="all-MiniLM-L6-v2's architecture and tokenizer, random initialisation (seed 0)"),
 )}
 """Every derived member, in build order (a pretrain member may start from an earlier one)."""
 
@@ -112,8 +131,39 @@ def excluded_datasets(model_name: str) -> tuple[str, ...]:
     return recipe.excluded_datasets if recipe else ()
 
 
+def build_text_member(recipe: DerivedRecipe) -> Path:
+    """Build a derived text member's folder from its parent's package files (seconds)."""
+    from .loaders import zoo_ref
+    from .text import derive_text_member
+    from .zoo import weight_files_or_none
+
+    parent = zoo_entry(recipe.parent)
+    files = weight_files_or_none(parent)
+    if files is None:
+        raise ValueError(f"zoo model {recipe.name!r} is derived from zoo:{recipe.parent}, whose package is "
+                         f"missing: {parent.install_hint()}")
+    info = {"parent": f"zoo:{recipe.parent}", "parent_revision": zoo_ref(recipe.parent).revision,
+            "description": recipe.description}
+    return derive_text_member(Path(files[0]).parent, text_member_dir(recipe.name), recipe.kind, recipe.layers,
+                              recipe.seed, info)
+
+
+def _register_text(recipe: DerivedRecipe, parent: ZooEntry) -> ZooEntry:
+    from .text import member_files
+
+    return register_zoo(ZooEntry(
+        name=recipe.name, family="text", weights=lambda: member_files(text_member_dir(recipe.name)),
+        package=parent.package, pip_args=parent.pip_args,
+        how_to_get=f"it is built from zoo:{recipe.parent} on first use (or `{BUILD_COMMAND}`); install "
+                   f"{parent.package} first",
+        materialize=lambda: build_text_member(recipe),
+        feature_dim=parent.feature_dim, num_classes=0, licence=parent.licence, description=recipe.description))
+
+
 def _register(recipe: DerivedRecipe) -> ZooEntry:
     parent = zoo_entry(recipe.parent)
+    if parent.family == "text":
+        return _register_text(recipe, parent)
     num_classes = recipe.num_classes if recipe.kind == "pretrain" else parent.num_classes
     return register_zoo(ZooEntry(
         name=recipe.name, family="timm", architecture=parent.architecture, by_position=False,

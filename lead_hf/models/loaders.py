@@ -5,7 +5,8 @@ Accepted specs (see docs/extraction.md):
   timm/NAME | hf-hub:ORG/NAME | local-dir:DIR   timm, as ``timm.create_model`` understands them
   timm:ARCH@WEIGHTS                        a timm architecture with a state dict file (.safetensors/.pth/.bin)
   torchvision:ARCH@WEIGHTS                 a torchvision architecture with a state dict file
-  DIR                                      a local directory with config.json (transformers or timm)
+  DIR                                      a local directory with config.json (transformers or timm;
+                                           a text model when it has a tokenizer: lead_hf.models.text)
   ORG/NAME                                 a Hub model id (transformers, or timm when its config says so)
 """
 from __future__ import annotations
@@ -193,7 +194,8 @@ def _transformers_ref(source: str, name: str, revision: str, hub_id: str | None)
         processor = AutoImageProcessor.from_pretrained(source)
     except (OSError, ValueError) as err:
         raise ValueError(f"model {name!r} has no usable image processor (preprocessor_config.json): {err}; "
-                         "save one next to the model with AutoImageProcessor.save_pretrained") from None
+                         "save one next to the model with AutoImageProcessor.save_pretrained (for a text model, "
+                         "save its tokenizer there instead: AutoTokenizer.save_pretrained)") from None
     proc_cfg = processor.to_dict()
     proc_cfg.pop("processor_class", None)
 
@@ -291,12 +293,18 @@ def zoo_ref(name: str) -> ModelRef:
 
     entry = zoo_entry(name)
     paths = weight_files_or_none(entry)
+    if paths is None and entry.materialize is not None:  # a cheap derived member: built on first use
+        entry.materialize()
+        paths = weight_files_or_none(entry)
     if paths is None:
         raise ValueError(f"zoo model {name!r} needs its weights package: {entry.install_hint()}")
     revision = files_revision(paths)
     if entry.converter:  # converted weights: the conversion code is part of what produced them
         revision = "sha256:" + hashlib.sha256(f"{revision}|{entry.converter}".encode()).hexdigest()
     spec = f"zoo:{name}"
+    if entry.family == "text":
+        from .text import text_ref
+        return text_ref(Path(paths[0]).parent, spec, revision, None)
     if entry.family == "timm":
         return _zoo_timm_ref(entry, spec, paths, revision)
     return _zoo_torch_ref(entry, spec, paths, revision)
@@ -435,7 +443,7 @@ def resolve_model(spec) -> ModelRef:
         return spec
     if isinstance(spec, LoadedModel):
         return ModelRef(spec.name, spec.family, spec.revision, spec.hub_id, spec.preprocess_config,
-                        lambda: spec)
+                        lambda: spec, modality=spec.modality)
     if not isinstance(spec, str) or not spec.strip():
         raise ValueError(f"model spec must be a non-empty string, got {spec!r}; e.g. zoo:mobilenetv2_100.in1k")
     spec = spec.strip()
@@ -462,6 +470,9 @@ def resolve_model(spec) -> ModelRef:
         weights = [path / f for f in _WEIGHT_FILES if (path / f).is_file()] or sorted(path.glob("*.safetensors"))
         if not weights:
             raise FileNotFoundError(f"model directory {spec!r} has no weights (model.safetensors)")
+        from .text import is_text_model_dir, text_ref
+        if is_text_model_dir(path, config):
+            return text_ref(path, f"local:{path.resolve()}", files_revision(weights), None)
         return _transformers_ref(str(path), f"local:{path.resolve()}", files_revision(weights), None)
     if path.is_file():
         raise ValueError(f"model spec {spec!r} is a file; say which architecture it holds: "
@@ -471,10 +482,33 @@ def resolve_model(spec) -> ModelRef:
         config = json.loads(Path(config_file).read_text())
         if "model_type" not in config and "architecture" in config:
             return _timm_pretrained_ref("hf-hub:" + spec)
+        from .text import hub_text_folder, text_ref
+        folder = hub_text_folder(spec, Path(config_file).parent, config)
+        if folder is not None:
+            return text_ref(spec, spec, revision, spec, folder=folder)
         return _transformers_ref(spec, spec, revision, spec)
     raise ValueError(f"model spec {spec!r} is not understood: use zoo:NAME (see list_zoo()), timm/NAME, "
                      "hf-hub:ORG/NAME, local-dir:DIR, timm:ARCH@WEIGHTS, torchvision:ARCH@WEIGHTS, a local "
                      "model directory or a Hub id ORG/NAME")
+
+
+def read_model_list(path, zoo_dir=None, what: str = "models file", hint: str = "") -> list[str]:
+    """Model specs from a text file, one per line (``#`` starts a comment), ``{ZOO_DIR}`` replaced by
+    ``zoo_dir`` (default: where the derived members are built, ``lead_hf.models.derived.zoo_dir()``): the
+    file behind ``rank --models-file`` and ``benchmark --zoo``. ``what`` and ``hint`` word the error."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{what} {str(path)!r} does not exist{hint}")
+    if zoo_dir is None:
+        from .derived import zoo_dir as default_zoo_dir
+        zoo_dir = default_zoo_dir()
+    folder = str(Path(zoo_dir).expanduser())
+    specs = []
+    for line in path.read_text().splitlines():
+        line = line.split("#", 1)[0].strip()
+        if line:
+            specs.append(line.replace("{ZOO_DIR}", folder))
+    return specs
 
 
 def missing_local_model(spec: str) -> str | None:
