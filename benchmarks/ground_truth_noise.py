@@ -20,7 +20,7 @@ HERE = Path(__file__).resolve().parent
 
 def main(argv=None) -> int:
     from lead_hf.agreement import agreement
-    from lead_hf.benchmark import read_ground_truth
+    from lead_hf.ground_truth import accuracy_table, read_ground_truth
     from lead_hf.io import write_text_atomic
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -30,7 +30,7 @@ def main(argv=None) -> int:
     parser.add_argument("--average-to", default=str(HERE / "ground_truth_2seeds"),
                         help="also write the mean accuracy of both sweeps here (a less noisy ground truth)")
     args = parser.parse_args(argv)
-    a, b = read_ground_truth(args.a), read_ground_truth(args.b)
+    a, b = accuracy_table(read_ground_truth(args.a)), accuracy_table(read_ground_truth(args.b))
     lines = ["| dataset | models | wtau seed0 vs seed1 | Kendall tau | Pearson | mean abs diff |",
              "|---|---:|---:|---:|---:|---:|"]
     taus = []

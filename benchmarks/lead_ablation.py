@@ -124,7 +124,8 @@ def score_rows(entries, methods, options, device="auto"):
 
 def agreement_per_truth(rows, truths: dict[str, dict]):
     """{truth label: (per_dataset, summary)}: the same score values against each ground truth."""
-    from lead_hf.benchmark import agreement_tables, dataset_key
+    from lead_hf.benchmark import agreement_tables
+    from lead_hf.ground_truth import dataset_key
 
     out = {}
     for label, truth in truths.items():
@@ -135,7 +136,7 @@ def agreement_per_truth(rows, truths: dict[str, dict]):
 
 
 def table_row(group, label, opts, method, tables, choose, confirm) -> dict:
-    from lead_hf.benchmark import dataset_key
+    from lead_hf.ground_truth import dataset_key
 
     row = {"group": group, "setting": label, "options": opts, "score": method}
     halves = {"choose": [], "confirm": []}
@@ -161,7 +162,8 @@ def table_row(group, label, opts, method, tables, choose, confirm) -> dict:
 
 def main(argv=None) -> int:
     from lead_hf import available_scores
-    from lead_hf.benchmark import BenchmarkOptions, collect_entries, read_ground_truth
+    from lead_hf.benchmark import BenchmarkOptions, collect_entries
+    from lead_hf.ground_truth import accuracy_table, read_ground_truth
     from lead_hf.io import write_json_atomic, write_text_atomic
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -196,8 +198,8 @@ def main(argv=None) -> int:
         import torch
         torch.set_num_threads(args.num_threads)
 
-    truths = {Path(p).name: read_ground_truth(p) for p in args.ground_truth}
-    first = read_ground_truth(args.ground_truth[0])
+    truths = {Path(p).name: accuracy_table(read_ground_truth(p)) for p in args.ground_truth}
+    first = truths[Path(args.ground_truth[0]).name]
     names = [d for d in (*args.choose, *args.confirm) if len(first.get(d, {})) >= 3]
     missing = [d for d in (*args.choose, *args.confirm) if d not in names]
     if not any(d in names for d in args.choose):

@@ -28,7 +28,8 @@ def main(argv=None) -> int:
     from scipy import stats
 
     from lead_hf.agreement import agreement
-    from lead_hf.benchmark import BenchmarkOptions, collect_entries, dataset_key, read_ground_truth, score_entries
+    from lead_hf.benchmark import BenchmarkOptions, collect_entries, score_entries
+    from lead_hf.ground_truth import by_dataset, dataset_key, read_ground_truth
     from lead_hf.io import write_text_atomic
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -54,12 +55,12 @@ def main(argv=None) -> int:
     names = list(entries)
     lines = []
     for gt in args.ground_truth:
-        truth = read_ground_truth(gt)
+        truth = by_dataset(read_ground_truth(gt))
         lines += [f"Ground truth {gt}:", "",
                   "| variant | " + " | ".join(dataset_key(d) for d in names) + " | mean wtau |",
                   "|---|" + "---:|" * (len(names) + 1)]
         for label in variants:
-            taus = [agreement(values[label][d], [truth[dataset_key(d)][m] for m in models[d]])["weighted_tau"]
+            taus = [agreement(values[label][d], [truth[dataset_key(d)][m].accuracy for m in models[d]])["weighted_tau"]
                     for d in names]
             lines.append(f"| {label} | " + " | ".join(f"{t:+.3f}" for t in taus) + f" | {np.mean(taus):+.3f} |")
         lines.append("")

@@ -22,13 +22,14 @@ import csv
 import dataclasses
 import datetime as _dt
 import io
-import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
+
+from .ground_truth import GroundTruth, by_dataset, dataset_key, read_ground_truth
 
 MEASURES = ("weighted_tau", "kendall_tau", "pearson", "top1_regret")
 DEFAULT_DATASETS = ("embedded:lfw_faces", "embedded:digits", "embedded:fashion_mnist", "embedded:mnist")
@@ -111,20 +112,6 @@ class Entry:
 
 
 @dataclass
-class GroundTruth:
-    """One (model, dataset) row of a ground-truth file: the accuracy, each seed's when known, and the
-    protocol fields the scores must follow to see exactly the images fine-tuning trained on."""
-
-    accuracy: float
-    seed_accuracies: list[float] | None = None
-    protocol: str = ""
-    image_size: int | None = None
-    train_split: str | None = None
-    train_per_class: int | None = None
-    subset_seed: int | None = None
-
-
-@dataclass
 class BenchmarkResult:
     per_dataset: dict[str, dict[str, dict[str, float]]]
     """dataset -> score -> measure -> value."""
@@ -145,122 +132,21 @@ class BenchmarkResult:
 
 # ------------------------------------------------------------------------------------ inputs
 
-def default_zoo_dir() -> Path:
-    from .extract.cache import default_cache_root
-    return default_cache_root() / "benchmark_zoo"
-
-
 def read_zoo(path, zoo_dir=None) -> list[str]:
-    """Model specs from a zoo file (one per line, # comments), ``{ZOO_DIR}`` replaced by ``zoo_dir``."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"zoo file {str(path)!r} does not exist; pass --zoo FILE or --models SPEC ...")
-    folder = str(Path(zoo_dir).expanduser()) if zoo_dir else str(default_zoo_dir())
-    specs = []
-    for line in path.read_text().splitlines():
-        line = line.split("#", 1)[0].strip()
-        if line:
-            specs.append(line.replace("{ZOO_DIR}", folder))
+    """The specs of a zoo file (:func:`lead_hf.models.read_model_list`); one that lists no model is refused."""
+    from .models import read_model_list
+
+    specs = read_model_list(path, zoo_dir, what="zoo file", hint="; pass --zoo FILE or --models SPEC ...")
     if not specs:
         raise ValueError(f"zoo file {str(path)!r} lists no model")
     return specs
 
 
-def dataset_key(name: str) -> str:
-    """The name used in ground-truth files and feature folders: 'embedded:digits' -> 'digits',
-    '/data/flowers/' -> 'flowers', 'org/name' -> 'name'."""
-    return name.split(":", 1)[-1].rstrip("/").rsplit("/", 1)[-1]
-
-
-def read_ground_truth(path) -> dict[str, dict[str, float]]:
-    """dataset key -> model -> accuracy, from a folder of CSVs or one CSV (long or wide format)."""
-    return {ds: {m: g.accuracy for m, g in rows.items()} for ds, rows in read_ground_truth_table(path).items()}
-
-
-def read_ground_truth_table(path) -> dict[str, dict[str, GroundTruth]]:
-    """dataset key -> model -> :class:`GroundTruth`, from a folder of CSVs or one CSV.
-
-    Long format: ``model,dataset,accuracy`` plus, optionally, the columns benchmarks/run_ground_truth.py
-    writes (``seed_accuracies`` as ``a;b;c``, ``image_size``, ``train_split``, ``train_per_class``,
-    ``subset_seed``, ``protocol``). Wide format: ``model,<dataset>,<dataset>,...`` (blank = missing), the
-    format of the literature's tables."""
-    path = Path(path)
-    if path.is_dir():
-        files = sorted(path.glob("*.csv"))
-        if not files:
-            raise FileNotFoundError(f"ground-truth folder {str(path)!r} has no .csv file; run "
-                                    "benchmarks/run_ground_truth.py or pass --ground-truth FILE.csv")
-    elif path.is_file():
-        files = [path]
-    else:
-        raise FileNotFoundError(f"ground truth {str(path)!r} does not exist (a CSV file or a folder of them)")
-    out: dict[str, dict[str, GroundTruth]] = {}
-    for f in files:
-        lines = [ln for ln in f.read_text().splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
-        reader = csv.DictReader(lines)
-        cols = {c.strip().lower(): c for c in reader.fieldnames or []}
-        if "model" not in cols:
-            raise ValueError(f"ground-truth file {str(f)!r} needs a 'model' column, found {reader.fieldnames}")
-        long = "accuracy" in cols
-        for row in reader:
-            model = row[cols["model"]].strip()
-            if long:
-                ds = dataset_key(row[cols["dataset"]]) if "dataset" in cols else f.stem
-                items = [(ds, row[cols["accuracy"]])]
-            else:
-                items = [(dataset_key(c), row[c]) for c in reader.fieldnames if c != cols["model"]]
-            for ds, raw in items:
-                if raw is None or not str(raw).strip():
-                    continue  # a blank cell: no ground truth for this pair
-                value = _number(raw, f, model, ds)
-                gt = GroundTruth(value)
-                if long:
-                    gt = _protocol_fields(gt, row, cols, f, model, ds)
-                out.setdefault(ds, {})[model] = gt
-    return out
-
-
-def _number(raw, f, model, ds) -> float:
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ValueError(f"ground-truth file {str(f)!r}: accuracy {raw!r} of model {model!r} on "
-                         f"{ds!r} is not a number") from None
-    if not math.isfinite(value):
-        raise ValueError(f"ground-truth file {str(f)!r}: accuracy of {model!r} on {ds!r} is {raw}")
-    return value
-
-
-def _protocol_fields(gt: GroundTruth, row, cols, f, model, ds) -> GroundTruth:
-    def cell(name):
-        raw = row.get(cols[name]) if name in cols else None
-        return raw.strip() if raw and raw.strip() else None
-
-    seeds = cell("seed_accuracies")
-    return dataclasses.replace(
-        gt, protocol=cell("protocol") or "",
-        seed_accuracies=[_number(v, f, model, ds) for v in seeds.split(";")] if seeds else None,
-        image_size=int(cell("image_size")) if cell("image_size") else None,
-        train_split=cell("train_split"),
-        train_per_class=int(cell("train_per_class")) if cell("train_per_class") not in (None, "None") else None,
-        subset_seed=int(cell("subset_seed")) if cell("subset_seed") else None)
-
-
-def _load_feature_file(path: Path) -> dict[str, np.ndarray]:
-    if path.suffix == ".npz":
-        with np.load(path, allow_pickle=False) as data:
-            arrays = {k: data[k] for k in data.files}
-    else:
-        from safetensors.numpy import load_file
-        arrays = load_file(str(path))
-    if "features" not in arrays or "labels" not in arrays:
-        raise ValueError(f"feature file {str(path)!r} must hold arrays 'features' [N, D] and 'labels' [N] "
-                         f"(and optionally 'logits'); it has {sorted(arrays)}")
-    return arrays
-
-
 def precomputed_entries(folder, dataset: str, truth: dict[str, GroundTruth]) -> list[Entry]:
-    """Entries from DIR/<dataset>/<model>.npz|.safetensors for the models that have ground truth."""
+    """Entries from DIR/<dataset>/<model>.npz|.safetensors for the models that have ground truth (read as
+    ``lead-hf score`` reads a features file: :func:`lead_hf.extract.files.load_feature_files`)."""
+    from .extract.files import load_feature_files
+
     sub = Path(folder) / dataset_key(dataset)
     if not sub.is_dir():
         raise FileNotFoundError(f"no feature folder {str(sub)!r} for dataset {dataset!r}; expected "
@@ -269,10 +155,10 @@ def precomputed_entries(folder, dataset: str, truth: dict[str, GroundTruth]) -> 
     for f in sorted(p for p in sub.iterdir() if p.suffix in (".npz", ".safetensors")):
         if f.stem not in truth:
             continue
-        arrays = _load_feature_file(f)
+        features, labels, logits = load_feature_files(str(f))
         gt = truth[f.stem]
-        entries.append(Entry(f.stem, dataset, arrays["features"], arrays["labels"], arrays.get("logits"),
-                             gt.accuracy, gt.seed_accuracies, gt.protocol))
+        entries.append(Entry(f.stem, dataset, features, labels, logits, gt.accuracy, gt.seed_accuracies,
+                             gt.protocol))
     return entries
 
 
@@ -284,8 +170,8 @@ def extracted_entries(models: list[str], dataset: str, truth: dict[str, GroundTr
     seed), the features are extracted from exactly those images; otherwise from the options'. Members
     derived from ``dataset`` (``lead_hf.models.derived``) are left out."""
     from .extract import ExtractOptions, extract
-    from .models.preprocessing import resized_ref
     from .models.derived import excluded_datasets
+    from .models.preprocessing import resized_ref
 
     entries = []
     for spec in models:
@@ -563,7 +449,7 @@ def resolve_repo_path(path: str, what: str, flag: str) -> str:
 
 def collect_entries(opts: BenchmarkOptions, log=print) -> dict[str, list[Entry]]:
     """dataset -> entries (features + labels + logits + accuracy) for every dataset with enough models."""
-    truth = read_ground_truth_table(resolve_repo_path(opts.ground_truth, "ground truth", "--ground-truth"))
+    truth = by_dataset(read_ground_truth(resolve_repo_path(opts.ground_truth, "ground truth", "--ground-truth")))
     models = None
     if opts.features is None:
         models = list(opts.models) or read_zoo(resolve_repo_path(opts.zoo, "zoo file", "--zoo"), opts.zoo_dir)

@@ -7,7 +7,6 @@
 """
 from __future__ import annotations
 
-import csv
 import dataclasses
 import datetime as _dt
 import json
@@ -20,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .extract import ExtractOptions, extract
+from .ground_truth import for_dataset, read_ground_truth
 from .provenance import git_commit, package_versions
 from .results import DatasetInfo, ModelResult, RankingResults
 from .scores.registry import DEFAULT_SCORES, check_score_options, missing_input, parse_score_options, resolve_methods
@@ -68,76 +68,6 @@ class RankOptions(ExtractOptions):
     the default, because every draw re-runs every score: 20 draws made the cached demo 18x slower."""
 
 
-def read_models_file(path: str | Path) -> list[str]:
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"models file {str(path)!r} does not exist")
-    out = []
-    for line in path.read_text().splitlines():
-        line = line.split("#", 1)[0].strip()
-        if line:
-            out.append(line)
-    return out
-
-
-def read_ground_truth(path: str | Path, dataset: str | None = None) -> dict[str, float]:
-    """model -> fine-tuned accuracy, from a CSV with columns 'model' and 'accuracy' (or 'acc'), or from
-    the JSON that ``lead-hf finetune --output`` writes (``{"results": [{"model", "dataset", "accuracy"}]}``,
-    also a bare list of such records or a ``{model: accuracy}`` mapping). ``dataset``: keep only the
-    records of that dataset, and refuse a file that holds none."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"ground-truth file {str(path)!r} does not exist")
-    text = path.read_text()
-    if path.suffix.lower() == ".json" or text.lstrip().startswith(("{", "[")):
-        return _ground_truth_json(path, text, dataset)
-    lines = [ln for ln in text.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
-    reader = csv.DictReader(lines)
-    fields = {f.lower(): f for f in reader.fieldnames or []}
-    acc_col = fields.get("accuracy") or fields.get("acc")
-    if "model" not in fields or acc_col is None:
-        raise ValueError(f"ground-truth file {str(path)!r} needs columns 'model' and 'accuracy', "
-                         f"found {reader.fieldnames}; or pass the JSON written by `lead-hf finetune --output`")
-    out = {}
-    for row in reader:
-        try:
-            out[row[fields["model"]].strip()] = float(row[acc_col])
-        except (TypeError, ValueError):
-            raise ValueError(f"ground-truth file {str(path)!r}: accuracy {row[acc_col]!r} of model "
-                             f"{row[fields['model']]!r} is not a number") from None
-    return out
-
-
-def _ground_truth_json(path: Path, text: str, dataset: str | None) -> dict[str, float]:
-    where = f"ground-truth file {str(path)!r}"
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as err:
-        raise ValueError(f"{where} is not valid JSON ({err})") from None
-    if isinstance(data, dict) and isinstance(data.get("results"), list):
-        rows = data["results"]
-    elif isinstance(data, list):
-        rows = data
-    elif isinstance(data, dict) and data and all(isinstance(v, (int, float)) and not isinstance(v, bool)
-                                                 for v in data.values()):
-        return {str(k): float(v) for k, v in data.items()}
-    else:
-        raise ValueError(f"{where}: expected the JSON of `lead-hf finetune --output` ({{\"results\": [...]}}), a "
-                         "list of {\"model\", \"accuracy\"} records or a {model: accuracy} mapping")
-    bad = [r for r in rows if not (isinstance(r, dict) and isinstance(r.get("model"), str)
-                                   and isinstance(r.get("accuracy"), (int, float)))]
-    if bad:
-        raise ValueError(f"{where}: every record needs 'model' (text) and 'accuracy' (a number); first bad "
-                         f"record: {json.dumps(bad[0])[:200]}")
-    named = sorted({r["dataset"] for r in rows if r.get("dataset")})
-    if dataset is not None and named:
-        rows = [r for r in rows if r.get("dataset") in (None, dataset)]
-        if not rows:
-            raise ValueError(f"{where} holds fine-tuned accuracies on {', '.join(named)}, not on {dataset!r}; "
-                             "fine-tune on the dataset you rank (lead-hf finetune ... --dataset DATASET)")
-    return {r["model"]: float(r["accuracy"]) for r in rows}
-
-
 def json_safe(value):
     """Score details as JSON values: numbers, strings, lists and dicts (tensors and arrays become lists,
     non-finite floats None), so results.json can always be written."""
@@ -172,7 +102,9 @@ def choose_models(opts: RankOptions, log=print) -> tuple[list[str], dict]:
     --models-file, then the --hub-search results not named already; none of these: the embedded zoo."""
     models = list(opts.models)
     if opts.models_file:
-        models += read_models_file(opts.models_file)
+        from .models import read_model_list
+
+        models += read_model_list(opts.models_file)
     record: dict = {"given": list(models), "hub_search": None, "embedded_zoo": False}
     query = hub_query(opts)
     if query is not None:
@@ -379,7 +311,8 @@ def rank_models(opts: RankOptions, log=print) -> RankingResults:
     check_score_options(methods, per_method)
     check_bootstrap(opts.bootstrap)
     hub_query(opts)  # a bad --hub-* option, or offline: fail before reading anything
-    truth = read_ground_truth(opts.ground_truth, dataset=str(opts.dataset)) if opts.ground_truth else {}
+    truth = (for_dataset(read_ground_truth(opts.ground_truth), str(opts.dataset),
+                         f"ground-truth file {str(opts.ground_truth)!r}") if opts.ground_truth else {})
     models, candidates = choose_models(opts, log=log)
     check_dataset(opts.dataset, opts.split, image_column=opts.image_column, label_column=opts.label_column,
                   max_per_class=opts.max_per_class, seed=opts.seed, name=opts.dataset_config,

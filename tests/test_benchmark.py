@@ -5,8 +5,12 @@ import json
 import numpy as np
 import pytest
 
-from lead_hf.benchmark import (BenchmarkOptions, Entry, agreement_tables, dataset_key, read_ground_truth,
-                               read_zoo, run_benchmark, write_outputs)
+from lead_hf.benchmark import BenchmarkOptions, Entry, agreement_tables, read_zoo, run_benchmark, write_outputs
+from lead_hf.ground_truth import GroundTruth, accuracy_table, by_dataset, dataset_key, read_ground_truth
+
+
+def accuracies(path) -> dict[str, dict[str, float]]:
+    return accuracy_table(read_ground_truth(path))
 
 from helpers import within_ulps
 
@@ -116,13 +120,15 @@ def test_cli_with_features(feature_tree, capsys):
 
 def test_ground_truth_formats(tmp_path):
     (tmp_path / "wide.csv").write_text("# comment\nmodel,cifar10,dtd\nresnet50,96.28,74.72\nvgg,95.0,\n")
-    wide = read_ground_truth(tmp_path / "wide.csv")
+    wide = accuracies(tmp_path / "wide.csv")
     assert wide == {"cifar10": {"resnet50": 96.28, "vgg": 95.0}, "dtd": {"resnet50": 74.72}}
     folder = tmp_path / "gt"
     folder.mkdir()
     (folder / "digits.csv").write_text(
         "model,dataset,accuracy,protocol\na,embedded:digits,0.9,x\nb,embedded:digits,0.8,x\n")
-    assert read_ground_truth(folder) == {"digits": {"a": 0.9, "b": 0.8}}
+    assert accuracies(folder) == {"digits": {"a": 0.9, "b": 0.8}}
+    (folder / "digits.csv").write_text("model,acc\na,0.7\n")  # no dataset column: the file names it
+    assert accuracies(folder) == {"digits": {"a": 0.7}}
     assert dataset_key("embedded:fashion_mnist") == "fashion_mnist"
 
 
@@ -132,7 +138,7 @@ def test_reference_ground_truth_parses():
     ref = Path("/work/shared/data/reference/finetune_acc_supervised_11x11.csv")
     if not ref.is_file():
         pytest.skip("reference data not present on this machine")
-    gt = read_ground_truth(ref)
+    gt = accuracies(ref)
     assert len(gt) == 11 and all(len(v) == 11 for v in gt.values())
 
 
@@ -155,7 +161,7 @@ def test_bad_inputs(feature_tree):
     with pytest.raises(ValueError, match="at least 9 are needed"):
         run_benchmark(_opts(feature_tree, min_models=9), log=lambda m: None)
     np.savez(feature_tree / "feats" / "alpha" / "m0.npz", feats=np.zeros((3, 2)))
-    with pytest.raises(ValueError, match="'features'"):
+    with pytest.raises(ValueError, match="m0.npz' holds no labels array"):
         run_benchmark(_opts(feature_tree), log=lambda m: None)
     with pytest.raises(ValueError, match="min_models"):
         BenchmarkOptions(min_models=1)
@@ -254,20 +260,18 @@ def test_bootstrap_interval_covers_the_estimate_and_is_tight_for_a_perfect_ranki
 
 
 def test_ground_truth_table_reads_seeds_and_protocol_fields(tmp_path):
-    from lead_hf.benchmark import read_ground_truth_table
-
     (tmp_path / "digits.csv").write_text(
         "model,dataset,accuracy,accuracy_std,seed_accuracies,best_lr,lr_grid,image_size,train_split,"
         "train_per_class,test_split,test_per_class,subset_seed,protocol,command\n"
         "zoo:a,embedded:digits,0.9000,0.0100,0.8900;0.9000;0.9100,0.01,0.003;0.01;0.03,64,all,100,all,100,0,"
         "ft-v2 sgd,lead-hf finetune zoo:a\n")
-    gt = read_ground_truth_table(tmp_path)["digits"]["zoo:a"]
+    gt = by_dataset(read_ground_truth(tmp_path))["digits"]["zoo:a"]
     assert gt.accuracy == 0.9 and gt.seed_accuracies == [0.89, 0.9, 0.91]
     assert (gt.image_size, gt.train_split, gt.train_per_class, gt.subset_seed) == (64, "all", 100, 0)
     assert gt.protocol.startswith("ft-v2")
     (tmp_path / "digits.csv").write_text("model,dataset,accuracy,seed_accuracies\nzoo:a,d,0.9,0.8;x\n")
     with pytest.raises(ValueError, match="not a number"):
-        read_ground_truth_table(tmp_path)
+        read_ground_truth(tmp_path)
 
 
 def test_benchmark_reports_noise_ceiling_and_intervals(feature_tree):
@@ -303,7 +307,7 @@ def test_default_paths_resolve_from_any_directory(tmp_path, monkeypatch):
 
 
 def test_a_member_that_is_not_built_and_has_no_ground_truth_is_skipped(tmp_path, monkeypatch):
-    from lead_hf.benchmark import GroundTruth, extracted_entries
+    from lead_hf.benchmark import extracted_entries
 
     monkeypatch.setenv("LEAD_HF_ZOO_DIR", str(tmp_path / "empty"))
     logs = []

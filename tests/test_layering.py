@@ -17,11 +17,11 @@ PACKAGE = Path(__file__).resolve().parents[1] / "lead_hf"
 LAYERS = [
     (0, ("lead_hf", "lead_hf.io", "lead_hf.constraints", "lead_hf.coercion", "lead_hf.config",
          "lead_hf.provenance")),
-    (1, ("lead_hf.scores", "lead_hf.agreement", "lead_hf.results")),
+    (1, ("lead_hf.scores", "lead_hf.agreement", "lead_hf.results", "lead_hf.ground_truth")),
     (2, ("lead_hf.models", "lead_hf.data")),
     (3, ("lead_hf.extract",)),
     (4, ("lead_hf.rank", "lead_hf.finetune", "lead_hf.benchmark", "lead_hf.hub", "lead_hf.report",
-         "lead_hf.zoo_build", "lead_hf.evaluate_metric", "lead_hf.metric_support", "lead_hf.metric_install")),
+         "lead_hf.finetune_text", "lead_hf.zoo_build", "lead_hf.evaluate_metric", "lead_hf.metric_support", "lead_hf.metric_install")),
     (5, ("lead_hf.commands", "lead_hf.cli")),
 ]
 NAMES = {0: "utilities", 1: "scores", 2: "models/data", 3: "extract", 4: "jobs", 5: "commands"}

@@ -9,7 +9,8 @@ import torch
 
 import datasets
 from lead_hf.cli import main
-from lead_hf.rank import RankOptions, rank_models, read_ground_truth, write_outputs
+from lead_hf.ground_truth import for_dataset, read_ground_truth
+from lead_hf.rank import RankOptions, rank_models, write_outputs
 from lead_hf.scores.registry import parse_score_options
 from lead_hf.results import RankingResults
 
@@ -292,13 +293,13 @@ def test_finetune_json_is_accepted_as_ground_truth(setup, tmp_path):
                        for i, m in enumerate(models)], "protocol_string": "ft-v1"}
     gt = tmp_path / "finetuned.json"
     gt.write_text(json.dumps(doc))
-    assert read_ground_truth(gt, dataset=data) == {models[0]: 0.5, models[1]: 0.6}
+    assert for_dataset(read_ground_truth(gt), data) == {models[0]: 0.5, models[1]: 0.6}
     results = rank_models(_opts(setup, tmp_path, scores=("logme",), ground_truth=str(gt)), log=lambda m: None)
     assert [m.finetune_accuracy for m in results.models] == [0.5, 0.6] and "logme" in results.agreement
     with pytest.raises(ValueError, match="fine-tuned accuracies on .*, not on 'embedded:digits'"):
-        read_ground_truth(gt, dataset="embedded:digits")
+        for_dataset(read_ground_truth(gt), "embedded:digits", "it")
     (tmp_path / "map.json").write_text(json.dumps({models[0]: 70, models[1]: 71}))
-    assert read_ground_truth(tmp_path / "map.json") == {models[0]: 70.0, models[1]: 71.0}
+    assert for_dataset(read_ground_truth(tmp_path / "map.json"), data) == {models[0]: 70.0, models[1]: 71.0}
     (tmp_path / "bad.json").write_text('{"results": [{"model": "a"}]}')
     with pytest.raises(ValueError, match="every record needs 'model'"):
         read_ground_truth(tmp_path / "bad.json")

@@ -46,7 +46,8 @@ def _read_arrays(path: Path) -> dict[str, np.ndarray]:
 
 
 def load_feature_files(features: str | None, labels: str | None = None, source_logits: str | None = None):
-    """(features or None, labels, logits or None) from the files accepted by `lead-hf score`."""
+    """(features or None, labels, logits or None) from the files `lead-hf score` accepts (benchmark --features
+    reads each of its files the same way)."""
     feats = labs = logits = None
     if features is not None:
         fpath = Path(features)

@@ -5,9 +5,9 @@
     >>> feats, logits = m(torch.stack([m.preprocess(img)]))
 """
 from .base import LoadedModel, ModelRef
-from .loaders import load_model, missing_local_model, resolve_model
+from .loaders import load_model, missing_local_model, read_model_list, resolve_model
 from .zoo import ZooEntry, list_zoo, register_zoo, zoo_entry
 from . import derived  # noqa: E402,F401 - registers the members the project derives (benchmark zoo)
 
-__all__ = ["LoadedModel", "ModelRef", "ZooEntry", "list_zoo", "load_model", "missing_local_model", "register_zoo",
-           "resolve_model", "zoo_entry"]
+__all__ = ["LoadedModel", "ModelRef", "ZooEntry", "list_zoo", "load_model", "missing_local_model", "read_model_list",
+           "register_zoo", "resolve_model", "zoo_entry"]
