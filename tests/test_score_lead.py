@@ -21,6 +21,8 @@ SMALL = dict(samples_per_class=8, head_widths=(16, 32))
     {"svm_loss": "squared_hinge"},
     {"svm_loss": "squared_hinge", "svm_fit": "in_sample", "svm_C": 0.1},
     {"class_aware": False},
+    {"svm_gram_products": "float64"},
+    {"svm_gram_products": "float64", "svm_alpha": "gcv", "svm_fit": "in_sample"},
     {"eta_normalization": "class_max", "t": 2.0},
     {"eta_normalization": "unit_features"},
     {"eta_normalization": "none", "eta": 1e-3},
@@ -60,6 +62,31 @@ def test_fast_path_equals_reference_when_fewer_samples_than_dims(svm_loss):
         opts = L.LeadOptions(**SMALL, svm_loss=svm_loss, svm_folds=3, **extra)
         fast = lead_hf.score("lead", x, y, **SMALL, svm_loss=svm_loss, svm_folds=3, **extra)
         assert fast == pytest.approx(reference_lead(x, y, opts), abs=1e-6)
+
+
+def test_float32_gram_products_stay_close_to_float64():
+    # more rows than one float32 block (4096), correlated features with a large offset: the blocked float32
+    # Gram is within float32 rounding of the float64 one, and the score moves far less than the tolerance
+    from lead_hf.scores._linalg import FLOAT32_BLOCK_ROWS, gram
+
+    rng = np.random.default_rng(4)
+    n, d = FLOAT32_BLOCK_ROWS + 1500, 24
+    x = rng.normal(size=(n, 4)) @ rng.normal(size=(4, d)) + rng.normal(size=(n, d)) + 30.0
+    xt = torch.as_tensor(x)
+    exact = gram(xt)
+    for lower_only in (False, True):
+        approx = gram(xt, products="float32", lower_only=lower_only)
+        ref = torch.tril(exact) if lower_only else exact
+        assert float((approx - ref).abs().max()) <= 1e-6 * float(exact.abs().max())
+        assert float((approx - ref).abs().max()) > 0  # the float32 products did run
+    y = np.arange(n) % 6
+    x_c = x + (np.eye(6)[y] @ rng.normal(size=(6, d))) * 0.5
+    r32 = lead_hf.compute_score("lead", x_c, y, **SMALL)
+    r64 = lead_hf.compute_score("lead", x_c, y, **SMALL, svm_gram_products="float64")
+    assert r32.value == pytest.approx(r64.value, abs=1e-7)
+    assert r32.details["probe_cross_entropy"] == pytest.approx(r64.details["probe_cross_entropy"], abs=1e-6)
+    with pytest.raises(ValueError, match="products"):
+        gram(xt, products="float16")
 
 
 def test_binary_problem_matches_reference():

@@ -21,7 +21,7 @@ from torch import nn
 
 from ..constraints import Boolean, Constrained, Interval, Items, OneOf, OptionError
 from ._linalg import gram as gram_matrix
-from ._linalg import new_matrix
+from ._linalg import GRAM_PRODUCTS, new_matrix
 from ._stats import class_sums
 from .registry import ScoreResult, register_score
 from .validation import ScoreInputs
@@ -88,6 +88,11 @@ class LeadOptions(Constrained):
     (least_squares) or 1.0, LinearSVC's default (squared_hinge)."""
     svm_folds: int = 5
     """Number of folds of the out-of-fold SVM fit."""
+    svm_gram_products: str = "float32"
+    """least_squares with N > D+1: precision of the products in the D x D Gram matrix of the features, the
+    largest cost of the score (N D^2 / 2 multiply-adds). float32: products in float32 over blocks of 4096
+    rows, the blocks summed in float64 and every solve done in float64: half the Gram's time, and it moved
+    the score by 1e-9 to 3e-8 in the checks of docs/lead.md (the tests' tolerance is 1e-6) | float64."""
     svm_probability: str = "softmax"
     """How SVM scores become probabilities: softmax | temperature (softmax of a x scores, one scalar a >= 0
     per model fitted by minimising the NLL of the out-of-fold decisions: Platt-style calibration) |
@@ -108,6 +113,7 @@ class LeadOptions(Constrained):
         "svm_alpha": (Interval(float, 0, closed="neither"), "gcv"),
         "svm_C": (Interval(float, 0, closed="neither"), None), "svm_folds": Interval(int, 2),
         "svm_probability": OneOf(*SVM_PROBABILITIES), "standardize": Boolean(), "softmax_before_ce": Boolean(),
+        "svm_gram_products": OneOf(*GRAM_PRODUCTS),
     }
 
     def __post_init__(self):
@@ -261,12 +267,15 @@ def within_class_order(features: torch.Tensor, labels: torch.Tensor, seed: int) 
     position, so the samples picked (and hence the score) do not depend on the order of the dataset:
     shuffling or re-gathering the same split gives the same LEAD value.
     """
+    by_key = _projection_order(features, seed)
+    return by_key[torch.sort(labels.cpu()[by_key], stable=True).indices]
+
+
+def _projection_order(features: torch.Tensor, seed: int) -> torch.Tensor:
+    """Sample indices (CPU) sorted by a seeded random projection of their feature rows."""
     gen = torch.Generator().manual_seed(seed)
     direction = torch.randn(features.shape[1], generator=gen, dtype=torch.float64).to(features.device)
-    key = (features.double() @ direction).cpu()
-    labels_cpu = labels.cpu()
-    by_key = torch.argsort(key, stable=True)
-    return by_key[torch.sort(labels_cpu[by_key], stable=True).indices]
+    return torch.argsort((features.double() @ direction).cpu(), stable=True)
 
 
 def _rank_in_class(order: torch.Tensor, labels: torch.Tensor, num_classes: int) -> torch.Tensor:
@@ -420,9 +429,10 @@ class _RowStats:
     n: int
 
     @classmethod
-    def of(cls, x: torch.Tensor, labels: torch.Tensor, num_classes: int) -> "_RowStats":
-        return cls(gram_matrix(x, lower_only=True), x.new_ones(x.shape[0]) @ x,
-                   class_sums(x, labels, num_classes), torch.bincount(labels, minlength=num_classes), x.shape[0])
+    def of(cls, x: torch.Tensor, labels: torch.Tensor, num_classes: int, products: str) -> "_RowStats":
+        sums = class_sums(x, labels, num_classes)
+        return cls(gram_matrix(x, lower_only=True, products=products), sums.sum(0), sums,
+                   torch.bincount(labels, minlength=num_classes), x.shape[0])
 
     def __sub__(self, other: "_RowStats") -> "_RowStats":
         return _RowStats(self.gram - other.gram, self.sums - other.sums, self.class_sums - other.class_sums,
@@ -462,7 +472,7 @@ def column_scale(squares: torch.Tensor, sums: torch.Tensor, n: int, mean: torch.
 
 def ls_svm_decision(x: torch.Tensor, labels: torch.Tensor, num_classes: int, C: float | None,
                     fold_sizes: list[int] | None, relative_alpha: float | str = "gcv",
-                    mean: torch.Tensor | None = None):
+                    mean: torch.Tensor | None = None, gram_products: str = "float64"):
     """Least-squares SVM (Suykens & Vandewalle 1999), one-vs-rest, every class at once.
 
     Minimises 0.5 |w|^2 + C sum_i (1 - y_i w.[x_i, 1])^2 per class: ridge regression on +-1 targets
@@ -474,7 +484,8 @@ def ls_svm_decision(x: torch.Tensor, labels: torch.Tensor, num_classes: int, C: 
     sees standardised: each column divided by its standard deviation (constant columns become 0). The
     primal applies that scaling to the (D+1) x (D+1) systems instead of the data, and reads the
     variances off the Gram's diagonal; the dual scales ``x`` in place (it must be the caller's copy).
-    None: ``x`` is used as it is.
+    None: ``x`` is used as it is. ``gram_products``: precision of the primal Gram's products (see
+    ``_linalg.gram``); everything else is computed in x's dtype.
     Works in the primal ((D+1) x (D+1) systems) when N > D+1 and in the dual (N x N kernel) otherwise.
     In the primal one pass over the data takes, per fold (a contiguous block of rows), the Gram matrix,
     the column sums and the class sums; the training set of a fold is the total minus the fold, so its
@@ -487,7 +498,7 @@ def ls_svm_decision(x: torch.Tensor, labels: torch.Tensor, num_classes: int, C: 
     bounds = _fold_bounds(fold_sizes) if fold_sizes is not None else [(0, n)]
     scale = None
     if primal:
-        parts = [_RowStats.of(x[a:b], labels[a:b], k) for a, b in bounds]
+        parts = [_RowStats.of(x[a:b], labels[a:b], k, gram_products) for a, b in bounds]
         total = parts[0]
         for p in parts[1:]:
             total = _RowStats(total.gram + p.gram, total.sums + p.sums, total.class_sums + p.class_sums,
@@ -608,19 +619,38 @@ def stratified_folds(features: torch.Tensor, labels: torch.Tensor, num_classes: 
                      seed: int) -> torch.Tensor:
     """Fold id of every sample: each class dealt round-robin over the folds in a seeded order that does
     not depend on the order of the rows (see ``within_class_order``)."""
-    order = within_class_order(features, labels, seed + 1)
+    return _folds_and_order(features, labels, num_classes, num_folds, seed)[0]
+
+
+def _folds_and_order(features: torch.Tensor, labels: torch.Tensor, num_classes: int, num_folds: int | None,
+                     seed: int) -> tuple[torch.Tensor | None, torch.Tensor]:
+    """(fold ids as ``stratified_folds`` deals them, or None when ``num_folds`` is None; the row order of
+    the SVM's working copy: grouped by fold, and inside a fold by the seeded random projection that
+    ``within_class_order`` sorts on).
+
+    The working order depends on the rows' values, not on their positions nor on the labels' names, so
+    every sum the SVM takes over its copy runs in the same order for a shuffled or relabelled split: the
+    score stays invariant to the last few bits, with float32 products too."""
+    by_key = _projection_order(features, seed + 1)
+    if num_folds is None:
+        return None, by_key.to(labels.device)
+    labels_cpu = labels.cpu()
+    order = by_key[torch.sort(labels_cpu[by_key], stable=True).indices]  # = within_class_order(.., seed + 1)
     fold = torch.empty(labels.numel(), dtype=torch.int64)
-    fold[order] = _rank_in_class(order, labels, num_classes) % num_folds
-    return fold.to(labels.device)
+    fold[order] = _rank_in_class(order, labels_cpu, num_classes) % num_folds
+    working = by_key[torch.argsort(fold[by_key], stable=True)]
+    return fold.to(labels.device), working.to(labels.device)
 
 
 def svm_decision(features: torch.Tensor, labels: torch.Tensor, num_classes: int, opts: LeadOptions):
     """One-vs-rest SVM scores [N, K] of every sample (out-of-fold or in-sample) and the C used."""
     order, sizes = None, None
     if opts.svm_fit == "out_of_fold":
-        folds = stratified_folds(features, labels, num_classes, opts.svm_folds, opts.seed)
-        order = torch.argsort(folds, stable=True)  # rows grouped by fold: every fold is a contiguous block
+        # rows grouped by fold (every fold is a contiguous block), in an order free of the rows' positions
+        folds, order = _folds_and_order(features, labels, num_classes, opts.svm_folds, opts.seed)
         sizes = torch.bincount(folds, minlength=opts.svm_folds).tolist()
+    elif opts.svm_loss == "least_squares":
+        order = _folds_and_order(features, labels, num_classes, None, opts.seed)[1]
     rows_labels = labels if order is None else labels[order]
     if opts.svm_loss == "least_squares":
         # our own working copy, grouped by fold and centred in the same pass; the standardisation's
@@ -636,7 +666,8 @@ def svm_decision(features: torch.Tensor, labels: torch.Tensor, num_classes: int,
                 torch.index_select(features, 0, order, out=x)
             if mean is not None:
                 x.sub_(mean)
-        out, C = ls_svm_decision(x, rows_labels, num_classes, opts.svm_C, sizes, opts.svm_alpha, mean)
+        out, C = ls_svm_decision(x, rows_labels, num_classes, opts.svm_C, sizes, opts.svm_alpha, mean,
+                                 opts.svm_gram_products)
     else:
         x = features[order] if order is not None else (features.clone() if opts.standardize else features)
         if opts.standardize:
