@@ -29,6 +29,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from .constraints import Boolean, Constrained, Interval, Items, PathLike, Text
 from .ground_truth import GroundTruth, by_dataset, dataset_key, read_ground_truth
 
 MEASURES = ("weighted_tau", "kendall_tau", "pearson", "top1_regret")
@@ -36,7 +37,7 @@ DEFAULT_DATASETS = ("embedded:lfw_faces", "embedded:digits", "embedded:fashion_m
 
 
 @dataclass
-class BenchmarkOptions:
+class BenchmarkOptions(Constrained):
     zoo: str = "benchmarks/zoo.txt"
     """Model list (one spec per line, {ZOO_DIR} replaced by --zoo-dir); ignored with --models or --features.
     A relative path is looked up in the current directory, then in the lead-hf source checkout."""
@@ -82,17 +83,16 @@ class BenchmarkOptions:
     bootstrap: int = 1000
     """Bootstrap draws (resampling models) for the 95% interval of every score's mean weighted tau; 0: none."""
 
-    def __post_init__(self):
-        if self.min_models < 2:
-            raise ValueError(f"min_models must be >= 2 (rank agreement needs two models), got {self.min_models}")
-        if self.image_size < 16:
-            raise ValueError(f"image_size must be >= 16, got {self.image_size}")
-        if self.num_threads < 0:
-            raise ValueError(f"num_threads must be >= 0, got {self.num_threads}")
-        if not self.datasets:
-            raise ValueError("no dataset given: pass --datasets embedded:digits ...")
-        if self.bootstrap < 0:
-            raise ValueError(f"bootstrap must be >= 0 (0: no interval), got {self.bootstrap}")
+    constraints = {
+        "zoo": PathLike(), "zoo_dir": (PathLike(), None), "models": Items(Text()),
+        "datasets": Items(Text(), min_items=1), "ground_truth": PathLike(), "features": (PathLike(), None),
+        "scores": Items(Text()), "score_options": Items(Text()), "split": Text(),
+        "max_per_class": (Interval(int, 1), None), "image_size": Interval(int, 16), "seed": Interval(int),
+        "min_models": Interval(int, 2),           # rank agreement needs two models
+        "device": Text(), "num_threads": Interval(int, 0), "cache_dir": (PathLike(), None),
+        "output_dir": PathLike(), "name": Text(), "chart": Boolean(),
+        "bootstrap": Interval(int, 0),            # 0: no interval
+    }
 
 
 @dataclass

@@ -5,6 +5,7 @@ every route accepts the same spellings. Imports nothing from lead_hf, so every l
 """
 from __future__ import annotations
 
+import os
 import typing
 from typing import Any
 
@@ -52,6 +53,8 @@ def coerce(value: Any, annotation: Any) -> Any:
             raise ValueError(f"{value!r} is not an integer")
         return out
     if annotation is str:
+        if isinstance(value, os.PathLike):   # a pathlib.Path given from Python for a path option
+            return os.fspath(value)
         if not isinstance(value, str):
             raise ValueError(f"{value!r} is not a string")
         return value

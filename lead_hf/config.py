@@ -118,8 +118,11 @@ def load_yaml(path: str | Path) -> dict[str, Any]:
     return {str(k).replace("-", "_"): v for k, v in data.items()}
 
 
-def options_from(cls: type, *sources: dict[str, Any] | None):
-    """Build ``cls`` from mappings applied in order (later wins), with type conversion and clear errors."""
+def options_from(cls: type, *sources: dict[str, Any] | None, base: Any = None):
+    """Build ``cls`` from mappings applied in order (later wins), with type conversion and clear errors.
+
+    ``base``: an instance of ``cls`` whose values the mappings override (they alone are converted).
+    """
     fields = {f.name for f in dataclasses.fields(cls)}
     hints = typing.get_type_hints(cls)
     merged: dict[str, Any] = {}
@@ -136,5 +139,11 @@ def options_from(cls: type, *sources: dict[str, Any] | None):
             kwargs[key] = value if hint is Any else coerce(value, hint)
         except (TypeError, ValueError) as err:
             raise ValueError(f"option {key}={value!r}: {err}") from None
-    return cls(**kwargs)
+    return dataclasses.replace(base, **kwargs) if base is not None else cls(**kwargs)
+
+
+def with_overrides(options: Any, overrides: dict[str, Any] | None):
+    """``options`` with ``overrides`` on top, converted as the CLI's and YAML's values are (``options_from``):
+    the one route of ``extract(**overrides)``, ``finetune(**overrides)`` and ``publish(**overrides)``."""
+    return options_from(type(options), overrides, base=options) if overrides else options
 

@@ -145,7 +145,7 @@ class PathLike(Constraint):
         return isinstance(value, (str, os.PathLike))
 
     def describe(self) -> str:
-        return "a path (a string)"
+        return "a path (a string or pathlib.Path)"
 
     def invalid(self) -> list[Any]:
         return [3]
@@ -153,7 +153,8 @@ class PathLike(Constraint):
 
 class Boolean(Constraint):
     def accepts(self, value: Any) -> bool:
-        return isinstance(value, bool) or (type(value).__name__ == "bool_" and type(value).__module__ == "numpy")
+        # numpy's booleans too (numpy.bool_, named numpy.bool since numpy 2), without importing numpy here
+        return isinstance(value, bool) or (type(value).__module__ == "numpy" and type(value).__name__ in ("bool", "bool_"))
 
     def describe(self) -> str:
         return "True or False"

@@ -28,12 +28,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .config import with_overrides
+from .constraints import Boolean, Constrained, Interval, Items, OptionError, PathLike, Text
+
 PROTOCOL_VERSION = "ft-v1"
 """Bumped whenever the training code changes the numbers, so old cached runs are not reused."""
 
 
 @dataclass
-class FinetuneOptions:
+class FinetuneOptions(Constrained):
     dataset: str = "embedded:digits"
     """Downstream dataset (embedded:NAME, imagefolder:DIR, parquet:FILES, a save_to_disk directory)."""
     train_split: str = "train"
@@ -87,35 +90,28 @@ class FinetuneOptions:
     models: tuple[str, ...] = ()
     """Model specs (zoo:NAME, timm:ARCH@FILE, ...): each is fine-tuned in turn."""
 
+    constraints = {
+        "dataset": PathLike(), "train_split": Text(), "test_split": Text(),
+        "train_per_class": (Interval(int, 1), None), "test_per_class": (Interval(int, 1), None),
+        "image_size": Interval(int, 16), "epochs": Interval(int, 1), "batch_size": Interval(int, 1),
+        "learning_rates": Items(Interval(float, 0, closed="neither"), min_items=1),
+        "momentum": Interval(float, 0, 1, closed="left"), "weight_decay": Interval(float, 0),
+        "eval_every_epoch": Boolean(), "head_lr_multiplier": Interval(float, 0, closed="neither"),
+        "seed": Interval(int), "subset_seed": (Interval(int), None), "repeat_seeds": Items(Interval(int), distinct=True),
+        "lr_search_steps": Interval(int, 0), "protocol_name": Text(), "num_threads": Interval(int, 0),
+        "cache_dir": (PathLike(), None), "use_cache": Boolean(), "output": (PathLike(), None),
+        "models": Items(Text()),
+    }
+
     def __post_init__(self):
-        if self.image_size < 16:
-            raise ValueError(f"image_size must be >= 16 pixels, got {self.image_size}")
-        if self.epochs < 1:
-            raise ValueError(f"epochs must be >= 1, got {self.epochs}")
-        if self.batch_size < 1:
-            raise ValueError(f"batch_size must be >= 1, got {self.batch_size}")
-        lrs = tuple(self.learning_rates)
-        if not lrs or any(not (isinstance(v, (int, float)) and math.isfinite(v) and v > 0) for v in lrs):
-            raise ValueError("learning_rates must be a non-empty list of positive numbers, "
-                             f"got {self.learning_rates!r}")
-        self.learning_rates = tuple(float(v) for v in lrs)
-        for name in ("train_per_class", "test_per_class"):
-            value = getattr(self, name)
-            if value is not None and value < 1:
-                raise ValueError(f"{name} must be >= 1 (or None for every sample), got {value}")
-        if not 0 <= self.momentum < 1:
-            raise ValueError(f"momentum must be in [0, 1), got {self.momentum}")
-        if self.weight_decay < 0 or self.head_lr_multiplier <= 0:
-            raise ValueError("weight_decay must be >= 0 and head_lr_multiplier > 0")
-        if self.num_threads < 0:
-            raise ValueError(f"num_threads must be >= 0, got {self.num_threads}")
-        if self.lr_search_steps < 0:
-            raise ValueError(f"lr_search_steps must be >= 0, got {self.lr_search_steps}")
+        super().__post_init__()
+        self.learning_rates = tuple(float(v) for v in self.learning_rates)
+        self.repeat_seeds = tuple(self.repeat_seeds)
         if self.lr_search_steps and len(self.learning_rates) < 2:
-            raise ValueError("lr_search_steps needs a grid of at least 2 learning rates (its ratio is the step)")
-        self.repeat_seeds = tuple(int(v) for v in self.repeat_seeds)
-        if self.seed in self.repeat_seeds or len(set(self.repeat_seeds)) != len(self.repeat_seeds):
-            raise ValueError(f"repeat_seeds {self.repeat_seeds} must be distinct and differ from seed={self.seed}")
+            raise OptionError("lr_search_steps", self.lr_search_steps,
+                              "0 with fewer than 2 learning rates (the grid's ratio is the step)")
+        if self.seed in self.repeat_seeds:
+            raise OptionError("repeat_seeds", self.repeat_seeds, f"seeds other than seed={self.seed}")
 
     @classmethod
     def preset(cls, name: str, **overrides) -> "FinetuneOptions":
@@ -417,8 +413,7 @@ def finetune(model_spec, dataset: str | None = None, options: FinetuneOptions | 
     opts = options or FinetuneOptions()
     if dataset is not None:
         overrides["dataset"] = dataset
-    if overrides:
-        opts = dataclasses.replace(opts, **overrides)
+    opts = with_overrides(opts, overrides)
     if opts.num_threads:
         torch.set_num_threads(opts.num_threads)
     ref = resized_ref(model_spec, opts.image_size)

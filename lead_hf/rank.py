@@ -18,6 +18,7 @@ import traceback
 from dataclasses import dataclass
 from pathlib import Path
 
+from .constraints import Boolean, Interval, Items, PathLike, Text
 from .extract import ExtractOptions, extract
 from .ground_truth import for_dataset, read_ground_truth
 from .provenance import git_commit, package_versions
@@ -66,6 +67,17 @@ class RankOptions(ExtractOptions):
     """Bootstrap draws per score and model, e.g. 20 (stratified resampling of the training samples, seeded
     by --seed): a 95% interval for every score and each model's probability of ranking first. 0: off,
     the default, because every draw re-runs every score: 20 draws made the cached demo 18x slower."""
+
+    constraints = {
+        "max_per_class": (Interval(int, 1), None), "models": Items(Text()), "models_file": (PathLike(), None),
+        # the Hub search's own rules (sort keys, libraries, limit >= 1) are checked with the query, before any
+        # request (lead_hf.hub.search.check_query): here only the types
+        "hub_search": (Text(), None), "hub_task": (Text(), None), "hub_library": Items(Text()),
+        "hub_sort": Text(), "hub_limit": Interval(int),
+        "dataset": PathLike(), "scores": Items(Text()), "score_options": Items(Text()),
+        "ground_truth": (PathLike(), None), "output_dir": PathLike(), "device": Text(), "chart": Boolean(),
+        "bootstrap": (0, Interval(int, 2)),       # a bootstrap needs two draws at least
+    }
 
 
 def json_safe(value):
@@ -199,11 +211,6 @@ def compute_agreement(ranking: RankingResults) -> None:
 BOOTSTRAP_LEVEL = 0.95
 
 
-def check_bootstrap(draws: int) -> None:
-    if isinstance(draws, bool) or not isinstance(draws, int) or draws < 0 or draws == 1:
-        raise ValueError(f"--bootstrap must be 0 (off) or a number of draws >= 2, got {draws!r}")
-
-
 def bootstrap_indices(labels, draws: int, seed: int = 0) -> list:
     """``draws`` stratified resamples of the sample indices: each class is drawn with replacement to its own
     size, so every draw has the class counts of the full split. The draws depend only on the labels and
@@ -309,7 +316,6 @@ def rank_models(opts: RankOptions, log=print) -> RankingResults:
         raise ValueError("no scores requested; pass e.g. --scores lead logme")
     per_method = parse_score_options(opts.score_options, methods)
     check_score_options(methods, per_method)
-    check_bootstrap(opts.bootstrap)
     hub_query(opts)  # a bad --hub-* option, or offline: fail before reading anything
     truth = (for_dataset(read_ground_truth(opts.ground_truth), str(opts.dataset),
                          f"ground-truth file {str(opts.ground_truth)!r}") if opts.ground_truth else {})

@@ -7,8 +7,8 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from lead_hf.rank import (bootstrap_indices, bootstrap_score, check_bootstrap, compute_uncertainty,
-                          interval_from_draws)
+from lead_hf.constraints import OptionError
+from lead_hf.rank import RankOptions, bootstrap_indices, bootstrap_score, compute_uncertainty, interval_from_draws
 from lead_hf.report import csv_text, markdown_report, overlap_note, terminal_table
 from lead_hf.results import DatasetInfo, ModelResult, RankingResults
 
@@ -54,10 +54,9 @@ def test_a_class_too_small_to_resample_is_a_clear_error():
     with pytest.raises(ValueError, match=r"cannot resample class 2 \(1 sample\).*--bootstrap 0"):
         bootstrap_indices(np.array([0, 0, 1, 1, 2]), 5)
     for bad in (-1, 1, 2.5, True):
-        with pytest.raises(ValueError, match="--bootstrap must be 0"):
-            check_bootstrap(bad)
-    check_bootstrap(0)
-    check_bootstrap(2)
+        with pytest.raises(OptionError, match=r"bootstrap must be 0 or an integer >= 2, got"):
+            RankOptions(bootstrap=bad)
+    assert RankOptions(bootstrap=0).bootstrap == 0 and RankOptions(bootstrap=2).bootstrap == 2
 
 
 @pytest.mark.parametrize("method", ["logme", "lead", "hscore_reg"])

@@ -21,6 +21,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from ..config import with_overrides
+from ..constraints import Boolean, Constrained, Interval, OneOf, PathLike, Text
 from ..provenance import package_versions
 from . import cache as _cache
 
@@ -28,7 +30,7 @@ MIXED_PRECISION = ("no", "fp16", "bf16")
 
 
 @dataclass
-class ExtractOptions:
+class ExtractOptions(Constrained):
     split: str = "train"
     """Dataset split, optionally sliced like datasets does it: train, test[:500], train[10:90] (percent
     bounds work too)."""
@@ -64,19 +66,15 @@ class ExtractOptions:
     progress: bool = True
     """Show a progress bar (main process only)."""
 
-    def __post_init__(self):
-        if self.mixed_precision not in MIXED_PRECISION:
-            raise ValueError(f"mixed_precision={self.mixed_precision!r} is not one of {', '.join(MIXED_PRECISION)}")
-        if self.batch_size < 0:
-            raise ValueError(f"batch_size must be >= 1 (or 0 for automatic), got {self.batch_size}")
-        if self.num_workers < -1:
-            raise ValueError(f"num_workers must be >= 0 (or -1 for automatic), got {self.num_workers}")
-        if self.chunk_size < 1:
-            raise ValueError(f"chunk_size must be >= 1, got {self.chunk_size}")
-        if self.max_per_class is not None and self.max_per_class < 1:
-            raise ValueError(f"max_per_class must be >= 1 (or None for every sample), got {self.max_per_class}")
-        if self.max_length is not None and self.max_length < 1:
-            raise ValueError(f"max_length must be >= 1 token (or None for the model's own), got {self.max_length}")
+    constraints = {
+        "split": Text(), "image_column": (Text(), None), "label_column": (Text(), None),
+        "text_column": (Text(), None), "max_length": (Interval(int, 1), None), "dataset_config": (Text(), None),
+        "max_per_class": (Interval(int, 1), None), "seed": Interval(int),
+        "batch_size": Interval(int, 0),           # 0: automatic
+        "num_workers": Interval(int, -1),         # -1: automatic
+        "mixed_precision": OneOf(*MIXED_PRECISION), "channels_last": Boolean(), "chunk_size": Interval(int, 1),
+        "cache_dir": (PathLike(), None), "use_cache": Boolean(), "progress": Boolean(),
+    }
 
     def cache_root(self) -> Path:
         return Path(self.cache_dir).expanduser() if self.cache_dir else _cache.default_cache_root()
@@ -219,7 +217,7 @@ def extract(model_spec, dataset_spec, options: ExtractOptions | None = None, **o
     """
     from ..models import resolve_model
 
-    opts = dataclasses.replace(options or ExtractOptions(), **overrides) if overrides else (options or ExtractOptions())
+    opts = with_overrides(options or ExtractOptions(), overrides)
     ref = resolve_model(model_spec)
     if ref.modality == "text":
         from ..models.text import with_max_length

@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any, Iterable
 
+from ..config import with_overrides
+from ..constraints import Boolean, Constrained, Items, OptionError, PathLike, Text
 from ..results import ModelResult, RankingResults
 from . import cards, leaderboard
 
@@ -34,7 +36,7 @@ TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "model_cards"
 
 
 @dataclass
-class PublishOptions:
+class PublishOptions(Constrained):
     results: tuple[str, ...] = ()
     """Results files written by `lead-hf rank` (a results/ folder means its results.json); one per dataset split."""
     leaderboard: str | None = None
@@ -70,24 +72,30 @@ class PublishOptions:
     dataset_split: str | None = None
     """With --dataset-id: the split on the Hub; none: the split that was ranked."""
 
+    constraints = {
+        "results": (PathLike(), Items(PathLike())),
+        "leaderboard": (Text(r"[^/]+/[^/]+", "a dataset repo id 'namespace/name'", invalid=("board",)), None),
+        "cards": Boolean(), "pr": Boolean(), "dry_run": Boolean(), "overwrite": Boolean(),
+        "token": (Text(), None),
+        "endpoint": (Text(r"https?://.+", "an http(s) URL, e.g. https://huggingface.co",
+                          invalid=("huggingface.co",)), None),
+        "models": Items(Text(r"[^/]+/[^/]+", "a Hub id 'namespace/name'", invalid=("bert",))),
+        "source_url": (Text(), None), "leaderboard_private": Boolean(),
+        "cache_dir": (PathLike(), None), "templates_dir": (PathLike(), None),
+        "dataset_id": (Text(_HUB_ID.pattern, "a Hub dataset id ORG/NAME, e.g. my-org/my-photos",
+                            invalid=("imagefolder:/x",)), None),
+        "dataset_config": (Text(), None), "dataset_split": (Text(), None),
+    }
+
     def __post_init__(self):
-        if isinstance(self.results, (str, Path)):
-            self.results = (str(self.results),)
-        self.results = tuple(str(r) for r in self.results)
+        super().__post_init__()
+        results = (self.results,) if isinstance(self.results, (str, os.PathLike)) else self.results
+        self.results = tuple(os.fspath(r) for r in results)
         self.models = tuple(self.models)
-        if self.leaderboard is not None and self.leaderboard.count("/") != 1:
-            raise ValueError(f"leaderboard={self.leaderboard!r} must be a dataset repo id 'namespace/name'")
-        for repo_id in self.models:
-            if repo_id.count("/") != 1:
-                raise ValueError(f"models: {repo_id!r} is not a Hub id 'namespace/name'")
-        if self.endpoint is not None and not self.endpoint.startswith(("http://", "https://")):
-            raise ValueError(f"endpoint={self.endpoint!r} must be an http(s) URL, e.g. https://huggingface.co")
-        if self.dataset_id is not None and not _HUB_ID.fullmatch(self.dataset_id):
-            raise ValueError(f"dataset_id={self.dataset_id!r} must be a Hub dataset id ORG/NAME, e.g. "
-                             "my-org/my-photos")
         if self.dataset_id is None and (self.dataset_config or self.dataset_split):
-            raise ValueError("--dataset-config and --dataset-split describe the Hub dataset named by --dataset-id; "
-                             "pass --dataset-id ORG/NAME too")
+            raise OptionError("dataset_id", None,
+                              "set with --dataset-config and --dataset-split, which describe the Hub dataset it "
+                              "names: pass --dataset-id ORG/NAME too")
 
 
 class PublishError(ValueError):
@@ -496,8 +504,7 @@ def publish(results=None, options: PublishOptions | None = None, **overrides: An
     unreadable repos, authentication) or a commit fails (the report lists what did get published).
     """
     opts = options or PublishOptions()
-    if overrides:
-        opts = PublishOptions(**{**{f: getattr(opts, f) for f in opts.__dataclass_fields__}, **overrides})
+    opts = with_overrides(opts, overrides)
     loaded = _load_results(results if results is not None else opts.results)
     all_results = _check_distinct([public_results(r, opts) for r in loaded])
     if not opts.cards and not opts.leaderboard:
