@@ -89,6 +89,11 @@ class FinetuneOptions(Constrained):
     """Also write the result (accuracy, every run, protocol) as JSON to this file."""
     models: tuple[str, ...] = ()
     """Model specs (zoo:NAME, timm:ARCH@FILE, ...): each is fine-tuned in turn."""
+    text_column: str | None = None
+    """Text models: the column of texts (default: the only string column besides the label, else 'text')."""
+    max_length: int | None = None
+    """Text models: truncate at this many tokens (default: the model's own). Text models are trained with
+    AdamW (lead_hf.finetune_text), so their learning rates are AdamW's (e.g. 3e-5,1e-4,3e-4)."""
 
     constraints = {
         "dataset": PathLike(), "train_split": Text(), "test_split": Text(),
@@ -101,6 +106,7 @@ class FinetuneOptions(Constrained):
         "lr_search_steps": Interval(int, 0), "protocol_name": Text(), "num_threads": Interval(int, 0),
         "cache_dir": (PathLike(), None), "use_cache": Boolean(), "output": (PathLike(), None),
         "models": Items(Text()),
+        "text_column": (Text(), None), "max_length": (Interval(int, 1), None),
     }
 
     def __post_init__(self):
@@ -172,6 +178,10 @@ PROTOCOLS: dict[str, dict[str, Any]] = {
     "ft-v2": {"image_size": 64, "train_per_class": 100, "test_per_class": 100, "epochs": 6,
               "learning_rates": (0.003, 0.01, 0.03), "lr_search_steps": 2, "subset_seed": 0,
               "repeat_seeds": (1, 2)},
+    # ft-text-v1 (docs/text.md): text models, AdamW (lead_hf.finetune_text), 200 training texts per class,
+    # a 3-point grid, fixed subsets; small enough for a CPU.
+    "ft-text-v1": {"train_per_class": 200, "test_per_class": 250, "epochs": 3, "batch_size": 16,
+                   "learning_rates": (3e-5, 1e-4, 3e-4), "weight_decay": 0.01, "subset_seed": 0},
 }
 """Named protocols: the FinetuneOptions fields each one sets (everything else keeps its default)."""
 
@@ -228,8 +238,10 @@ def _with_new_head(loaded, num_classes: int, seed: int):
 
 # --------------------------------------------------------------------------------------------- data
 
-def _decoded(dataset, split: str, per_class: int | None, seed: int, exclude_per_class: int | None = None):
-    """(PIL images, labels, label names, fingerprint) of a stratified subset of one split.
+def _decoded(dataset, split: str, per_class: int | None, seed: int, exclude_per_class: int | None = None,
+             modality: str = "image", text_column: str | None = None):
+    """(PIL images, labels, label names, fingerprint) of a stratified subset of one split; for
+    ``modality="text"``, the texts instead of the images.
 
     ``exclude_per_class``: first remove the subset that ``max_per_class=exclude_per_class`` with the same
     seed selects (the training subset, when train and test come from one split) and draw from the rest,
@@ -239,10 +251,11 @@ def _decoded(dataset, split: str, per_class: int | None, seed: int, exclude_per_
     from .data import load_split
     from .data.sampling import stratified_indices
 
+    kind = {"modality": modality, "text_column": text_column} if modality == "text" else {}
     if exclude_per_class is None:
-        ds = load_split(dataset, split, max_per_class=per_class, seed=seed)
+        ds = load_split(dataset, split, max_per_class=per_class, seed=seed, **kind)
     else:
-        ds = load_split(dataset, split)
+        ds = load_split(dataset, split, **kind)
         labels_all = np.asarray(ds["label"])
         rest = np.setdiff1d(np.arange(len(ds)), stratified_indices(labels_all, exclude_per_class, seed))
         if rest.size == 0:
@@ -251,7 +264,7 @@ def _decoded(dataset, split: str, per_class: int | None, seed: int, exclude_per_
         if per_class is not None:
             rest = rest[stratified_indices(labels_all[rest], per_class, seed + 1)]
         ds = ds.select(rest)
-    images = [im.copy() for im in ds["image"]]
+    images = list(ds["text"]) if modality == "text" else [im.copy() for im in ds["image"]]
     labels = [int(v) for v in ds["label"]]
     return images, labels, list(ds.features["label"].names), ds._fingerprint
 
@@ -407,6 +420,7 @@ def finetune(model_spec, dataset: str | None = None, options: FinetuneOptions | 
     import torch
 
     from .io import write_json_atomic
+    from .models import resolve_model
     from .models.preprocessing import effective_image_size, resized_ref
     from .provenance import package_versions
 
@@ -416,27 +430,39 @@ def finetune(model_spec, dataset: str | None = None, options: FinetuneOptions | 
     opts = with_overrides(opts, overrides)
     if opts.num_threads:
         torch.set_num_threads(opts.num_threads)
-    ref = resized_ref(model_spec, opts.image_size)
-    size = effective_image_size(ref.preprocess_config, opts.image_size)
+    ref = resolve_model(model_spec)
+    if ref.modality == "text":  # same grid, search, seeds and cache; the text trainer (finetune_text)
+        from . import finetune_text as text
+
+        ref = text.text_ref(ref, opts)
+        size = int(ref.preprocess_config["max_length"])
+        load_data = lambda o: _load_data(o, modality="text")  # noqa: E731
+        train_one, unit = text.train_one, "tokens"
+        run_protocol, protocol = (lambda seed, n: text.run_protocol(opts, seed, n)), text.protocol(opts, size)
+    else:
+        ref = resized_ref(ref, opts.image_size)
+        size = effective_image_size(ref.preprocess_config, opts.image_size)
+        load_data, train_one, unit = _load_data, _train_one, "px"
+        run_protocol, protocol = opts.run_protocol, opts.protocol()
     data = None
     embedded = isinstance(opts.dataset, str) and opts.dataset.startswith("embedded:")
     if not embedded:
-        data = _load_data(opts)
+        data = load_data(opts)
     fp = _dataset_fingerprint(opts, data)
     folder = opts.cache_root() / "finetune"
     trained = 0
 
     def run_one(lr: float, seed: int) -> dict[str, Any]:
         nonlocal data, trained
-        protocol = opts.run_protocol(seed, size)
+        protocol = run_protocol(seed, size)
         key = run_key(ref.name, ref.revision, fp, protocol, lr)
         path = folder / f"{key}.json"
         record = _read_run(path) if opts.use_cache else None
         if record is None:
             if data is None:
-                data = _load_data(opts)
-            log(f"fine-tuning {ref.name} on {opts.dataset} (lr={lr:g}, seed={seed}, {size} px)")
-            record = _train_one(ref, data, opts, lr, log, seed, size)
+                data = load_data(opts)
+            log(f"fine-tuning {ref.name} on {opts.dataset} (lr={lr:g}, seed={seed}, {size} {unit})")
+            record = train_one(ref, data, opts, lr, log, seed, size)
             record.update({"key": key, "model": ref.name, "revision": ref.revision, "dataset": opts.dataset,
                            "dataset_fingerprint": fp, "protocol": protocol, "versions": package_versions(),
                            "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")})
@@ -467,8 +493,8 @@ def finetune(model_spec, dataset: str | None = None, options: FinetuneOptions | 
     accuracy = float(sum(per_seed) / len(per_seed))
     std = float(statistics.stdev(per_seed)) if len(per_seed) > 1 else None
     return FinetuneResult(model=ref.name, dataset=opts.dataset, accuracy=accuracy, best_learning_rate=best_lr,
-                          runs=[*grid.values(), *repeats], protocol=opts.protocol(), trained=trained,
-                          seed_accuracies=per_seed, accuracy_std=std, image_size=size)
+                          runs=[*grid.values(), *repeats], protocol=protocol, trained=trained,
+                          seed_accuracies=per_seed, accuracy_std=std, image_size=size if unit == "px" else None)
 
 
 def _grid_ratio(rates) -> float:
@@ -492,15 +518,16 @@ def _best_lr(grid: dict[float, dict[str, Any]]) -> float:
     return tied[(len(tied) - 1) // 2]
 
 
-def _load_data(opts: FinetuneOptions):
+def _load_data(opts: FinetuneOptions, modality: str = "image"):
     seed = opts.resolved_subset_seed
     same = opts.test_split == opts.train_split
     if same and opts.train_per_class is None:
         raise ValueError(f"train_split and test_split are both {opts.train_split!r}: a disjoint test subset "
                          "needs train_per_class (e.g. 100), or pass a separate --test-split")
-    data = (_decoded(opts.dataset, opts.train_split, opts.train_per_class, seed),
+    kind = {"modality": modality, "text_column": opts.text_column} if modality == "text" else {}
+    data = (_decoded(opts.dataset, opts.train_split, opts.train_per_class, seed, **kind),
             _decoded(opts.dataset, opts.test_split, opts.test_per_class, seed,
-                     exclude_per_class=opts.train_per_class if same else None))
+                     exclude_per_class=opts.train_per_class if same else None, **kind))
     if data[0][2] != data[1][2]:
         raise ValueError(f"dataset {opts.dataset!r}: the {opts.train_split!r} and {opts.test_split!r} splits have "
                          f"different classes ({data[0][2]} vs {data[1][2]}); pass splits of the same task")

@@ -82,8 +82,14 @@ def notes(results: RankingResults) -> list[str]:
     key = results.cost_axis()
     if key:
         devices = sorted({m.cost.get("device") for m in results.models if m.cost and m.cost.get("device")})
-        out.append(f"Cost: parameters; GFLOPs: forward FLOPs per image at the preprocessing's input size "
-                   f"(torch.utils.flop_counter); img/s: measured extraction throughput"
+        sizes = [m.cost.get("input_size") for m in results.models if m.cost and m.cost.get("input_size")]
+        tokens = sorted({s[0] for s in sizes if len(s) == 1})  # text models record [tokens]
+        per = (f"per text of {'/'.join(str(t) for t in tokens)} tokens" if tokens and len(tokens) == len(sizes)
+               else "per image at the preprocessing's input size" + (" (per text of a fixed token count for text "
+                                                                     "models)" if tokens else ""))
+        out.append(f"Cost: parameters; GFLOPs: forward FLOPs {per} "
+                   f"(torch.utils.flop_counter); {'img/s' + (' (texts/s for text)' if tokens else '')}: measured "
+                   f"extraction throughput"
                    f"{' on ' + ', '.join(devices) if devices else ''} ('-': features from an older cache entry); "
                    f"front: on the Pareto front of {results.primary} vs "
                    f"{'FLOPs' if key == 'flops_per_image' else 'parameters'} (no model scores higher for less).")

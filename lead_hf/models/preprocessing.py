@@ -57,6 +57,8 @@ def resized_ref(spec, image_size: int) -> ModelRef:
     from .loaders import resolve_model
 
     ref = resolve_model(spec)
+    if ref.modality == "text":  # no image transform: fine-tuning tokenises exactly as extraction does
+        return ref
     image_size = effective_image_size(ref.preprocess_config, image_size)
     mean, std = norm_stats(ref.preprocess_config)
     cfg = {"resize": [image_size, image_size], "interpolation": "bicubic", "crop": None, "mean": mean,
