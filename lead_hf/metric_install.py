@@ -21,6 +21,8 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .constraints import Boolean, Constrained, PathLike
+
 
 METRIC_NAME = "lead"
 #: The folder name evaluate uses for the canonical Hub module ``evaluate-metric/<name>``.
@@ -28,7 +30,7 @@ CACHE_NAME = f"evaluate-metric--{METRIC_NAME}"
 
 
 @dataclass
-class MetricInstallOptions:
+class MetricInstallOptions(Constrained):
     source: str | None = None
     """The metric script to install. None: metrics/lead/lead.py of the lead-hf checkout in use."""
     modules_cache: str | None = None
@@ -37,6 +39,9 @@ class MetricInstallOptions:
     """Remove other cached versions of the metric so that the loader cannot pick a stale one."""
     check: bool = False
     """Change nothing: report whether the installed copy is the current one (exit status 1 if not)."""
+
+    constraints = {"source": (PathLike(), None), "modules_cache": (PathLike(), None), "prune": Boolean(),
+                   "check": Boolean()}
 
 
 @dataclass
@@ -185,16 +190,13 @@ def load_metric(**load_kwargs):
 
 
 def _options(options: MetricInstallOptions | None, overrides: dict) -> MetricInstallOptions:
-    from .config import options_from
+    from .config import options_from, with_overrides
 
     if options is not None and not isinstance(options, MetricInstallOptions):
         raise ValueError(f"options must be a MetricInstallOptions, got {type(options).__name__}")
     if options is None:
         return options_from(MetricInstallOptions, overrides)
-    if overrides:
-        from dataclasses import asdict
-        return options_from(MetricInstallOptions, asdict(options), overrides)
-    return options
+    return with_overrides(options, overrides)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -7,6 +7,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import lead_hf
+import lead_hf.commands.extract
+import lead_hf.commands.score
+import lead_hf.metric_install
 from lead_hf.benchmark import BenchmarkOptions
 from lead_hf.config import options_from, with_overrides
 from lead_hf.constraints import (Boolean, Constrained, Interval, Items, Mapping, OneOf, OptionError, PathLike, Text,
@@ -17,7 +21,24 @@ from lead_hf.finetune import FinetuneOptions, finetune
 from lead_hf.hub.publishing import PublishOptions, publish
 from lead_hf.rank import RankOptions
 
-JOB_OPTIONS = [ExtractOptions, RankOptions, FinetuneOptions, BenchmarkOptions, PublishOptions]
+
+
+def _subclasses(cls):
+    for sub in cls.__subclasses__():
+        yield sub
+        yield from _subclasses(sub)
+
+
+# every options class of the library outside the scores (those: tests/test_score_contract.py), the
+# commands' own included
+SCORE_OPTIONS = {lead_hf.get_score_spec(name).options for name in lead_hf.available_scores()}
+JOB_OPTIONS = sorted({c for c in _subclasses(Constrained) if c.__module__.startswith("lead_hf.")
+                      and c not in SCORE_OPTIONS and dataclasses.is_dataclass(c)}, key=lambda c: c.__qualname__)
+
+
+def test_the_jobs_options_are_all_found():
+    assert {ExtractOptions, RankOptions, FinetuneOptions, BenchmarkOptions, PublishOptions,
+            lead_hf.commands.extract.ExtractCommandOptions, lead_hf.metric_install.MetricInstallOptions} <= set(JOB_OPTIONS)
 
 
 @pytest.mark.parametrize("spec, allowed, good, bad", [

@@ -11,6 +11,7 @@ import dataclasses
 import sys
 from dataclasses import dataclass
 
+from ..constraints import Boolean, Items, PathLike, Text
 from ..extract import ExtractOptions
 from ..extract.launch import launch_problem, stop_with_parent, under_launcher
 from . import Command
@@ -27,6 +28,8 @@ class ExtractCommandOptions(ExtractOptions):
     """Also write a JSON summary (shapes, cache paths, provenance) to this file."""
     list_zoo: bool = False
     """Print the embedded zoo and embedded datasets, then exit."""
+
+    constraints = {"dataset": PathLike(), "models": Items(Text()), "output": (PathLike(), None), "list_zoo": Boolean()}
 
 
 def run(opts: ExtractCommandOptions) -> int:
