@@ -118,7 +118,7 @@ def score_rows(entries, methods, options, device="auto"):
 
     rows = []
     for es in entries.values():
-        rows += score_entries(es, methods, options, device, log=lambda m: None)
+        rows += score_entries(es, methods, options, device)
     return rows
 
 

@@ -50,7 +50,7 @@ def main(argv=None) -> int:
     for ds, es in entries.items():
         models[ds] = [e.model for e in es]
         for label, (method, opts) in variants.items():
-            rows = score_entries(es, [method], {method: opts}, "auto", log=lambda s: None)
+            rows = score_entries(es, [method], {method: opts}, "auto")
             values[label][ds] = [r["value"] for r in rows]
     names = list(entries)
     lines = []

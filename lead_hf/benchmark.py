@@ -29,15 +29,16 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .constraints import Boolean, Constrained, Interval, Items, PathLike, Text
+from .constraints import Boolean, Interval, Items, PathLike, Text
 from .ground_truth import GroundTruth, by_dataset, dataset_key, read_ground_truth
+from .options import OutputOptions, ScoringOptions
 
 MEASURES = ("weighted_tau", "kendall_tau", "pearson", "top1_regret")
 DEFAULT_DATASETS = ("embedded:lfw_faces", "embedded:digits", "embedded:fashion_mnist", "embedded:mnist")
 
 
 @dataclass
-class BenchmarkOptions(Constrained):
+class BenchmarkOptions(ScoringOptions, OutputOptions):
     zoo: str = "benchmarks/zoo.txt"
     """Model list (one spec per line, {ZOO_DIR} replaced by --zoo-dir); ignored with --models or --features.
     A relative path is looked up in the current directory, then in the lead-hf source checkout."""
@@ -52,10 +53,7 @@ class BenchmarkOptions(Constrained):
     (model,dataset,accuracy) or wide (model,<dataset>,...)."""
     features: str | None = None
     """Precomputed features: DIR/<dataset>/<model>.npz|.safetensors with features, labels[, logits]."""
-    scores: tuple[str, ...] = ("all",)
-    """Scores to compare ('all': every registered score)."""
-    score_options: tuple[str, ...] = ()
-    """Options of the scores as METHOD.OPTION=VALUE, e.g. lead.t=2."""
+    scores: tuple[str, ...] = ("all",)  # its help: lead_hf.options.ScoringOptions
     split: str = "train"
     """Downstream split the scores see (the training split, as in the literature)."""
     max_per_class: int | None = 30
@@ -66,16 +64,12 @@ class BenchmarkOptions(Constrained):
     """Seed of the subset selection (where the ground truth does not record one) and of the bootstrap."""
     min_models: int = 3
     """A dataset needs at least this many models with both features and ground truth."""
-    device: str = "auto"
-    """Device of the scores (auto: CUDA when available)."""
     num_threads: int = 0
     """torch CPU threads for the scores (0: torch's default). On a busy shared CPU use 1: multi-threaded
     LAPACK (eigh) slows down by 100x when its threads are descheduled."""
     cache_dir: str | None = None
     """Extraction cache root (default: $LEAD_HF_CACHE or ~/.cache/lead_hf)."""
-    output_dir: str = "benchmarks/results"
-    """Where benchmark.{json,csv,md,png} and fidelity.json are written (a relative default that does not
-    exist here resolves in the lead-hf source checkout, like zoo and ground_truth)."""
+    output_dir: str = "benchmarks/results"  # its help: lead_hf.options.OutputOptions
     name: str = "benchmark"
     """Stem of the output files."""
     chart: bool = True
@@ -86,11 +80,10 @@ class BenchmarkOptions(Constrained):
     constraints = {
         "zoo": PathLike(), "zoo_dir": (PathLike(), None), "models": Items(Text()),
         "datasets": Items(Text(), min_items=1), "ground_truth": PathLike(), "features": (PathLike(), None),
-        "scores": Items(Text()), "score_options": Items(Text()), "split": Text(),
+        "split": Text(),
         "max_per_class": (Interval(int, 1), None), "image_size": Interval(int, 16), "seed": Interval(int),
         "min_models": Interval(int, 2),           # rank agreement needs two models
-        "device": Text(), "num_threads": Interval(int, 0), "cache_dir": (PathLike(), None),
-        "output_dir": PathLike(), "name": Text(), "chart": Boolean(),
+        "num_threads": Interval(int, 0), "cache_dir": (PathLike(), None), "name": Text(), "chart": Boolean(),
         "bootstrap": Interval(int, 0),            # 0: no interval
     }
 
@@ -207,8 +200,8 @@ def _model_name(spec: str) -> str:
 
 # ---------------------------------------------------------------------------------- scoring
 
-def score_entries(entries: list[Entry], methods: list[str], score_opts: dict[str, dict], device: str,
-                  log: Callable[[str], None] = print) -> list[dict[str, Any]]:
+def score_entries(entries: list[Entry], methods: list[str], score_opts: dict[str, dict],
+                  device: str) -> list[dict[str, Any]]:
     """Every score on every entry: rows (dataset, model, score, value, seconds, accuracy)."""
     from .scores import compute_score
     from .scores.registry import missing_input
@@ -481,7 +474,7 @@ def run_benchmark(opts: BenchmarkOptions, log=print, entries: dict[str, list[Ent
     rows = []
     for ds, es in entries.items():
         log(f"scoring {len(es)} models on {ds}")
-        rows += score_entries(es, methods, score_opts, opts.device, log)
+        rows += score_entries(es, methods, score_opts, opts.device)
     per_dataset, summary = agreement_tables(rows, opts.min_models)
     ceiling = {ds: v for ds, v in ((ds, noise_ceiling(es)) for ds, es in entries.items()) if v is not None}
     return BenchmarkResult(per_dataset, summary, rows, dataclasses.asdict(opts), noise_ceiling=ceiling,

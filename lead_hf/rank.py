@@ -23,10 +23,11 @@ from .extract import ExtractOptions, extract
 from .ground_truth import for_dataset, read_ground_truth
 from .provenance import git_commit, package_versions
 from .results import DatasetInfo, ModelResult, RankingResults
-from .scores.registry import DEFAULT_SCORES, check_score_options, missing_input, parse_score_options, resolve_methods
+from .options import OutputOptions, ScoringOptions
+from .scores.registry import check_score_options, missing_input, parse_score_options, resolve_methods
 
 @dataclass
-class RankOptions(ExtractOptions):
+class RankOptions(ExtractOptions, ScoringOptions, OutputOptions):
     max_per_class: int | None = 100
     """At most this many training samples per class (stratified, seeded): ranking needs far fewer samples
     than fine-tuning, and extraction time grows with them. none: every sample."""
@@ -51,16 +52,8 @@ class RankOptions(ExtractOptions):
     dataset: str = "embedded:digits"
     """Downstream dataset: embedded:NAME (digits, mnist, fashion_mnist, lfw_faces), a Hub dataset id,
     imagefolder:DIR, parquet files, or a directory saved with save_to_disk."""
-    scores: tuple[str, ...] = DEFAULT_SCORES
-    """Scores to compute ('all' for every registered score); the first one orders the leaderboard."""
-    score_options: tuple[str, ...] = ()
-    """Options of the scores as METHOD.OPTION=VALUE, e.g. lead.t=2 lead.samples_per_class=32."""
     ground_truth: str | None = None
     """Optional CSV with columns model,accuracy (fine-tuned accuracies): adds rank agreement and a chart."""
-    output_dir: str = "results"
-    """Where results.json, results.csv, results.md and chart.png are written (a sub-folder per dataset)."""
-    device: str = "auto"
-    """Device of the scores (auto: CUDA when available)."""
     chart: bool = True
     """Write chart.png."""
     bootstrap: int = 0
@@ -74,8 +67,7 @@ class RankOptions(ExtractOptions):
         # request (lead_hf.hub.search.check_query): here only the types
         "hub_search": (Text(), None), "hub_task": (Text(), None), "hub_library": Items(Text()),
         "hub_sort": Text(), "hub_limit": Interval(int),
-        "dataset": PathLike(), "scores": Items(Text()), "score_options": Items(Text()),
-        "ground_truth": (PathLike(), None), "output_dir": PathLike(), "device": Text(), "chart": Boolean(),
+        "dataset": PathLike(), "ground_truth": (PathLike(), None), "chart": Boolean(),
         "bootstrap": (0, Interval(int, 2)),       # a bootstrap needs two draws at least
     }
 

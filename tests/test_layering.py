@@ -17,7 +17,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "lead_hf"
 LAYERS = [
     (0, ("lead_hf", "lead_hf.io", "lead_hf.constraints", "lead_hf.coercion", "lead_hf.config",
          "lead_hf.provenance")),
-    (1, ("lead_hf.scores", "lead_hf.agreement", "lead_hf.results", "lead_hf.ground_truth")),
+    (1, ("lead_hf.scores", "lead_hf.agreement", "lead_hf.results", "lead_hf.ground_truth", "lead_hf.options")),
     (2, ("lead_hf.models", "lead_hf.data")),
     (3, ("lead_hf.extract",)),
     (4, ("lead_hf.rank", "lead_hf.finetune", "lead_hf.benchmark", "lead_hf.hub", "lead_hf.report",

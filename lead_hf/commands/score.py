@@ -7,10 +7,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..constraints import Boolean, PathLike
+from ..options import ScoringOptions
 from . import Command
 
+
 @dataclass
-class ScoreCommandOptions:
+class ScoreCommandOptions(ScoringOptions):
     features: str | None = None
     """Features [N, D]: .npy, .npz or .safetensors (arrays 'features', optionally 'labels' and 'logits'),
     or an extraction cache entry folder (from lead-hf extract). Not needed for leep and nce, which read
@@ -19,14 +22,12 @@ class ScoreCommandOptions:
     """Labels [N] (.npy or a text file, one label per line) when the features file has none."""
     source_logits: str | None = None
     """Source-model logits [N, C] (.npy) for LEEP/NCE when the features file has none."""
-    scores: tuple[str, ...] = ("lead",)
-    """Scores to compute ('all' for every registered score)."""
-    score_options: tuple[str, ...] = ()
-    """Options as METHOD.OPTION=VALUE, e.g. lead.t=2."""
-    device: str = "auto"
-    """Device of the scores (auto: CUDA when available)."""
+    scores: tuple[str, ...] = ("lead",)  # its help: lead_hf.options.ScoringOptions
     json: bool = False
     """Print the results as JSON (value, options, details, seconds) instead of a table."""
+
+    constraints = {"features": (PathLike(), None), "labels": (PathLike(), None),
+                   "source_logits": (PathLike(), None), "json": Boolean()}
 
 
 def run(opts: ScoreCommandOptions) -> int:
