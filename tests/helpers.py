@@ -42,6 +42,8 @@ EDGE_CASES = [
     (np.zeros((10, 4)), np.arange(10) % 2),                                                # constant features
     (np.repeat(np.eye(3), 4, axis=0), np.repeat(np.arange(3), 4)),                         # zero within-class scatter
     (np.tile(np.random.default_rng(4).normal(size=(5, 3)), (2, 1)), np.repeat([0, 1], 5)),  # coinciding class means
+    (np.column_stack([np.random.default_rng(5).normal(size=(15, 3)), np.full(15, 5.0)]),   # one constant column
+     np.arange(15) % 3),
 ]
 EDGE_CASE_IDS = ["one-sample-class", "two-classes", "one-feature", "fewer-samples-than-dims", "constant",
-                 "zero-within-class-scatter", "coinciding-means"]
+                 "zero-within-class-scatter", "coinciding-means", "one-constant-column"]

@@ -296,15 +296,6 @@ def test_random_features_score_near_chance():
     assert result.value == pytest.approx(np.log(1 / 5), abs=0.05)
 
 
-def test_invariant_to_sample_order_and_label_names():
-    x, y = gaussian_classes(num_classes=4, per_class=20, dim=8, separation=1.0)
-    base = lead_hf.score("lead", x, y, **SMALL)
-    perm = np.random.default_rng(7).permutation(len(y))
-    names = np.array(["cat", "dog", "emu", "yak"])[::-1]
-    assert lead_hf.score("lead", x[perm], y[perm], **SMALL) == pytest.approx(base, abs=1e-10)
-    assert lead_hf.score("lead", x, names[y], **SMALL) == pytest.approx(base, abs=1e-10)
-
-
 def test_standardized_svm_is_invariant_to_feature_scale():
     x, y = gaussian_classes(num_classes=3, per_class=15, dim=6, separation=1.0)
     xt, yt = torch.as_tensor(x), torch.as_tensor(y)
@@ -382,36 +373,14 @@ def test_out_of_fold_fit_does_not_saturate_like_in_sample():
     assert out.details["svm_accuracy"] < 0.6
 
 
-def test_edge_cases_give_finite_scores():
-    x, y = gaussian_classes(num_classes=3, per_class=10, dim=5)
-    y1 = y.copy()
-    y1[0] = 3  # a class with a single sample
-    for feats, labels in [(x, y1), (x[:, :1], y), (x[y < 2], y[y < 2])]:
-        for loss in ("least_squares", "squared_hinge"):
-            assert np.isfinite(lead_hf.score("lead", feats, labels, **SMALL, svm_loss=loss))
-    const = x.copy()
-    const[:, 2] = 5.0  # a constant feature column
-    assert np.isfinite(lead_hf.score("lead", const, y, **SMALL))
-
-
-def test_bad_options_are_named():
+def test_one_global_rate_needs_the_class_mean_evolution():
+    # every option against its declared constraint, and the edge cases with both SVM losses:
+    # tests/test_score_contract.py; here the one rule between two options
     x, y = gaussian_classes()
-    with pytest.raises(ValueError, match="eta_normalization"):
-        lead_hf.score("lead", x, y, eta_normalization="bogus")
-    with pytest.raises(ValueError, match="unknown option"):
-        lead_hf.score("lead", x, y, temperature=2)
-    with pytest.raises(ValueError, match="samples_per_class"):
-        lead_hf.score("lead", x, y, samples_per_class=0)
-    with pytest.raises(ValueError, match="svm_alpha"):
-        lead_hf.score("lead", x, y, svm_alpha="loo")
-    with pytest.raises(ValueError, match="evolution"):
-        lead_hf.score("lead", x, y, evolution="global")
-    with pytest.raises(ValueError, match="class_aware"):
-        lead_hf.score("lead", x, y, evolution="full_kernel", class_aware=False)
-    with pytest.raises(ValueError, match="max_kernel_points"):
-        lead_hf.score("lead", x, y, max_kernel_points=1)
-    with pytest.raises(ValueError, match="evolved_state"):
-        lead_hf.score("lead", x, y, evolved_state="logits")
+    for evolution in ("class_block", "full_kernel"):
+        with pytest.raises(ValueError, match=r"^class_aware must be True with evolution='class_block' or "):
+            lead_hf.score("lead", x, y, evolution=evolution, class_aware=False)
+    assert np.isfinite(lead_hf.score("lead", x, y, **SMALL, class_aware=False))
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")

@@ -22,7 +22,7 @@ from torch import nn
 from ..constraints import Boolean, Constrained, Interval, Items, OneOf, OptionError
 from ._linalg import gram as gram_matrix
 from ._linalg import GRAM_PRODUCTS, new_matrix
-from ._stats import class_sums
+from ._stats import class_counts, class_means, class_sums
 from .registry import ScoreResult, register_score
 from .validation import ScoreInputs
 
@@ -280,7 +280,7 @@ def _projection_order(features: torch.Tensor, seed: int) -> torch.Tensor:
 
 def _rank_in_class(order: torch.Tensor, labels: torch.Tensor, num_classes: int) -> torch.Tensor:
     labels_cpu = labels.cpu()
-    counts = torch.bincount(labels_cpu, minlength=num_classes)
+    counts = class_counts(labels_cpu, num_classes)
     starts = torch.cumsum(counts, 0) - counts
     return torch.arange(order.numel()) - starts[labels_cpu[order]]
 
@@ -303,11 +303,6 @@ def kernel_inputs(features: torch.Tensor, labels: torch.Tensor, num_classes: int
     z = z.float()
     head = make_head(z.shape[1], num_classes, opts.head_widths, opts.seed, dtype=z.dtype, device=z.device)
     return idx, head_kernel(head, z)
-
-
-def class_means(values: torch.Tensor, labels: torch.Tensor, num_classes: int) -> torch.Tensor:
-    sums = torch.zeros(num_classes, dtype=values.dtype, device=values.device).index_add_(0, labels, values)
-    return sums / torch.bincount(labels, minlength=num_classes).to(values.dtype)
 
 
 def class_ntk_rates(features: torch.Tensor, labels: torch.Tensor, num_classes: int,
@@ -432,7 +427,7 @@ class _RowStats:
     def of(cls, x: torch.Tensor, labels: torch.Tensor, num_classes: int, products: str) -> "_RowStats":
         sums = class_sums(x, labels, num_classes)
         return cls(gram_matrix(x, lower_only=True, products=products), sums.sum(0), sums,
-                   torch.bincount(labels, minlength=num_classes), x.shape[0])
+                   class_counts(labels, num_classes), x.shape[0])
 
     def __sub__(self, other: "_RowStats") -> "_RowStats":
         return _RowStats(self.gram - other.gram, self.sums - other.sums, self.class_sums - other.class_sums,
