@@ -36,7 +36,7 @@ if cfg["impl"] != "reference":
 before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 start = time.perf_counter()
 if cfg["impl"] == "reference":
-    from lead_hf.scores.lead_reference import reference_lead
+    from lead_hf.testing.lead_reference import reference_lead
     value = reference_lead(feats, labels, LeadOptions(**cfg["options"]), svm_tol=1e-4)  # LinearSVC's default
 else:
     value = lead_hf.score(cfg["impl"], feats, labels, device=cfg["device"], **cfg["options"])
@@ -99,7 +99,7 @@ def main() -> None:
         print(f"| {n} | {d} | {k} | {t_lead:.2f} | {t_logme:.2f} | {t_lead / t_logme:.2f} | {m_lead:.0f} | {m_logme:.0f} |",
               flush=True)
     if not args.skip_reference and not args.quick:
-        print("\n# Fast path vs the straightforward reference (lead_hf/scores/lead_reference.py), N=10000, one run each\n")
+        print("\n# Fast path vs the straightforward reference (lead_hf/testing/lead_reference.py), N=10000, one run each\n")
         print("| variant | D | K | fast s | reference s | speed-up | |fast - reference| |")
         print("|---|---|---|---|---|---|---|")
         variants = {

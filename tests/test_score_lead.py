@@ -4,7 +4,7 @@ import torch
 
 import lead_hf
 from lead_hf.scores import lead as L
-from lead_hf.scores.lead_reference import reference_lead, reference_ntk_lambda
+from lead_hf.testing.lead_reference import reference_lead, reference_ntk_lambda
 
 from helpers import gaussian_classes, within_ulps
 
@@ -153,7 +153,7 @@ def test_lanczos_top_eigenvalue_equals_eigvalsh():
 
 
 def test_lambda_max_detail_is_the_top_eigenvalue_of_the_sampled_points_ntk():
-    from lead_hf.scores.lead_reference import reference_ntk_gram
+    from lead_hf.testing.lead_reference import reference_ntk_gram
 
     x, y = gaussian_classes(num_classes=3, per_class=12, dim=5)
     opts = L.LeadOptions(samples_per_class=10, head_widths=(8, 16))
@@ -185,7 +185,7 @@ def test_kernel_evolution_equals_matrix_exponential():
 
 
 def test_logit_scale_minimises_the_nll_like_scipy():
-    from lead_hf.scores.lead_reference import reference_logit_scale
+    from lead_hf.testing.lead_reference import reference_logit_scale
 
     gen = torch.Generator().manual_seed(0)
     y = torch.arange(60) % 4

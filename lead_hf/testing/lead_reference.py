@@ -1,4 +1,4 @@
-"""A deliberately straightforward LEAD, for tests and benchmarks of the fast path in ``lead.py``.
+"""A deliberately straightforward LEAD, for tests and benchmarks of the fast path in ``lead_hf/scores/lead.py``.
 
 Every step is done the obvious, expensive way: scikit-learn's LinearSVC (liblinear) or an explicit ridge
 solve per fold, the hat matrix for generalised cross-validation, a bounded scalar minimiser (scipy) for the
@@ -12,8 +12,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from .lead import (PROBABILITY_FLOOR, LeadOptions, logit_scale_cap, make_head, ovr_targets,
-                   scores_to_probabilities, select_ntk_samples, standardize, stratified_folds)
+from ..scores.lead import (PROBABILITY_FLOOR, LeadOptions, logit_scale_cap, make_head, ovr_targets,
+                           scores_to_probabilities, select_ntk_samples, standardize, stratified_folds)
 
 
 def _sampled_points(features: torch.Tensor, labels: torch.Tensor, num_classes: int, opts: LeadOptions):
