@@ -186,3 +186,10 @@ def test_options_validate_repo_ids_and_hide_the_token():
     with pytest.raises(ValueError, match="http"):
         PublishOptions(endpoint="huggingface.co")
     assert "hf_secret" not in repr(PublishOptions(token="hf_secret"))
+
+
+def test_score_display_names_come_from_the_registry():
+    assert [cards.score_name(m) for m in ("lead", "logme", "nleep", "hscore", "transrate")] == \
+        ["LEAD", "LogME", "N-LEEP", "H-score", "TransRate"]
+    assert cards.score_name("hscore_reg") == "hscore_reg"  # registered without a title: its name, as before
+    assert cards.score_name("etran") == "etran"  # not a score of this installation: shown as written

@@ -34,18 +34,21 @@ TASK_TYPE = "image-classification"
 SOURCE_NAME = "lead-hf"
 TOOL_URL = "https://pypi.org/project/lead-hf/"  # where the section's "lead-hf" link points
 EVAL_RESULTS_FOLDER = ".eval_results"
-# Display names of the scores lead-hf knows; any other score shows under its registry name.
-SCORE_NAMES = {
-    "lead": "LEAD", "logme": "LogME", "leep": "LEEP", "nleep": "N-LEEP", "nce": "NCE", "hscore": "H-score",
-    "h_score": "H-score", "gbc": "GBC", "sfda": "SFDA", "etran": "ETran", "ncti": "NCTI", "parc": "PARC",
-    "transrate": "TransRate", "knn": "kNN accuracy", "linear": "linear probe",
-}
 _FRONT_MATTER = re.compile(r"^(\s*---(?:\r\n|\r|\n))([\S\s]*?)((?:\r\n|\r|\n)---[ \t]*(?:\r\n|\n|$))")
 _REL_TOL = 1e-9  # YAML round trips floats exactly; this only absorbs formatting by other tools
 
 
 def score_name(method: str) -> str:
-    return SCORE_NAMES.get(method, method)
+    """The display name the score registry gives ``method`` (``register_score(title=...)``: "LogME"); a
+    score not registered here (results written elsewhere) shows under its own name. The registry is
+    imported here, when a card is written, so ``import lead_hf.hub`` stays free of torch."""
+    from ..scores.registry import get_score_spec
+
+    try:
+        spec = get_score_spec(method)
+    except ValueError:
+        return method
+    return spec.title or spec.name
 
 
 def dataset_label(ds: DatasetInfo) -> str:

@@ -69,7 +69,7 @@ def bhattacharyya_matrix(means: torch.Tensor, var: torch.Tensor, chunk_elems: in
 
 
 @register_score(
-    "gbc", options=GbcOptions,
+    "gbc", title="GBC", options=GbcOptions,
     summary="GBC: minus the summed Bhattacharyya overlap of per-class Gaussians in PCA space",
     citation="Pandy et al., Transferability Estimation using Bhattacharyya Class Separability, CVPR 2022")
 def gbc(inputs: ScoreInputs, opts: GbcOptions) -> ScoreResult:

@@ -112,7 +112,7 @@ def _prepare(inputs: ScoreInputs):
 
 
 @register_score(
-    "hscore", options=HScoreOptions,
+    "hscore", title="H-score", options=HScoreOptions,
     summary="H-score: tr(cov(f)^+ cov(E[f|y])), between-class over total feature covariance",
     citation="Bao et al., An Information-Theoretic Approach to Transferability in Task Transfer Learning, "
              "ICIP 2019")

@@ -779,7 +779,7 @@ def evolved_cross_entropy(probs: torch.Tensor, labels: torch.Tensor, rates: torc
 
 
 @register_score(
-    "lead", options=LeadOptions,
+    "lead", title="LEAD", options=LeadOptions,
     summary="LEAD: cross-entropy of logits evolved by a class-aware NTK ODE in closed form",
     citation="Hu et al., Exploring Logit Space Evolution for Model Selection, CVPR 2024")
 def lead(inputs: ScoreInputs, opts: LeadOptions) -> ScoreResult:

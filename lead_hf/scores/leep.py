@@ -70,7 +70,7 @@ def leep_from_probabilities(probs: torch.Tensor, labels: torch.Tensor, num_class
 
 
 @register_score(
-    "leep", options=LeepOptions, needs_source_logits=True, needs_features=False,
+    "leep", title="LEEP", options=LeepOptions, needs_source_logits=True, needs_features=False,
     summary="LEEP: mean log-likelihood of the source model's predictions mapped to the target labels "
             "through their empirical conditional",
     citation="Nguyen et al., LEEP: A New Measure to Evaluate Transferability of Learned Representations, "

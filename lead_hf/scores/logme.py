@@ -148,7 +148,7 @@ def profile_evidence(sigma, x2, rest, t, n: int):
 
 
 @register_score(
-    "logme", options=LogMEOptions,
+    "logme", title="LogME", options=LogMEOptions,
     summary="LogME: maximum log evidence of a Bayesian linear model per class, averaged, divided by N",
     citation="You et al., LogME: Practical Assessment of Pre-trained Models for Transfer Learning, ICML 2021; "
              "Ranking and Tuning Pre-trained Models: A New Paradigm for Exploiting Model Hubs, JMLR 2022")

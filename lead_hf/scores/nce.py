@@ -33,7 +33,7 @@ def negative_conditional_entropy(target: torch.Tensor, source: torch.Tensor, num
 
 
 @register_score(
-    "nce", options=NceOptions, needs_source_logits=True, needs_features=False,
+    "nce", title="NCE", options=NceOptions, needs_source_logits=True, needs_features=False,
     summary="NCE: negative conditional entropy of the target labels given the source model's argmax class",
     citation="Tran et al., Transferability and Hardness of Supervised Classification Tasks, ICCV 2019")
 def nce(inputs: ScoreInputs, opts: NceOptions) -> ScoreResult:

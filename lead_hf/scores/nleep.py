@@ -182,7 +182,7 @@ def fit_gmm(x: torch.Tensor, m: int, opts: NleepOptions):
 
 
 @register_score(
-    "nleep", options=NleepOptions,
+    "nleep", title="N-LEEP", options=NleepOptions,
     summary="NLEEP: LEEP on the posteriors of a Gaussian mixture (K x 5 components) fitted to PCA features",
     citation="Li et al., Ranking Neural Checkpoints, CVPR 2021")
 def nleep(inputs: ScoreInputs, opts: NleepOptions) -> ScoreResult:

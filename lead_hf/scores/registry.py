@@ -40,14 +40,17 @@ class ScoreSpec:
     summary: str
     citation: str
     needs_features: bool = True   # False: the score reads only labels and source logits (LEEP, NCE)
+    title: str = ""
+    """How the score is written for people (model cards, leaderboards): "LogME"; the name by default."""
 
 
 _REGISTRY: dict[str, ScoreSpec] = {}
 
 
 def register_score(name: str, *, options: type, summary: str, citation: str,
-                   needs_source_logits: bool = False, needs_features: bool = True):
-    """Decorator: register ``fn(inputs, options) -> float | ScoreResult`` under ``name``.
+                   needs_source_logits: bool = False, needs_features: bool = True, title: str | None = None):
+    """Decorator: register ``fn(inputs, options) -> float | ScoreResult`` under ``name`` (``title``: its
+    display name, e.g. "LogME"; the name itself when not given).
 
     ``needs_features=False`` marks a score that never reads ``inputs.features`` (then ``None`` for
     callers that pass no features)."""
@@ -57,7 +60,8 @@ def register_score(name: str, *, options: type, summary: str, citation: str,
     def decorate(fn):
         if name in _REGISTRY:
             raise ValueError(f"score {name!r} is registered twice")
-        _REGISTRY[name] = ScoreSpec(name, fn, options, needs_source_logits, summary, citation, needs_features)
+        _REGISTRY[name] = ScoreSpec(name, fn, options, needs_source_logits, summary, citation, needs_features,
+                                    title or name)
         return fn
 
     return decorate

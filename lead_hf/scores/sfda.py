@@ -129,7 +129,7 @@ def confmix(x: torch.Tensor, labels: torch.Tensor, means: torch.Tensor, p_true: 
 
 
 @register_score(
-    "sfda", options=SfdaOptions,
+    "sfda", title="SFDA", options=SfdaOptions,
     summary="SFDA: class log-likelihood in a regularised Fisher space after a self-challenging mix",
     citation="Shao et al., Not All Models Are Equal: Predicting Model Transferability in a "
              "Self-challenging Fisher Space, ECCV 2022")

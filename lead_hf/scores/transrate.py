@@ -80,7 +80,7 @@ def transrate_parts(z: torch.Tensor, labels: torch.Tensor, num_classes: int, opt
 
 
 @register_score(
-    "transrate", options=TransRateOptions,
+    "transrate", title="TransRate", options=TransRateOptions,
     summary="TransRate: coding rate of all features minus the mean coding rate per class",
     citation="Huang et al., Frustratingly Easy Transferability Estimation, ICML 2022")
 def transrate(inputs: ScoreInputs, opts: TransRateOptions) -> ScoreResult:
