@@ -54,7 +54,7 @@ def _load_any(spec, split: str, name: str | None, label: str):
     import datasets
 
     if isinstance(spec, datasets.Dataset):
-        return _slice_dataset(spec, split, label, ignore_name=True)
+        return _slice_dataset(spec, split)
     if isinstance(spec, datasets.DatasetDict):
         return _from_dict(spec, split, label)
     if not isinstance(spec, str) or not spec.strip():
@@ -84,7 +84,7 @@ def _load_any(spec, split: str, name: str | None, label: str):
             loaded = datasets.load_from_disk(str(path))
             if isinstance(loaded, datasets.DatasetDict):
                 return _from_dict(loaded, split, label)
-            return _slice_dataset(loaded, split, label, ignore_name=True)
+            return _slice_dataset(loaded, split)
         if path.is_dir():
             return datasets.load_dataset(str(path), name, split=split)
         return datasets.load_dataset(spec, name, split=split)
@@ -164,10 +164,11 @@ def _from_dict(dd, split: str, label: str):
     base, _, _ = parse_split(split)
     if base not in dd:
         raise ValueError(no_split_message(label, base, ", ".join(dd)))
-    return _slice_dataset(dd[base], split, label, ignore_name=True)
+    return _slice_dataset(dd[base], split)
 
 
-def _slice_dataset(ds, split: str, label: str, ignore_name: bool):
+def _slice_dataset(ds, split: str):
+    """The rows of ``ds`` that ``split``'s slice (``train[:20%]``) names; all of them without a slice."""
     _, start, stop = parse_split(split)
     if start is None and stop is None:
         return ds

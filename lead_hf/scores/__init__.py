@@ -13,11 +13,7 @@ from .validation import ScoreInputs, prepare_inputs
 SCORE_MODULES = ("lead", "logme", "leep", "nce", "nleep", "hscore", "transrate", "gbc", "sfda", "ped")
 
 for _name in SCORE_MODULES:
-    try:
-        importlib.import_module(f"{__name__}.{_name}")
-    except ModuleNotFoundError as _err:  # a score module not written yet
-        if _err.name != f"{__name__}.{_name}":
-            raise
+    importlib.import_module(f"{__name__}.{_name}")
 
 __all__ = ["ScoreInputs", "ScoreResult", "ScoreSpec", "available_scores", "compute_score",
            "get_score_spec", "prepare_inputs", "register_score", "score", "score_options", "scores_without_features"]

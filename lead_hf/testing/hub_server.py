@@ -818,18 +818,6 @@ class LocalHub:
         repo = self.repo(repo_id, repo_type)
         return self.state.merge(repo, num, (repo.namespace, "write"))
 
-    def commit_files(self, repo_id: str, files: dict[str, bytes | str], *, repo_type: str = "model",
-                     message: str = "update") -> Commit:
-        """Write ``files`` on main directly (as the owner editing on the website)."""
-        repo = self.repo(repo_id, repo_type)
-        with self.state.lock:
-            head = repo.resolve("main")
-            merged = dict(head.files)
-            merged.update({k: v.encode() if isinstance(v, str) else v for k, v in files.items()})
-            commit = self.state.new_commit(repo, head.sha, merged, message, "", repo.namespace)
-            repo.refs["main"] = commit.sha
-            return commit
-
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
