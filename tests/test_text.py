@@ -300,3 +300,50 @@ def test_fine_tuning_preprocessing_of_a_text_model_is_its_own(tiny):
 
     ref = resized_ref(str(tiny["encoder"]), 64)  # what lead-hf benchmark extracts with
     assert ref.modality == "text" and ref.preprocess_config == resolve_model(str(tiny["encoder"])).preprocess_config
+
+
+# ------------------------------------------------------------------------------------- from the Hub
+
+def _repo_files(folder):
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_text_models_by_hub_id_from_a_local_hub(tiny, tmp_path):
+    """A separate process, as a user runs it, against the local Hub: a sentence-transformers repo (its
+    pooling config fetched too) and a sequence classifier, ranked by Hub id; the scores equal those of the
+    same folders ranked locally."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from lead_hf.rank import RankOptions, rank_models
+    from lead_hf.testing.hub_server import LocalHub
+
+    _, folder = tiny["data"]
+    common = ["--dataset", str(folder), "--scores", "lead,logme,leep", "--max-per-class", "none", "--no-chart",
+              "--num-workers", "0"]
+    with LocalHub() as hub:
+        hub.create_repo("lead-hf-demo/tiny-st-encoder", files=_repo_files(tiny["encoder"]))
+        hub.create_repo("lead-hf-demo/tiny-bert-classifier", files=_repo_files(tiny["classifier"]))
+        env = {**os.environ, "HF_ENDPOINT": hub.url, "HF_HUB_OFFLINE": "0", "TRANSFORMERS_OFFLINE": "0",
+               "HF_HOME": str(tmp_path / "hf"), "HF_HUB_DISABLE_XET": "1", "LEAD_HF_CACHE": str(tmp_path / "cache"),
+               "OMP_NUM_THREADS": "1"}
+        done = subprocess.run([sys.executable, "-m", "lead_hf.cli", "rank", "lead-hf-demo/tiny-st-encoder",
+                               "lead-hf-demo/tiny-bert-classifier", *common, "--output-dir", str(tmp_path / "out")],
+                              env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    saved = json.loads(next((tmp_path / "out").rglob("results.json")).read_text())
+    hub_rows = {m["model"]: m for m in saved["models"]}
+    assert all(m["status"] == "ok" for m in hub_rows.values())
+    local = rank_models(RankOptions(models=(str(tiny["encoder"]), str(tiny["classifier"])), dataset=str(folder),
+                                    scores=("lead", "logme", "leep"), cache_dir=str(tmp_path / "local"),
+                                    max_per_class=None, num_workers=0, progress=False), log=lambda m: None)
+    by_local = {m.model: m for m in local.models}
+    for hub_id, path in (("lead-hf-demo/tiny-st-encoder", tiny["encoder"]),
+                         ("lead-hf-demo/tiny-bert-classifier", tiny["classifier"])):
+        got, want = hub_rows[hub_id]["scores"], by_local[str(path)].scores
+        assert set(got) == set(want)
+        for method in want:
+            assert got[method] == pytest.approx(want[method], rel=1e-4, abs=1e-6)
+    assert "leep" not in hub_rows["lead-hf-demo/tiny-st-encoder"]["scores"]  # pooled encoder: no logits
