@@ -83,6 +83,20 @@ def test_invariant_to_sample_order_and_label_names(name, opts):
     assert run(name, x, names, logits, **opts).value == pytest.approx(base, rel=1e-9, abs=1e-12)
 
 
+LOGIT_SCORES = [name for name in available_scores() if get_score_spec(name).needs_source_logits]
+
+
+@pytest.mark.parametrize("name", LOGIT_SCORES)
+def test_scores_of_source_logits_ignore_the_order_of_the_source_classes(name):
+    x, y = gaussian_classes(num_classes=4, per_class=10, dim=3, seed=5)
+    logits = source_logits_for(y, seed=6, num_sources=7)
+    base = run(name, x, y, logits).value
+    columns = np.random.default_rng(7).permutation(7)
+    assert run(name, x, y, logits[:, columns]).value == pytest.approx(base, rel=1e-9, abs=1e-12)
+    # and the source logits matter: the same classes predicted for other samples change the value
+    assert run(name, x, y, logits[np.random.default_rng(8).permutation(y.size)]).value != pytest.approx(base)
+
+
 @pytest.mark.parametrize("name, opts", SCORE_CASES, ids=SCORE_CASE_IDS)
 def test_deterministic(name, opts):
     x, y = gaussian_classes(num_classes=3, per_class=15, dim=8, separation=1.0, seed=7)

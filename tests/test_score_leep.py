@@ -106,17 +106,12 @@ def test_more_informative_source_predictions_score_higher():
     assert all(a < b for a, b in zip(scores, scores[1:])), scores
 
 
-def test_invariant_to_sample_order_label_names_and_source_order():
+def test_invariant_to_a_shift_of_each_row_of_logits():
+    # sample order, label names and the order of the source classes: tests/test_score_contract.py
     rng = np.random.default_rng(4)
     y = np.arange(40) % 4
     logits = rng.normal(size=(40, 6)) + np.eye(6)[y] * 2
     base = lead_hf.score("leep", np.zeros((40, 1)), y, source_logits=logits)
-    perm = rng.permutation(40)
-    assert lead_hf.score("leep", np.zeros((40, 1)), y[perm], source_logits=logits[perm]) == pytest.approx(base)
-    names = np.array(["tulip", "oak", "fern", "moss"])[y]
-    assert lead_hf.score("leep", np.zeros((40, 1)), names, source_logits=logits) == pytest.approx(base)
-    assert lead_hf.score("leep", np.zeros((40, 1)), y,
-                         source_logits=logits[:, rng.permutation(6)]) == pytest.approx(base)
     # a constant shift of a row's logits leaves its softmax unchanged
     shifted = logits + rng.normal(size=(40, 1)) * 100
     assert lead_hf.score("leep", np.zeros((40, 1)), y, source_logits=shifted) == pytest.approx(base, rel=1e-10)
