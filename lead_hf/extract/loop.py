@@ -246,14 +246,14 @@ def extract(model_spec, dataset_spec, options: ExtractOptions | None = None, **o
 
     acc = accelerator()
     try:
-        manifest = _run(ref, build, ds_label, key, key_parts, directory, opts, acc)
+        _run(ref, build, ds_label, key, key_parts, directory, opts, acc)
     finally:
         acc.wait_for_everyone()
     hit = _cache.read_entry(directory)
     if hit is None:
         raise RuntimeError(f"extraction of {ref.name!r} on {ds_label!r} finished but its cache entry "
                            f"{str(directory)!r} cannot be read; is the cache directory shared by all processes?")
-    return _result(hit[0], hit[1] if manifest is None else manifest, directory, from_cache=False)
+    return _result(hit[0], hit[1], directory, from_cache=False)
 
 
 def accelerator():
@@ -272,9 +272,39 @@ def _result(arrays, manifest, directory, from_cache) -> Extracted:
                      cache_path=directory, from_cache=from_cache)
 
 
-def _run(ref, build, ds_label, key, key_parts, directory, opts, acc) -> dict | None:
+@dataclass
+class _Plan:
+    """What one extraction run works on, settled before the first batch (the same in every process)."""
+
+    ds: Any
+    labels: np.ndarray
+    label_names: list[str]
+    model: Any
+    cost: dict[str, Any]
+    text: bool
+    batch_size: int
+    workers: int
+    chunk_rows: list[tuple[int, range]]
+    """(chunk index, its rows) of every chunk the cache entry still lacks."""
+    todo: np.ndarray
+    """The rows of those chunks, in order."""
+    store: Any
+    """The main process's chunk store (None in the others)."""
+    start: float
+
+
+def _run(ref, build, ds_label, key, key_parts, directory, opts, acc) -> None:
+    """Extract what the cache entry lacks, every process its share; the main process writes the entry."""
+    plan = _plan(ref, build, ds_label, key, directory, opts, acc)
+    if len(plan.todo):
+        _loop(plan, ref, ds_label, opts, acc)
+    if acc.is_main_process:
+        _finish(plan, ref, ds_label, key, key_parts, directory, opts, acc)
+
+
+def _plan(ref, build, ds_label, key, directory, opts, acc) -> _Plan:
+    """Load the split and the model, and find the chunks still to extract (resuming a killed run)."""
     from accelerate.utils import broadcast_object_list
-    from tqdm.auto import tqdm
 
     start = time.time()
     ds = build()
@@ -311,59 +341,68 @@ def _run(ref, build, ds_label, key, key_parts, directory, opts, acc) -> dict | N
     todo_chunks = broadcast_object_list([todo_chunks])[0]
     chunk_rows = [(c, range(c * chunk, min((c + 1) * chunk, n))) for c in todo_chunks]
     todo = np.fromiter((i for _, r in chunk_rows for i in r), dtype=np.int64, count=sum(len(r) for _, r in chunk_rows))
+    return _Plan(ds, labels, label_names, model, cost, text, batch_size, workers, chunk_rows, todo, store, start)
 
-    if len(todo):
-        loader = torch.utils.data.DataLoader(
-            _Texts(ds, todo) if text else _Images(ds, todo, model.preprocess, model.image_size),
-            batch_size=batch_size, shuffle=False, num_workers=workers,
-            collate_fn=_text_collate(model.preprocess) if text else _collate, pin_memory=device.type == "cuda",
-            persistent_workers=False, prefetch_factor=4 if workers else None)
-        loader = acc.prepare_data_loader(loader, device_placement=True)
-        dtype = {"fp16": torch.float16, "bf16": torch.bfloat16}.get(opts.mixed_precision)
-        bar = tqdm(total=len(todo), desc=f"extract {ref.name}", unit="img",
-                   disable=not (opts.progress and acc.is_local_main_process))
-        pending: dict[str, list[np.ndarray]] = {"features": [], "logits": []}
-        buffered = 0
-        next_chunk = 0
-        loop_start = time.perf_counter()
-        for pixels, rows, bad, errors in loader:
-            if opts.channels_last and not text:
-                pixels = pixels.contiguous(memory_format=torch.channels_last)
-            with torch.inference_mode(), torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
-                feats, logits = model(pixels)
-            feats, logits, rows, bad = acc.gather_for_metrics((feats.float(), logits.float(), rows, bad))
-            if int(bad.sum()):
-                first = int(rows[bad.bool()][0])
-                detail = next((e for i, e in errors if i == first), "unreadable image")
-                what = "text" if text else "image"
-                raise ValueError(f"{what} {first} of dataset {ds_label!r} (split {opts.split!r}) could not be "
-                                 f"read ({detail}); fix or delete {'that row' if text else 'that file'} (or drop "
-                                 "the row with dataset.select(...)) and run again")
-            bar.update(int(rows.shape[0]))
-            if not acc.is_main_process:
-                continue
-            pending["features"].append(feats.cpu().numpy())
-            pending["logits"].append(logits.cpu().numpy())
-            buffered += int(rows.shape[0])
-            while next_chunk < len(chunk_rows) and buffered >= len(chunk_rows[next_chunk][1]):
-                c, r = chunk_rows[next_chunk]
-                arrays = {k: np.concatenate(v) for k, v in pending.items()}
-                store.write(c, {k: a[:len(r)] for k, a in arrays.items()})
-                pending = {k: [a[len(r):]] for k, a in arrays.items()}
-                buffered -= len(r)
-                next_chunk += 1
-        bar.close()
-        loop_seconds = time.perf_counter() - loop_start
-        # decoding, preprocessing and the forward pass of every process together, in images per second
-        cost.update(images_per_second=round(len(todo) / loop_seconds, 2) if loop_seconds > 0 else None,
-                    throughput_images=int(len(todo)))
-        if acc.is_main_process and next_chunk != len(chunk_rows):
-            raise RuntimeError(f"extraction of {ref.name!r} received {buffered} samples short of chunk "
-                               f"{chunk_rows[next_chunk][0]}; this is a bug, please report it")
-    if not acc.is_main_process:
-        return None
-    arrays = store.read_all()
-    arrays["labels"] = labels
+
+def _loop(plan: _Plan, ref, ds_label, opts, acc) -> None:
+    """Run the model over the rows still to extract; the main process writes each chunk once it is whole."""
+    from tqdm.auto import tqdm
+
+    model, text, device, chunk_rows, store = plan.model, plan.text, acc.device, plan.chunk_rows, plan.store
+    loader = torch.utils.data.DataLoader(
+        _Texts(plan.ds, plan.todo) if text else _Images(plan.ds, plan.todo, model.preprocess, model.image_size),
+        batch_size=plan.batch_size, shuffle=False, num_workers=plan.workers,
+        collate_fn=_text_collate(model.preprocess) if text else _collate, pin_memory=device.type == "cuda",
+        persistent_workers=False, prefetch_factor=4 if plan.workers else None)
+    loader = acc.prepare_data_loader(loader, device_placement=True)
+    dtype = {"fp16": torch.float16, "bf16": torch.bfloat16}.get(opts.mixed_precision)
+    bar = tqdm(total=len(plan.todo), desc=f"extract {ref.name}", unit="img",
+               disable=not (opts.progress and acc.is_local_main_process))
+    pending: dict[str, list[np.ndarray]] = {"features": [], "logits": []}
+    buffered = 0
+    next_chunk = 0
+    loop_start = time.perf_counter()
+    for pixels, rows, bad, errors in loader:
+        if opts.channels_last and not text:
+            pixels = pixels.contiguous(memory_format=torch.channels_last)
+        with torch.inference_mode(), torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
+            feats, logits = model(pixels)
+        feats, logits, rows, bad = acc.gather_for_metrics((feats.float(), logits.float(), rows, bad))
+        if int(bad.sum()):
+            first = int(rows[bad.bool()][0])
+            detail = next((e for i, e in errors if i == first), "unreadable image")
+            what = "text" if text else "image"
+            raise ValueError(f"{what} {first} of dataset {ds_label!r} (split {opts.split!r}) could not be "
+                             f"read ({detail}); fix or delete {'that row' if text else 'that file'} (or drop "
+                             "the row with dataset.select(...)) and run again")
+        bar.update(int(rows.shape[0]))
+        if not acc.is_main_process:
+            continue
+        pending["features"].append(feats.cpu().numpy())
+        pending["logits"].append(logits.cpu().numpy())
+        buffered += int(rows.shape[0])
+        while next_chunk < len(chunk_rows) and buffered >= len(chunk_rows[next_chunk][1]):
+            c, r = chunk_rows[next_chunk]
+            arrays = {k: np.concatenate(v) for k, v in pending.items()}
+            store.write(c, {k: a[:len(r)] for k, a in arrays.items()})
+            pending = {k: [a[len(r):]] for k, a in arrays.items()}
+            buffered -= len(r)
+            next_chunk += 1
+    bar.close()
+    loop_seconds = time.perf_counter() - loop_start
+    # decoding, preprocessing and the forward pass of every process together, in images per second
+    plan.cost.update(images_per_second=round(len(plan.todo) / loop_seconds, 2) if loop_seconds > 0 else None,
+                     throughput_images=int(len(plan.todo)))
+    if acc.is_main_process and next_chunk != len(chunk_rows):
+        raise RuntimeError(f"extraction of {ref.name!r} received {buffered} samples short of chunk "
+                           f"{chunk_rows[next_chunk][0]}; this is a bug, please report it")
+
+
+def _finish(plan: _Plan, ref, ds_label, key, key_parts, directory, opts, acc) -> None:
+    """Main process: check the gathered arrays and write the cache entry (arrays + manifest)."""
+    n = len(plan.labels)
+    arrays = plan.store.read_all()
+    arrays["labels"] = plan.labels
     if arrays["features"].shape[0] != n or not np.isfinite(arrays["features"]).all():
         raise ValueError(f"model {ref.name!r} produced non-finite features on {ds_label!r}; try "
                          "mixed_precision='no'")
@@ -372,19 +411,18 @@ def _run(ref, build, ds_label, key, key_parts, directory, opts, acc) -> dict | N
         "num_samples": n,
         "feature_dim": int(arrays["features"].shape[1]),
         "num_source_classes": int(arrays["logits"].shape[1]),
-        "label_names": label_names,
+        "label_names": plan.label_names,
         "provenance": {
             "model": {"name": ref.name, "family": ref.family, "revision": ref.revision, "hub_id": ref.hub_id,
                       "preprocess": ref.preprocess_config},
             "dataset": {"id": ds_label, "split": opts.split, "fingerprint": key_parts["dataset"],
-                        "selection_fingerprint": ds._fingerprint, "num_samples": n},
+                        "selection_fingerprint": plan.ds._fingerprint, "num_samples": n},
             "options": dataclasses.asdict(opts),
-            "processes": acc.num_processes, "device": str(device), "batch_size": batch_size,
+            "processes": acc.num_processes, "device": str(acc.device), "batch_size": plan.batch_size,
             "versions": package_versions(),
             "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-            "seconds": round(time.time() - start, 3),
-            "cost": cost,
+            "seconds": round(time.time() - plan.start, 3),
+            "cost": plan.cost,
         },
     }
     _cache.write_entry(directory, arrays, manifest)
-    return None
