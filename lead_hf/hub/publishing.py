@@ -502,9 +502,24 @@ def publish(results=None, options: PublishOptions | None = None, **overrides: An
     ``results``: RankingResults objects or paths (default: ``options.results``). Returns a
     :class:`PublishReport`; raises :class:`PublishError` when publishing is refused (conflicting values,
     unreadable repos, authentication) or a commit fails (the report lists what did get published).
+    Every repo is read and its change planned (:func:`_plan`) before anything is written (:func:`_apply`).
     """
-    opts = options or PublishOptions()
-    opts = with_overrides(opts, overrides)
+    return _apply(_plan(results, with_overrides(options or PublishOptions(), overrides)))
+
+
+@dataclass
+class _Publication:
+    """A planned publish run: the report of what every repo would become, and the connection that sends
+    it (none in a dry run)."""
+
+    opts: PublishOptions
+    report: PublishReport
+    api: Any = None
+    guard: Any = None
+
+
+def _plan(results, opts: PublishOptions) -> _Publication:
+    """Read every target repo and plan its change; nothing is written."""
     loaded = _load_results(results if results is not None else opts.results)
     all_results = _check_distinct([public_results(r, opts) for r in loaded])
     if not opts.cards and not opts.leaderboard:
@@ -531,67 +546,77 @@ def publish(results=None, options: PublishOptions | None = None, **overrides: An
         api, user, guard = _connect(opts, endpoint)
         reader = _HubReader(api, guard, opts.cache_dir)
 
-    # 1-2. read and plan every repo before writing anything
     blockers: list[str] = []
     for repo_id, entries in sorted(by_repo.items()):
-        paths = ["README.md"] + sorted({cards.eval_results_path(r.dataset) for r, _ in entries})
-        main = reader.state(repo_id, "model", paths)
-        if main is None:
-            blockers.append(f"{repo_id}: model repo not found on {endpoint} (or private and invisible to this "
-                            "token); fix its hub_id in the results file or leave it out with --models")
-            continue
-        plan = cards.update_model_files(
-            repo_id, main.files["README.md"], {p: main.files.get(p) for p in paths[1:]}, entries,
-            section=section_tpl, source_url=source_url, leaderboard_url=leaderboard_url,
-            overwrite=opts.overwrite, hub_url=endpoint)
-        title = _pr_title(entries)
-        conflicts = [str(c) for c in plan.conflicts]
-        refused = [c.value for c in plan.conflicts]
-        base, action, pr = main, "open-pr" if opts.pr else "commit", None
-        if opts.pr and api is not None:
-            pr = _find_open_pr(api, guard, repo_id, user, title)
-            pr_state = reader.state(repo_id, "model", paths, revision=f"refs/pr/{pr}") if pr is not None else None
-            if pr_state is not None:
-                # Our open PR is what this run updates: plan on its files, so that what it already
-                # proposes counts as unchanged (or, if different, as a conflict), not as added again.
-                plan = cards.update_model_files(
-                    repo_id, pr_state.files["README.md"], {p: pr_state.files.get(p) for p in paths[1:]},
-                    entries, section=section_tpl, source_url=source_url, leaderboard_url=leaderboard_url,
-                    overwrite=opts.overwrite, hub_url=endpoint)
-                conflicts += [f"{c} (in open pull request #{pr})" for c in plan.conflicts]
-                refused += [c.value for c in plan.conflicts]
-                base, action = pr_state, "update-pr"
-        new = {"README.md": plan.readme, **plan.eval_files}
-        change = RepoChange(repo_id, "model", action, dict(base.files), new, base.label, title=title,
-                            description=_pr_description(repo_id, entries, plan, source_url, leaderboard_url),
-                            parent=base.sha, pr_num=pr if action == "update-pr" else None,
-                            added=plan.added, replaced=plan.replaced, unchanged=plan.unchanged,
-                            refused=sorted(set(refused)))
-        if not change.changed:
-            change.action = "unchanged"
-        blockers += conflicts
-        report.changes.append(change)
-
+        change = _plan_model_repo(repo_id, entries, reader, api, guard, user, opts, section_tpl, source_url,
+                                  leaderboard_url, endpoint, blockers)
+        if change is not None:
+            report.changes.append(change)
     if opts.leaderboard:
-        change = _plan_leaderboard(opts, reader, all_results, board_tpl, source_url, endpoint, blockers)
-        report.changes.append(change)
-
+        report.changes.append(_plan_leaderboard(opts, reader, all_results, board_tpl, source_url, endpoint,
+                                                blockers))
     report.conflicts = blockers
-    if blockers:
-        if opts.dry_run:
-            return report
-        hint = ("\npass --overwrite to replace the existing values" if any(" already " in b for b in blockers)
-                else "")
-        raise PublishError("nothing was published:\n  " + "\n  ".join(blockers) + hint, report)
+    return _Publication(opts, report, api, guard)
+
+
+def _plan_model_repo(repo_id, entries, reader, api, guard, user, opts: PublishOptions, section_tpl, source_url,
+                     leaderboard_url, endpoint, blockers: list[str]) -> RepoChange | None:
+    """The change to one model repo's card and eval results (on our open pull request when there is one);
+    its conflicts go to ``blockers``. None when the repo cannot be read (said in ``blockers``)."""
+    paths = ["README.md"] + sorted({cards.eval_results_path(r.dataset) for r, _ in entries})
+    main = reader.state(repo_id, "model", paths)
+    if main is None:
+        blockers.append(f"{repo_id}: model repo not found on {endpoint} (or private and invisible to this "
+                        "token); fix its hub_id in the results file or leave it out with --models")
+        return None
+    plan = cards.update_model_files(
+        repo_id, main.files["README.md"], {p: main.files.get(p) for p in paths[1:]}, entries,
+        section=section_tpl, source_url=source_url, leaderboard_url=leaderboard_url,
+        overwrite=opts.overwrite, hub_url=endpoint)
+    title = _pr_title(entries)
+    conflicts = [str(c) for c in plan.conflicts]
+    refused = [c.value for c in plan.conflicts]
+    base, action, pr = main, "open-pr" if opts.pr else "commit", None
+    if opts.pr and api is not None:
+        pr = _find_open_pr(api, guard, repo_id, user, title)
+        pr_state = reader.state(repo_id, "model", paths, revision=f"refs/pr/{pr}") if pr is not None else None
+        if pr_state is not None:
+            # Our open PR is what this run updates: plan on its files, so that what it already
+            # proposes counts as unchanged (or, if different, as a conflict), not as added again.
+            plan = cards.update_model_files(
+                repo_id, pr_state.files["README.md"], {p: pr_state.files.get(p) for p in paths[1:]},
+                entries, section=section_tpl, source_url=source_url, leaderboard_url=leaderboard_url,
+                overwrite=opts.overwrite, hub_url=endpoint)
+            conflicts += [f"{c} (in open pull request #{pr})" for c in plan.conflicts]
+            refused += [c.value for c in plan.conflicts]
+            base, action = pr_state, "update-pr"
+    new = {"README.md": plan.readme, **plan.eval_files}
+    change = RepoChange(repo_id, "model", action, dict(base.files), new, base.label, title=title,
+                        description=_pr_description(repo_id, entries, plan, source_url, leaderboard_url),
+                        parent=base.sha, pr_num=pr if action == "update-pr" else None,
+                        added=plan.added, replaced=plan.replaced, unchanged=plan.unchanged,
+                        refused=sorted(set(refused)))
+    if not change.changed:
+        change.action = "unchanged"
+    blockers += conflicts
+    return change
+
+
+def _apply(pub: _Publication) -> PublishReport:
+    """Refuse everything on any conflict; else one commit (or pull request) per changed repo. A dry run
+    returns the plan."""
+    opts, report = pub.opts, pub.report
+    if report.conflicts and not opts.dry_run:
+        hint = ("\npass --overwrite to replace the existing values"
+                if any(" already " in b for b in report.conflicts) else "")
+        raise PublishError("nothing was published:\n  " + "\n  ".join(report.conflicts) + hint, report)
     if opts.dry_run:
         return report
-
-    # 4. write: one commit per changed repo
     for change in report.changes:
         if change.action == "unchanged":
             continue
         try:
-            _write(api, guard, change, opts)
+            _write(pub.api, pub.guard, change, opts)
         except PublishError as err:
             change.error = str(err)
     if report.failed:
