@@ -10,7 +10,7 @@ import pytest
 import lead_hf
 import lead_hf.commands.extract
 import lead_hf.commands.score
-import lead_hf.metric_install
+import lead_hf.evaluate_metric.install
 from lead_hf.benchmark import BenchmarkOptions
 from lead_hf.config import options_from, with_overrides
 from lead_hf.constraints import (Boolean, Constrained, Interval, Items, Mapping, OneOf, OptionError, PathLike, Text,
@@ -38,7 +38,7 @@ JOB_OPTIONS = sorted({c for c in _subclasses(Constrained) if c.__module__.starts
 
 def test_the_jobs_options_are_all_found():
     assert {ExtractOptions, RankOptions, FinetuneOptions, BenchmarkOptions, PublishOptions,
-            lead_hf.commands.extract.ExtractCommandOptions, lead_hf.metric_install.MetricInstallOptions} <= set(JOB_OPTIONS)
+            lead_hf.commands.extract.ExtractCommandOptions, lead_hf.evaluate_metric.install.MetricInstallOptions} <= set(JOB_OPTIONS)
 
 
 @pytest.mark.parametrize("spec, allowed, good, bad", [
@@ -47,6 +47,7 @@ def test_the_jobs_options_are_all_found():
     (Interval(float, 0, 1, closed="left"), "a number in [0, 1)", [0, 0.5], [1, -0.1]),
     (Interval(float, 0, 1, closed="right"), "a number in (0, 1]", [1, 0.5], [0, 1.5]),
     (Interval(int), "an integer", [-3, 0], [0.5, None]),
+    (Interval(float, None, 10, closed="left"), "a finite number < 10", [-1e9, 9.5], [10, 11, -math.inf]),
     ((Interval(int, 1), None), "an integer >= 1 or None", [None, 4], [0, "none"]),
     ((Interval(float, 0, closed="neither"), "gcv"), "a finite number > 0 or 'gcv'", ["gcv", 0.1], ["loo", 0]),
     ((0, Interval(int, 2)), "0 or an integer >= 2", [0, 2], [1, False, 0.0]),
@@ -65,6 +66,15 @@ def test_constraint_vocabulary(spec, allowed, good, bad):
     assert not any(accepts(spec, v) for v in bad), bad
     generated = invalid_values(spec)
     assert generated and not any(accepts(spec, v) for v in generated)
+
+
+def test_a_malformed_declaration_is_a_programming_error():
+    with pytest.raises(TypeError):
+        Interval(str, 0)
+    with pytest.raises(TypeError):
+        Interval(int, 0, closed="open")
+    # a list constraint whose items accept no example value still generates invalid lists
+    assert invalid_values(Items(Text(r"\d+/\d+", "an id 'N/M'"), distinct=True))
 
 
 def test_one_message_format_and_the_error_carries_its_parts():
