@@ -66,7 +66,7 @@ $(NSFWJS_TGZ): | $(STAMP)
 # evaluate.load("lead") from any directory: (re)install the metric into evaluate's module cache.
 # Idempotent and about a second, so it runs every time and never serves a stale copy.
 metric: venv
-	$(PY) -m lead_hf.metric_install
+	$(PY) -m lead_hf.evaluate_metric
 
 demo: venv metric
 	$(VENV)/bin/lead-hf rank

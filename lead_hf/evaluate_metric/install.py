@@ -1,4 +1,4 @@
-"""Make ``evaluate.load("lead")`` work from any directory, offline: ``python -m lead_hf.metric_install``.
+"""Make ``evaluate.load("lead")`` work from any directory, offline: ``python -m lead_hf.evaluate_metric``.
 
 evaluate resolves a bare name as a local folder ``./lead/lead.py``, then as the Hub Space
 ``evaluate-metric/lead`` and, when that fails (offline, unreachable, or absent), as the newest copy in its
@@ -21,7 +21,7 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .constraints import Boolean, Constrained, PathLike
+from ..constraints import Boolean, Constrained, PathLike
 
 
 METRIC_NAME = "lead"
@@ -58,7 +58,7 @@ class MetricInstallResult:
 
 def default_source() -> Path:
     """metrics/lead/lead.py next to the lead_hf package (an editable install or a source checkout)."""
-    return Path(__file__).resolve().parents[1] / "metrics" / METRIC_NAME / f"{METRIC_NAME}.py"
+    return Path(__file__).resolve().parents[2] / "metrics" / METRIC_NAME / f"{METRIC_NAME}.py"
 
 
 def _resolve(opts: MetricInstallOptions) -> tuple[Path, Path]:
@@ -184,13 +184,13 @@ def load_metric(**load_kwargs):
         newest = _newest(_metric_dir(_resolve_cache(opts)))
         if newest is None:
             raise FileNotFoundError("the lead metric is neither in a lead-hf checkout nor installed; run "
-                                    "python -m lead_hf.metric_install --source path/to/metrics/lead/lead.py")
+                                    "python -m lead_hf.evaluate_metric --source path/to/metrics/lead/lead.py")
         source = newest / f"{METRIC_NAME}.py"
     return evaluate.load(str(source), **load_kwargs)
 
 
 def _options(options: MetricInstallOptions | None, overrides: dict) -> MetricInstallOptions:
-    from .config import options_from, with_overrides
+    from ..config import options_from, with_overrides
 
     if options is not None and not isinstance(options, MetricInstallOptions):
         raise ValueError(f"options must be a MetricInstallOptions, got {type(options).__name__}")
@@ -200,10 +200,10 @@ def _options(options: MetricInstallOptions | None, overrides: dict) -> MetricIns
 
 
 def main(argv: list[str] | None = None) -> int:
-    from .config import add_options_arguments, options_from
+    from ..config import add_options_arguments, options_from
 
     parser = argparse.ArgumentParser(
-        prog="python -m lead_hf.metric_install",
+        prog="python -m lead_hf.evaluate_metric",
         description="Install the 'lead' evaluate metric into evaluate's module cache so that "
                     "evaluate.load('lead') works from any directory, offline. Safe to run again.")
     add_options_arguments(parser, MetricInstallOptions)
