@@ -252,7 +252,8 @@ def test_cli_extract(timm_model, tmp_path, capsys):
         main(["extract", "--help"])
     assert exc.value.code == 0 and "--max-per-class" in capsys.readouterr().out
     assert main(["extract", "--list-zoo"]) == 0
-    assert "zoo:mobilenetv2_100.in1k" in capsys.readouterr().out
+    listing = capsys.readouterr().out
+    assert "zoo:mobilenetv2_100.in1k" in listing and "(licence: MIT)" in listing  # ZooEntry.licence is shown
     assert main(["extract", "--dataset", "embedded:nope", "--models", timm_model]) == 2
 
 

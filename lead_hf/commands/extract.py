@@ -42,7 +42,8 @@ def run(opts: ExtractCommandOptions) -> int:
         for name in list_zoo():
             entry = zoo_entry(name)
             ok = name in list_zoo(available_only=True)
-            print(f"zoo:{name:32s} {'ok     ' if ok else 'missing'} {entry.description}")
+            licence = f" (licence: {entry.licence})" if entry.licence else ""
+            print(f"zoo:{name:32s} {'ok     ' if ok else 'missing'} {entry.description}{licence}")
         for name in list_embedded():
             print(f"embedded:{name}")
         return 0

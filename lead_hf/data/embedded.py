@@ -1,7 +1,8 @@
 """Embedded offline datasets: real labelled images (and texts) that ship inside packages, as ``datasets.Dataset``.
 
-Each source returns raw arrays (uint8 images [N, H, W], int labels, class names); :func:`build_dataset`
-turns the selected rows into a Dataset with ``Image`` (3-channel PNG) and ``ClassLabel`` features.
+Each source returns raw arrays (uint8 images [N, H, W], int labels, class names);
+``lead_hf.data.loading._load_embedded`` turns the selected rows into a Dataset with ``Image`` (3-channel PNG)
+and ``ClassLabel`` features.
 Sources without official splits (digits, lfw_faces) get a fixed one: every 5th sample (i % 5 == 4) is
 ``test``, the rest ``train``; ``all`` is everything. Text sources (``kind="text"``: rotten_tomatoes,
 tweets_sentiment) return strings instead of images and become ``text`` / ``label`` datasets; how their
