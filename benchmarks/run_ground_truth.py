@@ -131,7 +131,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     shard = parse_shard(args.shard) if args.shard else None
     defaults = DEFAULTS[args.protocol]
-    models = read_zoo(args.zoo or HERE / defaults["zoo"])
+    models = zoo_order = read_zoo(args.zoo or HERE / defaults["zoo"])
     if args.models:
         models = [m for m in models if m in set(args.models)]
     datasets = args.datasets or list(DATASETS[args.protocol])
@@ -168,7 +168,7 @@ def main(argv=None) -> int:
                 continue
             fresh[spec] = row_of(res, opts, spec, dataset, flags)
             if not shard:  # parallel shards would race on the CSV
-                write_csv(csv_path, merged_rows(previous, fresh, models))
+                write_csv(csv_path, merged_rows(previous, fresh, zoo_order))
             spread = f" +- {res.accuracy_std:.4f}" if res.accuracy_std is not None else ""
             print(f"[{time.time() - start:.0f}s] {dataset} {res.model}: {res.accuracy:.4f}{spread} "
                   f"(lr {res.best_learning_rate:g}, trained {res.trained})", flush=True)

@@ -81,6 +81,9 @@ def test_shards_split_the_pairs_between_workers_and_write_no_csv(sweep, tmp_path
     assert len(everything) == 3 * len(sweep.DATASETS["ft-v2"])
     rows = sweep.read_rows(tmp_path / "whole" / "mnist.csv")
     assert list(rows) == ["zoo:a", "zoo:b"] and rows["zoo:a"]["revision"] == "sha256:x"
+    sweep.main(args + ["--out", str(tmp_path / "whole"), "--models", "zoo:b"])  # re-running one model
+    assert list(sweep.read_rows(tmp_path / "whole" / "mnist.csv")) == ["zoo:a", "zoo:b"]  # keeps the zoo order
+    calls.clear()
     per_shard = []
     for index in range(3):
         calls.clear()
