@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from .coercion import coerce
+from .constraints import declared_error
 
 LIST_HELP = "a list: values separated by spaces or commas"
 
@@ -138,7 +139,7 @@ def options_from(cls: type, *sources: dict[str, Any] | None, base: Any = None):
         try:
             kwargs[key] = value if hint is Any else coerce(value, hint)
         except (TypeError, ValueError) as err:
-            raise ValueError(f"option {key}={value!r}: {err}") from None
+            raise declared_error(cls, key, value) or ValueError(f"option {key}={value!r}: {err}") from None
     return dataclasses.replace(base, **kwargs) if base is not None else cls(**kwargs)
 
 

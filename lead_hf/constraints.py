@@ -258,6 +258,17 @@ def check_value(owner: type, name: str, value: Any) -> None:
         raise OptionError(name, value, describe(spec))
 
 
+def declared_error(owner: type, name: str, value: Any, label: str | None = None) -> OptionError | None:
+    """The :class:`OptionError` for ``value`` of field ``name`` of ``owner`` when it breaks the declared
+    constraint, else None (it fits, or nothing is declared). ``label`` names the option in the message.
+    The converters (config.options_from, the score registry) raise it when a CLI/YAML value cannot be
+    converted, so that a value of the wrong type gets the same message as a value out of range."""
+    spec = declared_constraints(owner).get(name)
+    if spec is None or accepts(spec, value):
+        return None
+    return OptionError(label or name, value, describe(spec))
+
+
 def check_options(options: Any) -> None:
     """Check every declared field of a dataclass instance, in field order; the first violation raises."""
     cls = type(options)

@@ -142,11 +142,11 @@ def test_overrides_are_converted_like_cli_and_yaml_values(tmp_path):
 
 def test_extract_finetune_and_publish_take_their_overrides_through_that_route():
     # each fails on the option, before it resolves a model or reads a results file
-    with pytest.raises(ValueError, match=r"option batch_size='many'"):
+    with pytest.raises(OptionError, match=r"^batch_size must be an integer >= 0, got 'many'$"):
         extract("zoo:no-such-model", "embedded:digits", batch_size="many")
     with pytest.raises(OptionError, match="^epochs must be an integer >= 1, got 0$"):
         finetune("zoo:no-such-model", epochs="0")
-    with pytest.raises(ValueError, match=r"option dry_run='perhaps'"):
+    with pytest.raises(OptionError, match=r"^dry_run must be True or False, got 'perhaps'$"):
         publish(["no-such-results.json"], dry_run="perhaps")
     with pytest.raises(OptionError, match="^endpoint must be an http"):
         publish(["no-such-results.json"], endpoint="huggingface.co")

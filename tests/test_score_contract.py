@@ -132,8 +132,9 @@ def test_invalid_option_values_are_refused_with_a_message_naming_them(name, opti
             cls(**{option: bad})
         assert err.value.option == option
         assert str(err.value) == f"{option} must be {describe(spec)}, got {bad!r}"
-        # the user's route: lead_hf.score converts CLI/YAML strings first, then the same check applies
-        with pytest.raises(ValueError, match=option):
+        # the user's route: lead_hf.score converts CLI/YAML strings first, then the same check applies, the
+        # option named as rank's --score-options spells it
+        with pytest.raises(OptionError, match=rf"^{name}\.{option} must be "):
             run(name, x, y, **{option: bad})
 
 

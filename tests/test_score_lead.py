@@ -378,7 +378,7 @@ def test_one_global_rate_needs_the_class_mean_evolution():
     # tests/test_score_contract.py; here the one rule between two options
     x, y = gaussian_classes()
     for evolution in ("class_block", "full_kernel"):
-        with pytest.raises(ValueError, match=r"^class_aware must be True with evolution='class_block' or "):
+        with pytest.raises(ValueError, match=r"^lead\.class_aware must be True with evolution='class_block' or "):
             lead_hf.score("lead", x, y, evolution=evolution, class_aware=False)
     assert np.isfinite(lead_hf.score("lead", x, y, **SMALL, class_aware=False))
 

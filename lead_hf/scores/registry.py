@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from ..coercion import coerce as _coerce
+from ..constraints import OptionError, declared_error
 from .validation import ScoreInputs, prepare_inputs
 
 
@@ -97,8 +98,12 @@ def make_options(spec: ScoreSpec, options: dict[str, Any] | Any | None):
         try:
             kwargs[key] = _coerce(value, hints.get(key, Any))
         except (TypeError, ValueError) as err:
-            raise ValueError(f"option {key}={value!r} for score {spec.name!r}: {err}") from None
-    return spec.options(**kwargs)
+            raise declared_error(spec.options, key, value, f"{spec.name}.{key}") or ValueError(
+                f"option {key}={value!r} for score {spec.name!r}: {err}") from None
+    try:
+        return spec.options(**kwargs)
+    except OptionError as err:   # named as rank's --score-options spells it: lead.t
+        raise OptionError(f"{spec.name}.{err.option}", err.value, err.allowed) from None
 
 
 def scores_without_features() -> list[str]:
