@@ -174,14 +174,19 @@ class HeadKernel:
         return total
 
     def gram(self, rows: torch.Tensor | None = None) -> torch.Tensor:
-        """Theta restricted to ``rows`` (all points when None), float64 [m, m]."""
+        """Theta restricted to ``rows`` (all points when None), float64 [m, m].
+
+        Every product is symmetric, so each is taken by syrk (one triangle, half the flops of a matmul)
+        and the sum is mirrored once at the end."""
         pick = (lambda t: t) if rows is None else (lambda t: t[rows])
-        a = pick(self.inputs[-1])
-        out = (self.num_outputs * (a @ a.T + 1)).double()
+
+        def sym(t: torch.Tensor) -> torch.Tensor:  # t t^T: the lower triangle is what is read below
+            return gram_matrix(t, samples=True, lower_only=True)
+
+        out = (self.num_outputs * (sym(pick(self.inputs[-1])) + 1)).double()
         for a, d in zip(self.inputs[:-1], self.signals[:-1]):
-            a, d = pick(a), pick(d)
-            out += ((d @ d.T) * (a @ a.T + 1)).double()
-        return out
+            out += (sym(pick(d)) * (sym(pick(a)) + 1)).double()
+        return torch.tril(out) + torch.tril(out, -1).T
 
     def matvec(self, v: torch.Tensor) -> torch.Tensor:
         """Theta v without Theta: for each layer  sum_j (d_i.d_j)(a_i.a_j) v_j = d_i^T M a_i  with
