@@ -341,6 +341,28 @@ def _train_one(ref, data, opts: FinetuneOptions, lr: float, log, seed: int, imag
                 "num_train": len(tr_img), "num_test": len(te_img), "num_classes": len(names),
                 "device": str(acc.device), "num_processes": acc.num_processes, "is_main": acc.is_main_process,
                 "chance": chance}
+    diverged_at = train_epochs(module, forward, optimizer, scheduler, train_loader, test_loader, acc, opts,
+                               f"{ref.name} lr={lr:g}", seed, start, per_epoch, losses, log)
+    if diverged_at is not None:
+        # a learning rate too large for this model: the run counts as failed (chance accuracy, the
+        # majority class's share, which is what a network with non-finite weights scores); the grid
+        # goes on, and finetune() raises only when every run diverged
+        acc.free_memory()
+        return {**record(chance, chance), "diverged": True, "diverged_at_epoch": diverged_at}
+    if keep is not None:
+        keep.append(acc.unwrap_model(module))
+    acc.free_memory()
+    return record(max(per_epoch), per_epoch[-1])
+
+
+def train_epochs(module, forward, optimizer, scheduler, train_loader, test_loader, acc, opts, name: str,
+                 seed: int, start: float, per_epoch: list, losses: list, log) -> int | None:
+    """The epochs of one run, the image and the text trainer's alike: SGD/AdamW steps with the schedule, the
+    mean training loss of each epoch appended to ``losses``, the test accuracy to ``per_epoch`` (after every
+    epoch with ``eval_every_epoch``, else after the last). Returns the epoch (1-based) whose loss was not
+    finite, or None."""
+    import torch
+
     for epoch in range(opts.epochs):
         module.train()
         total, count = 0.0, 0
@@ -353,16 +375,11 @@ def _train_one(ref, data, opts: FinetuneOptions, lr: float, log, seed: int, imag
             total += float(loss.detach()) * len(y)
             count += len(y)
         if not math.isfinite(total):
-            # a learning rate too large for this model: the run counts as failed (chance accuracy, the
-            # majority class's share, which is what a network with non-finite weights scores); the grid
-            # goes on, and finetune() raises only when every run diverged
-            log(f"  {ref.name} lr={lr:g} seed={seed} epoch {epoch + 1}/{opts.epochs}: diverged (non-finite loss)")
-            acc.free_memory()
-            return {**record(chance, chance), "diverged": True, "diverged_at_epoch": epoch + 1}
+            log(f"  {name} seed={seed} epoch {epoch + 1}/{opts.epochs}: diverged (non-finite loss)")
+            return epoch + 1
         losses.append(total / max(count, 1))
         if not (opts.eval_every_epoch or epoch == opts.epochs - 1):
-            log(f"  {ref.name} lr={lr:g} epoch {epoch + 1}/{opts.epochs}: loss {losses[-1]:.4f} "
-                f"({time.time() - start:.0f}s)")
+            log(f"  {name} epoch {epoch + 1}/{opts.epochs}: loss {losses[-1]:.4f} ({time.time() - start:.0f}s)")
             continue
         module.eval()
         correct, seen = 0, 0
@@ -373,12 +390,9 @@ def _train_one(ref, data, opts: FinetuneOptions, lr: float, log, seed: int, imag
                 correct += int((pred == y).sum())
                 seen += len(y)
         per_epoch.append(correct / seen)
-        log(f"  {ref.name} lr={lr:g} seed={seed} epoch {epoch + 1}/{opts.epochs}: loss {losses[-1]:.4f} "
+        log(f"  {name} seed={seed} epoch {epoch + 1}/{opts.epochs}: loss {losses[-1]:.4f} "
             f"test acc {per_epoch[-1]:.4f} ({time.time() - start:.0f}s)")
-    if keep is not None:
-        keep.append(acc.unwrap_model(module))
-    acc.free_memory()
-    return record(max(per_epoch), per_epoch[-1])
+    return None
 
 
 def train_model(model_spec, options: FinetuneOptions, log=print):

@@ -107,6 +107,8 @@ def train_one(ref, data, opts, lr: float, log, seed: int, max_length: int) -> di
     from accelerate.utils import set_seed
     from torch import nn
 
+    from .finetune import train_epochs
+
     (tr_txt, tr_lab, names, _), (te_txt, te_lab, _, _) = data
     acc = Accelerator(cpu=not torch.cuda.is_available())
     set_seed(seed)
@@ -151,36 +153,10 @@ def train_one(ref, data, opts, lr: float, log, seed: int, max_length: int) -> di
                 "device": str(acc.device), "num_processes": acc.num_processes, "is_main": acc.is_main_process,
                 "chance": chance}
 
-    for epoch in range(opts.epochs):
-        net.train()
-        total, count = 0.0, 0
-        for batch, y in train_loader:
-            loss = nn.functional.cross_entropy(net(batch), y)
-            optimizer.zero_grad(set_to_none=True)
-            acc.backward(loss)
-            optimizer.step()
-            scheduler.step()
-            total += float(loss.detach()) * len(y)
-            count += len(y)
-        if not math.isfinite(total):
-            log(f"  {ref.name} lr={lr:g} seed={seed} epoch {epoch + 1}/{opts.epochs}: diverged (non-finite loss)")
-            acc.free_memory()
-            return {**record(chance, chance), "diverged": True, "diverged_at_epoch": epoch + 1}
-        losses.append(total / max(count, 1))
-        if not (opts.eval_every_epoch or epoch == opts.epochs - 1):
-            log(f"  {ref.name} lr={lr:g} epoch {epoch + 1}/{opts.epochs}: loss {losses[-1]:.4f} "
-                f"({time.time() - start:.0f}s)")
-            continue
-        net.eval()
-        correct, seen = 0, 0
-        with torch.inference_mode():
-            for batch, y in test_loader:
-                pred = net(batch).argmax(dim=1)
-                pred, y = acc.gather_for_metrics((pred, y))
-                correct += int((pred == y).sum())
-                seen += len(y)
-        per_epoch.append(correct / seen)
-        log(f"  {ref.name} lr={lr:g} seed={seed} epoch {epoch + 1}/{opts.epochs}: loss {losses[-1]:.4f} "
-            f"test acc {per_epoch[-1]:.4f} ({time.time() - start:.0f}s)")
+    diverged_at = train_epochs(net, net, optimizer, scheduler, train_loader, test_loader, acc, opts,
+                               f"{ref.name} lr={lr:g}", seed, start, per_epoch, losses, log)
+    if diverged_at is not None:
+        acc.free_memory()
+        return {**record(chance, chance), "diverged": True, "diverged_at_epoch": diverged_at}
     acc.free_memory()
     return record(max(per_epoch), per_epoch[-1])
