@@ -335,12 +335,8 @@ def _train_one(ref, data, opts: FinetuneOptions, lr: float, log, seed: int, imag
     chance = float(np.bincount(te_lab).max() / len(te_lab))
 
     def record(accuracy: float, final: float) -> dict[str, Any]:
-        return {"lr": lr, "seed": seed, "image_size": image_size, "accuracy": float(accuracy),
-                "final_accuracy": float(final), "per_epoch": [float(v) for v in per_epoch],
-                "train_loss": [float(v) for v in losses], "seconds": round(time.time() - start, 2),
-                "num_train": len(tr_img), "num_test": len(te_img), "num_classes": len(names),
-                "device": str(acc.device), "num_processes": acc.num_processes, "is_main": acc.is_main_process,
-                "chance": chance}
+        return run_record(acc, lr, seed, {"image_size": image_size}, accuracy, final, per_epoch, losses, start,
+                          len(tr_img), len(te_img), len(names), chance)
     diverged_at = train_epochs(module, forward, optimizer, scheduler, train_loader, test_loader, acc, opts,
                                f"{ref.name} lr={lr:g}", seed, start, per_epoch, losses, log)
     if diverged_at is not None:
@@ -353,6 +349,18 @@ def _train_one(ref, data, opts: FinetuneOptions, lr: float, log, seed: int, imag
         keep.append(acc.unwrap_model(module))
     acc.free_memory()
     return record(max(per_epoch), per_epoch[-1])
+
+
+def run_record(acc, lr: float, seed: int, inputs: dict[str, Any], accuracy: float, final: float, per_epoch: list,
+               losses: list, start: float, num_train: int, num_test: int, num_classes: int,
+               chance: float) -> dict[str, Any]:
+    """The record of one run (what the run cache stores), the image and the text trainer's alike; ``inputs``:
+    the input size it trained at (``image_size``, or ``max_length`` for text)."""
+    return {"lr": lr, "seed": seed, **inputs, "accuracy": float(accuracy), "final_accuracy": float(final),
+            "per_epoch": [float(v) for v in per_epoch], "train_loss": [float(v) for v in losses],
+            "seconds": round(time.time() - start, 2), "num_train": num_train, "num_test": num_test,
+            "num_classes": num_classes, "device": str(acc.device), "num_processes": acc.num_processes,
+            "is_main": acc.is_main_process, "chance": chance}
 
 
 def train_epochs(module, forward, optimizer, scheduler, train_loader, test_loader, acc, opts, name: str,

@@ -107,7 +107,7 @@ def train_one(ref, data, opts, lr: float, log, seed: int, max_length: int) -> di
     from accelerate.utils import set_seed
     from torch import nn
 
-    from .finetune import train_epochs
+    from .finetune import run_record, train_epochs
 
     (tr_txt, tr_lab, names, _), (te_txt, te_lab, _, _) = data
     acc = Accelerator(cpu=not torch.cuda.is_available())
@@ -146,12 +146,8 @@ def train_one(ref, data, opts, lr: float, log, seed: int, max_length: int) -> di
     chance = float(np.bincount(te_lab).max() / len(te_lab))
 
     def record(accuracy: float, final: float) -> dict[str, Any]:
-        return {"lr": lr, "seed": seed, "image_size": None, "max_length": max_length, "accuracy": float(accuracy),
-                "final_accuracy": float(final), "per_epoch": [float(v) for v in per_epoch],
-                "train_loss": [float(v) for v in losses], "seconds": round(time.time() - start, 2),
-                "num_train": len(tr_txt), "num_test": len(te_txt), "num_classes": len(names),
-                "device": str(acc.device), "num_processes": acc.num_processes, "is_main": acc.is_main_process,
-                "chance": chance}
+        return run_record(acc, lr, seed, {"image_size": None, "max_length": max_length}, accuracy, final,
+                          per_epoch, losses, start, len(tr_txt), len(te_txt), len(names), chance)
 
     diverged_at = train_epochs(net, net, optimizer, scheduler, train_loader, test_loader, acc, opts,
                                f"{ref.name} lr={lr:g}", seed, start, per_epoch, losses, log)
