@@ -89,6 +89,22 @@ def test_float32_gram_products_stay_close_to_float64():
         gram(xt, products="float16")
 
 
+def test_gram_accumulated_over_row_blocks_equals_the_whole_gram():
+    # the LS-SVM adds the Gram of each block of rows into one total (BLAS syrk with beta = 1 in float64)
+    from lead_hf.scores._linalg import add_gram_, gram, new_gram_total
+
+    rng = np.random.default_rng(6)
+    x = torch.as_tensor(rng.normal(size=(700, 9)) + 3.0)
+    exact = torch.tril(gram(x))
+    for products, tol in (("float64", 1e-12), ("float32", 1e-6)):
+        total = new_gram_total(9, x)
+        for a in range(0, 700, 256):
+            add_gram_(total, x[a:a + 256], products)
+        assert float((torch.tril(total) - exact).abs().max()) <= tol * float(exact.abs().max())
+    with pytest.raises(ValueError, match="products"):
+        add_gram_(new_gram_total(9, x), x, "half")
+
+
 def test_binary_problem_matches_reference():
     x, y = gaussian_classes(num_classes=2, per_class=25, dim=6, separation=0.8, seed=5)
     for loss in ("least_squares", "squared_hinge"):

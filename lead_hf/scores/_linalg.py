@@ -54,15 +54,54 @@ def gram(x: torch.Tensor, *, samples: bool = False, lower_only: bool = False,
     return torch.tril(lower) + torch.tril(lower, -1).T
 
 
-def _blocked_float32_gram(x: torch.Tensor) -> torch.Tensor:
+def new_gram_total(dim: int, like: torch.Tensor) -> torch.Tensor:
+    """A zero [dim, dim] float64 matrix for ``add_gram_`` (column-major on the CPU, so that BLAS adds
+    into it in place)."""
+    if like.device.type == "cpu":
+        return torch.from_numpy(np.zeros((dim, dim), order="F"))
+    return torch.zeros(dim, dim, dtype=torch.float64, device=like.device)
+
+
+def add_gram_(total: torch.Tensor, x: torch.Tensor, products: str = "float64",
+              scratch: torch.Tensor | None = None) -> torch.Tensor:
+    """total += x^T x for float64 ``x`` [m, D], in the LOWER triangle of ``total`` (``new_gram_total``;
+    the upper one is left unspecified): the Gram of many row blocks summed without a temporary per block.
+
+    float64 products: BLAS dsyrk with beta = 1 writes into ``total`` directly. float32 products: the block
+    is rounded to float32, its Gram taken by ssyrk (at most ``FLOAT32_BLOCK_ROWS`` rows per float32
+    sum) and added in float64, as ``gram(products="float32")`` does; ``scratch``, a float32 tensor of at
+    least that many elements, saves allocating the float32 copy on every call.
+    """
+    if products not in GRAM_PRODUCTS:
+        raise ValueError(f"products={products!r} is not one of {', '.join(GRAM_PRODUCTS)}")
+    if x.shape[0] == 0:
+        return total
+    if products == "float32":
+        total += _blocked_float32_gram(x, scratch)
+        return total
+    t = total.numpy() if total.device.type == "cpu" else None
+    if (_dsyrk is not None and t is not None and t.flags.f_contiguous and x.dtype == torch.float64
+            and x.device.type == "cpu" and not x.requires_grad):
+        out = _dsyrk(1.0, x.contiguous().numpy().T, beta=1.0, c=t, trans=0, lower=1, overwrite_c=1)
+        if out is not t:  # pragma: no cover - f2py copies only when c is not usable in place
+            t[...] = out
+        return total
+    total += x.T @ x
+    return total
+
+
+def _blocked_float32_gram(x: torch.Tensor, scratch: torch.Tensor | None = None) -> torch.Tensor:
     """x^T x (lower triangle, the upper one unspecified), float64 sum of float32 blocks of rows."""
     n, d = x.shape
     total = torch.zeros(d, d, dtype=torch.float64, device=x.device)
     if n == 0:
         return total
-    block = new_matrix(min(n, FLOAT32_BLOCK_ROWS), d, like=x.new_empty(0, dtype=torch.float32))
-    for start in range(0, n, block.shape[0]):
-        rows = block[:min(block.shape[0], n - start)]
+    rows_per_block = min(n, FLOAT32_BLOCK_ROWS)
+    if scratch is None or scratch.numel() < rows_per_block * d or scratch.device != x.device:
+        scratch = new_matrix(rows_per_block, d, like=x.new_empty(0, dtype=torch.float32))
+    block = scratch.reshape(-1)[:rows_per_block * d].view(rows_per_block, d)
+    for start in range(0, n, rows_per_block):
+        rows = block[:min(rows_per_block, n - start)]
         rows.copy_(x[start:start + rows.shape[0]])
         part = _syrk(rows, samples=False)
         total += (rows.T @ rows) if part is None else part

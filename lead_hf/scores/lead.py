@@ -21,7 +21,7 @@ from torch import nn
 
 from ..constraints import Boolean, Constrained, Interval, Items, OneOf, OptionError
 from ._linalg import gram as gram_matrix
-from ._linalg import GRAM_PRODUCTS, new_matrix
+from ._linalg import FLOAT32_BLOCK_ROWS, GRAM_PRODUCTS, add_gram_, new_gram_total
 from ._stats import class_counts, class_means, class_sums
 from .registry import ScoreResult, register_score
 from .validation import ScoreInputs
@@ -413,6 +413,50 @@ def gcv_alpha(s: torch.Tensor, r2: torch.Tensor, y2: float, n: int) -> float:
     return float(grid[int(torch.argmin(gcv))])
 
 
+class _Rows:
+    """The SVM's rows, ``features[order] - mean``, read in blocks of rows into one reused buffer: the
+    N x D working copy is never formed (at N = 50,000, D = 2,048 it would be 800 MB to allocate and
+    fault in, which took 1-5 s on the shared machine). ``order`` None: the rows as they are; ``mean``
+    None: no centring (blocks may then be views of ``features``: read them, never write)."""
+
+    def __init__(self, features: torch.Tensor, order: torch.Tensor | None, mean: torch.Tensor | None,
+                 block_rows: int = FLOAT32_BLOCK_ROWS):
+        self.features, self.order, self.mean, self.block_rows = features, order, mean, block_rows
+        self._buffer: torch.Tensor | None = None
+        self.scratch: torch.Tensor | None = None  # float32 copy of a block, for add_gram_
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.features.shape[0], self.features.shape[1]
+
+    def blocks(self, start: int, stop: int):
+        """(first row, rows [m, D]) for rows start..stop of the working order, block by block; every
+        block is overwritten by the next one."""
+        for a in range(start, stop, self.block_rows):
+            m = min(self.block_rows, stop - a)
+            if self.order is None and self.mean is None:
+                yield a, self.features[a:a + m]
+                continue
+            if self._buffer is None:
+                self._buffer = torch.empty(min(self.block_rows, self.shape[0]), self.shape[1],
+                                           dtype=self.features.dtype, device=self.features.device)
+            rows = self._buffer[:m]
+            if self.order is None:
+                rows.copy_(self.features[a:a + m])
+            else:
+                torch.index_select(self.features, 0, self.order[a:a + m], out=rows)
+            if self.mean is not None:
+                rows.sub_(self.mean)
+            yield a, rows
+
+    def materialize(self) -> torch.Tensor:
+        """All the rows as one new tensor (the dual path, where N <= D + 1 keeps it small)."""
+        x = self.features if self.order is None else self.features[self.order]
+        if self.mean is None:
+            return x.clone() if self.order is None else x
+        return x - self.mean
+
+
 def _fold_bounds(sizes: list[int]) -> list[tuple[int, int]]:
     ends = torch.tensor(sizes).cumsum(0).tolist()
     return [(e - n, e) for n, e in zip(sizes, ends)]
@@ -420,19 +464,28 @@ def _fold_bounds(sizes: list[int]) -> list[tuple[int, int]]:
 
 @dataclass
 class _RowStats:
-    """What the primal LS-SVM needs from a block of rows of the (centred) features: one pass over them."""
+    """What the primal LS-SVM needs from a run of rows of the (centred) features: one pass over them."""
 
-    gram: torch.Tensor        # LOWER triangle of x^T x [D, D] (the upper one zero)
+    gram: torch.Tensor        # LOWER triangle of x^T x [D, D] (the upper one unspecified)
     sums: torch.Tensor        # column sums [D]
     class_sums: torch.Tensor  # per class, the sum of its rows [K, D]
     counts: torch.Tensor      # samples per class [K]
     n: int
 
     @classmethod
-    def of(cls, x: torch.Tensor, labels: torch.Tensor, num_classes: int, products: str) -> "_RowStats":
-        sums = class_sums(x, labels, num_classes)
-        return cls(gram_matrix(x, lower_only=True, products=products), sums.sum(0), sums,
-                   class_counts(labels, num_classes), x.shape[0])
+    def of(cls, rows: _Rows, start: int, stop: int, labels: torch.Tensor, num_classes: int,
+           products: str) -> "_RowStats":
+        """The statistics of rows start..stop (``labels``: the labels of all rows, working order)."""
+        d = rows.shape[1]
+        gram = new_gram_total(d, rows.features)
+        sums = torch.zeros(num_classes, d, dtype=rows.features.dtype, device=rows.features.device)
+        for a, block in rows.blocks(start, stop):
+            if rows.scratch is None and products == "float32":
+                rows.scratch = torch.empty(min(FLOAT32_BLOCK_ROWS, rows.shape[0]) * d, dtype=torch.float32,
+                                           device=block.device)
+            add_gram_(gram, block, products, rows.scratch)
+            sums.index_add_(0, labels[a:a + block.shape[0]], block)
+        return cls(gram, sums.sum(0), sums, class_counts(labels[start:stop], num_classes), stop - start)
 
     def __sub__(self, other: "_RowStats") -> "_RowStats":
         return _RowStats(self.gram - other.gram, self.sums - other.sums, self.class_sums - other.class_sums,
@@ -470,35 +523,37 @@ def column_scale(squares: torch.Tensor, sums: torch.Tensor, n: int, mean: torch.
     return torch.where(std > 1e-12 * mean.abs(), 1.0 / std.clamp_min(1e-300), torch.zeros_like(std))
 
 
-def ls_svm_decision(x: torch.Tensor, labels: torch.Tensor, num_classes: int, C: float | None,
+def ls_svm_decision(rows: _Rows | torch.Tensor, labels: torch.Tensor, num_classes: int, C: float | None,
                     fold_sizes: list[int] | None, relative_alpha: float | str = "gcv",
-                    mean: torch.Tensor | None = None, gram_products: str = "float64"):
+                    gram_products: str = "float64"):
     """Least-squares SVM (Suykens & Vandewalle 1999), one-vs-rest, every class at once.
 
     Minimises 0.5 |w|^2 + C sum_i (1 - y_i w.[x_i, 1])^2 per class: ridge regression on +-1 targets
     with alpha = 1 / (2C) and the intercept regularised like the weights (as liblinear does). C=None:
     alpha = relative_alpha x the Gram matrix's mean eigenvalue, or chosen by GCV when relative_alpha='gcv'.
-    ``fold_sizes``: the rows of ``x`` are grouped by fold, in that order, and each fold is predicted by
-    the model fitted on the other folds; None: in-sample decisions.
-    ``mean``: ``x`` holds centred features (their column means, subtracted, are ``mean``) that the SVM
-    sees standardised: each column divided by its standard deviation (constant columns become 0). The
-    primal applies that scaling to the (D+1) x (D+1) systems instead of the data, and reads the
-    variances off the Gram's diagonal; the dual scales ``x`` in place (it must be the caller's copy).
-    None: ``x`` is used as it is. ``gram_products``: precision of the primal Gram's products (see
-    ``_linalg.gram``); everything else is computed in x's dtype.
+    ``rows``: the features (a tensor, or ``_Rows``: rows read in blocks); ``labels`` in their order.
+    ``fold_sizes``: the rows are grouped by fold, in that order, and each fold is predicted by the model
+    fitted on the other folds; None: in-sample decisions.
+    With ``_Rows`` centred by a mean, the SVM sees the features standardised: each column divided by its
+    standard deviation (constant columns become 0). The primal applies that scaling to the (D+1) x (D+1)
+    systems instead of the data, and reads the variances off the Gram's diagonal; the dual scales its
+    copy. ``gram_products``: precision of the primal Gram's products (``_linalg.add_gram_``); everything
+    else is computed in the features' dtype.
     Works in the primal ((D+1) x (D+1) systems) when N > D+1 and in the dual (N x N kernel) otherwise.
-    In the primal one pass over the data takes, per fold (a contiguous block of rows), the Gram matrix,
-    the column sums and the class sums; the training set of a fold is the total minus the fold, so its
-    system costs O(D^2), and X^T Y comes from the class sums (no N x D x K product).
+    In the primal one pass over the data takes, per fold (a contiguous run of rows), the Gram matrix and
+    the class sums; the training set of a fold is the total minus the fold, so its system costs O(D^2),
+    and X^T Y comes from the class sums (no N x D x K product). A second pass predicts each fold.
     Returns (decision [N, K], C).
     """
-    n, d = x.shape[0], x.shape[1] + 1
+    rows = rows if isinstance(rows, _Rows) else _Rows(rows, None, None)
+    mean = rows.mean
+    n, d = rows.shape[0], rows.shape[1] + 1
     k = num_classes
     primal = n > d
     bounds = _fold_bounds(fold_sizes) if fold_sizes is not None else [(0, n)]
     scale = None
     if primal:
-        parts = [_RowStats.of(x[a:b], labels[a:b], k, gram_products) for a, b in bounds]
+        parts = [_RowStats.of(rows, a, b, labels, k, gram_products) for a, b in bounds]
         total = parts[0]
         for p in parts[1:]:
             total = _RowStats(total.gram + p.gram, total.sums + p.sums, total.class_sums + p.class_sums,
@@ -507,6 +562,7 @@ def ls_svm_decision(x: torch.Tensor, labels: torch.Tensor, num_classes: int, C: 
             scale = column_scale(torch.diagonal(total.gram), total.sums, n, mean)
         gram, xty = total.system(scale)  # lower triangle
     else:
+        x = rows.materialize()
         if mean is not None:
             scale = column_scale((x * x).sum(0), x.sum(0), n, mean)
             x.mul_(scale)
@@ -530,22 +586,24 @@ def ls_svm_decision(x: torch.Tensor, labels: torch.Tensor, num_classes: int, C: 
         a.diagonal().add_(alpha)
         return a
 
-    def predict(rows: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
-        # [rows diag(scale), 1] w, with the scaling moved onto the weights
-        return torch.addmm(w[-1:], rows, w[:-1] if scale is None else scale[:, None] * w[:-1])
+    def predict_into(out: torch.Tensor, start: int, stop: int, w: torch.Tensor) -> None:
+        # [rows diag(scale), 1] w for rows start..stop, with the scaling moved onto the weights
+        w_x = w[:-1] if scale is None else scale[:, None] * w[:-1]
+        for a, block in rows.blocks(start, stop):
+            torch.addmm(w[-1:], block, w_x, out=out[a:a + block.shape[0]])
 
+    out = rows.features.new_empty(n, k)
     if fold_sizes is None:
         if primal:
-            return predict(x, torch.cholesky_solve(xty, torch.linalg.cholesky(regularised(gram)))), C
+            predict_into(out, 0, n, torch.cholesky_solve(xty, torch.linalg.cholesky(regularised(gram))))
+            return out, C
         return gram @ torch.cholesky_solve(y, torch.linalg.cholesky(regularised(gram.clone()))), C
-    out = x.new_empty(n, k)
     for i, (a, b) in enumerate(bounds):
         if a == b:
             continue
         if primal:
             g_f, xty_f = (total - parts[i]).system(scale)
-            w = torch.cholesky_solve(xty_f, torch.linalg.cholesky(regularised(g_f)))
-            out[a:b] = predict(x[a:b], w)
+            predict_into(out, a, b, torch.cholesky_solve(xty_f, torch.linalg.cholesky(regularised(g_f))))
         else:
             keep = torch.ones(n, dtype=torch.bool, device=x.device)
             keep[a:b] = False
@@ -653,21 +711,11 @@ def svm_decision(features: torch.Tensor, labels: torch.Tensor, num_classes: int,
         order = _folds_and_order(features, labels, num_classes, None, opts.seed)[1]
     rows_labels = labels if order is None else labels[order]
     if opts.svm_loss == "least_squares":
-        # our own working copy, grouped by fold and centred in the same pass; the standardisation's
+        # the rows grouped by fold and centred block by block as they are read; the standardisation's
         # scaling is applied to the small systems (ls_svm_decision). The caller's tensor is never modified.
         mean = (features.new_ones(features.shape[0]) @ features) / features.shape[0] if opts.standardize else None
-        if order is None and mean is None:
-            x = features
-        else:
-            x = new_matrix(*features.shape, like=features)
-            if order is None:
-                x.copy_(features)
-            else:
-                torch.index_select(features, 0, order, out=x)
-            if mean is not None:
-                x.sub_(mean)
-        out, C = ls_svm_decision(x, rows_labels, num_classes, opts.svm_C, sizes, opts.svm_alpha, mean,
-                                 opts.svm_gram_products)
+        out, C = ls_svm_decision(_Rows(features, order, mean), rows_labels, num_classes, opts.svm_C, sizes,
+                                 opts.svm_alpha, opts.svm_gram_products)
     else:
         x = features[order] if order is not None else (features.clone() if opts.standardize else features)
         if opts.standardize:
