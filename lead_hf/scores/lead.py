@@ -857,18 +857,17 @@ def lead(inputs: ScoreInputs, opts: LeadOptions) -> ScoreResult:
 
     rows_eval = eval_idx if eval_idx is not None else slice(None)
     y_e = y[rows_eval]
-    if opts.evolved_state == "probabilities":
-        f0 = probs[rows_eval]
-        target = torch.nn.functional.one_hot(y_e, k).to(f0.dtype)
-    else:
-        f0 = decision[rows_eval]
-        target = ovr_targets(y_e, k, f0.dtype)
-    residual = f0 - target
-    if opts.evolution == "class_mean":
-        if opts.evolved_state == "probabilities" and opts.svm_probability != "temperature":
-            ce = evolved_cross_entropy(probs, y, tau * lam, opts.softmax_before_ce)  # the paper's form
-        else:
-            ce = readout_cross_entropy(target + torch.exp(-tau * lam[y_e])[:, None] * residual, y_e, opts, a)
+    f0 = probs[rows_eval] if opts.evolved_state == "probabilities" else decision[rows_eval]
+    paper_form = (opts.evolution == "class_mean" and opts.evolved_state == "probabilities"
+                  and opts.svm_probability != "temperature")
+    if not paper_form:  # the paper's form needs no N x K target nor residual
+        target = (torch.nn.functional.one_hot(y_e, k).to(f0.dtype) if opts.evolved_state == "probabilities"
+                  else ovr_targets(y_e, k, f0.dtype))
+        residual = f0 - target
+    if paper_form:
+        ce = evolved_cross_entropy(probs, y, tau * lam, opts.softmax_before_ce)
+    elif opts.evolution == "class_mean":
+        ce = readout_cross_entropy(target + torch.exp(-tau * lam[y_e])[:, None] * residual, y_e, opts, a)
     elif opts.evolution == "class_block":
         moved = torch.empty_like(residual)
         for c in range(k):
