@@ -161,7 +161,8 @@ def extracted_entries(models: list[str], dataset: str, truth: dict[str, GroundTr
 
     Where the ground truth records its protocol (image size, training split, images per class, subset
     seed), the features are extracted from exactly those images; otherwise from the options'. Members
-    derived from ``dataset`` (``lead_hf.models.derived``) are left out."""
+    derived from ``dataset`` (``lead_hf.models.derived``) are left out, and so is a model whose weights
+    here are not the ones its ground truth records (``revision``)."""
     from .extract import ExtractOptions, extract
     from .models.derived import excluded_datasets
     from .models.preprocessing import resized_ref
@@ -182,6 +183,10 @@ def extracted_entries(models: list[str], dataset: str, truth: dict[str, GroundTr
             log(f"  {spec}: no ground truth on {dataset}, skipped")
             continue
         ref = resized_ref(spec, gt.image_size or opts.image_size)
+        if gt.revision and ref.revision and gt.revision != ref.revision:
+            log(f"  {spec}: fine-tuned as {gt.revision[:19]}, but the weights here are {ref.revision[:19]} "
+                f"(rebuilt on another machine?); skipped: re-run benchmarks/run_ground_truth.py for it")
+            continue
         per_class = gt.train_per_class if gt.train_split else opts.max_per_class
         ex = ExtractOptions(split=gt.train_split or opts.split, max_per_class=per_class,
                             seed=opts.seed if gt.subset_seed is None else gt.subset_seed,

@@ -6,7 +6,7 @@ Accepted files:
 - CSV, long: ``model,dataset,accuracy`` (``acc`` also names the accuracy; without a ``dataset`` column the
   rows name no dataset) plus, optionally, the columns benchmarks/run_ground_truth.py writes
   (``seed_accuracies`` as ``a;b;c``, ``image_size``, ``train_split``, ``train_per_class``, ``subset_seed``,
-  ``protocol``);
+  ``protocol``, ``revision``);
 - CSV, wide: ``model,<dataset>,<dataset>,...`` (a blank cell: no ground truth for that pair), the format of
   the literature's tables;
 - a folder of such CSV files (benchmarks/ground_truth: ``<dataset>.csv``);
@@ -44,6 +44,9 @@ class GroundTruth:
     """The dataset as the file names it (None: the file does not say)."""
     source: str = ""
     """The file the record was read from."""
+    revision: str | None = None
+    """The weights fine-tuned (``sha256:...`` for files), when the file records it: features from other
+    weights (a derived member rebuilt on another machine) do not belong to this accuracy."""
 
 
 def dataset_key(name: str) -> str:
@@ -154,7 +157,8 @@ def _protocol_fields(gt: GroundTruth, row, cols, f, model, ds) -> GroundTruth:
         image_size=int(cell("image_size")) if cell("image_size") else None,
         train_split=cell("train_split"),
         train_per_class=int(cell("train_per_class")) if cell("train_per_class") not in (None, "None") else None,
-        subset_seed=int(cell("subset_seed")) if cell("subset_seed") else None)
+        subset_seed=int(cell("subset_seed")) if cell("subset_seed") else None,
+        revision=cell("revision"))
 
 
 def _json_records(f: Path, text: str) -> list[GroundTruth]:

@@ -175,8 +175,9 @@ def test_read_zoo_placeholder(tmp_path):
         read_zoo(tmp_path / "empty.txt")
 
 
-def test_extraction_path_with_tiny_models(tmp_path):
-    """Models given as specs: features come from the extraction cache at fine-tuning's image size."""
+@pytest.fixture
+def tiny_zoo(tmp_path):
+    """An image folder dataset saved to disk and three random timm models saved as files: (data, specs)."""
     import datasets
     import timm
     import torch
@@ -198,6 +199,12 @@ def test_extraction_path_with_tiny_models(tmp_path):
         path = tmp_path / f"m{seed}.safetensors"
         save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(path))
         specs.append(f"timm:test_resnet@{path}")
+    return data, specs
+
+
+def test_extraction_path_with_tiny_models(tmp_path, tiny_zoo):
+    """Models given as specs: features come from the extraction cache at fine-tuning's image size."""
+    data, specs = tiny_zoo
     (tmp_path / "gt.csv").write_text("model,dataset,accuracy\n" + "".join(
         f"timm:test_resnet@m{i}.safetensors,data,{0.6 + 0.1 * i}\n" for i in range(3)))
     opts = BenchmarkOptions(models=tuple(specs), datasets=(str(data),), ground_truth=str(tmp_path / "gt.csv"),
@@ -316,3 +323,23 @@ def test_a_member_that_is_not_built_and_has_no_ground_truth_is_skipped(tmp_path,
     assert got == []
     assert "not available here" in logs[0] and "build_benchmark_zoo.py" in logs[0]
     assert "derived from embedded:fashion_mnist" in logs[1]  # excluded before anything is resolved
+
+
+def test_a_model_whose_weights_differ_from_the_ground_truths_is_skipped(tmp_path, tiny_zoo):
+    """A derived member rebuilt on another machine has other weights: its fine-tuned accuracy is not theirs."""
+    from lead_hf.benchmark import extracted_entries
+    from lead_hf.models import resolve_model
+
+    data, specs = tiny_zoo
+    right = resolve_model(specs[0]).revision
+    assert right.startswith("sha256:")
+    (tmp_path / "gt.csv").write_text("model,dataset,accuracy,revision\n" + "".join(
+        f"{spec},data,{acc},{rev}\n" for spec, acc, rev in
+        zip(specs, (0.6, 0.7, 0.8), (right, "sha256:" + "0" * 64, ""))))
+    truth = by_dataset(read_ground_truth(tmp_path / "gt.csv"))["data"]
+    assert truth[specs[0]].revision == right and truth[specs[2]].revision is None
+    logs = []
+    opts = BenchmarkOptions(image_size=32, max_per_class=None, cache_dir=str(tmp_path / "cache"))
+    got = extracted_entries(specs, str(data), truth, opts, logs.append)
+    assert [e.accuracy for e in got] == [0.6, 0.8]  # the unrecorded revision is not checked
+    assert any("sha256:0000" in line and "skipped" in line for line in logs)
