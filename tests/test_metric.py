@@ -1,4 +1,4 @@
-"""The evaluate metric metrics/lead and its installer lead_hf.metric_install.
+"""The evaluate metric metrics/lead and its installer lead_hf.evaluate_metric.install.
 
 In-process tests load the metric by path into a temporary module cache; the bare-name and two-process
 tests run real subprocesses with a temporary HF_HOME, so the developer's own caches are never read.
@@ -17,7 +17,8 @@ import pytest
 import torch
 
 import lead_hf
-from lead_hf import metric_install, metric_support
+from lead_hf.evaluate_metric import install as metric_install
+from lead_hf.evaluate_metric import support as metric_support
 from lead_hf.scores import registry
 
 from helpers import within_ulps
@@ -352,7 +353,7 @@ def _start(script: str, tmp_path: Path, env: dict[str, str], *args: str) -> subp
 
 LOAD_ANYWHERE = """
     import json, runpy, sys, numpy as np, evaluate
-    from lead_hf import metric_install
+    from lead_hf.evaluate_metric import install as metric_install
     x = np.array(json.loads(sys.argv[1])); y = json.loads(sys.argv[2]); path = sys.argv[3]
     opts = {"head_widths": (32, 32)}
     try:
@@ -360,9 +361,9 @@ LOAD_ANYWHERE = """
         before = "loaded"
     except FileNotFoundError:
         before = "not found"
-    sys.argv[1:] = []  # the set-up step, as the Makefile runs it: python -m lead_hf.metric_install
+    sys.argv[1:] = []  # the set-up step, as the Makefile runs it: python -m lead_hf.evaluate_metric
     try:
-        runpy.run_module("lead_hf.metric_install", run_name="__main__")
+        runpy.run_module("lead_hf.evaluate_metric", run_name="__main__")
     except SystemExit as stop:
         assert stop.code == 0, stop.code
     by_name = evaluate.load("lead").compute(predictions=x, references=y, **opts)["lead"]
@@ -431,3 +432,11 @@ def test_two_processes_gather_on_process_zero(tmp_path):
     # process may run its reductions in another order)
     assert results[0]["lead"] == within_ulps(expected(x, y, **SMALL))
     assert not list(shared.glob("*.arrow"))  # evaluate removed the shards after computing
+
+
+def test_the_import_path_of_installed_copies_is_kept():
+    # copies of metrics/lead/lead.py in evaluate's cache import lead_hf.metric_support: the same module
+    from lead_hf import metric_support as installed_path
+
+    assert "from lead_hf import metric_support" in (METRIC_DIR / "lead.py").read_text()
+    assert installed_path is metric_support and installed_path.check_batch is metric_support.check_batch
