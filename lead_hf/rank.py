@@ -340,6 +340,11 @@ def rank_models(opts: RankOptions, log=print) -> RankingResults:
         entry.revision = model_info.get("revision")
         entry.feature_dim = int(out.features.shape[1])
         entry.cost = out.provenance.get("cost")
+        pre = model_info.get("preprocess") or {}
+        entry.modality = "text" if pre.get("modality") == "text" else "image"
+        if entry.modality == "text":
+            entry.text = {k: pre.get(k) for k in ("kind", "pooling", "normalize", "max_length", "tokenizer",
+                                                  "tokenizer_class")}
         if entry.finetune_accuracy is None:
             entry.finetune_accuracy = _match_truth(truth, model_info.get("name"), entry.hub_id)
         if dataset is None:

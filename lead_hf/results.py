@@ -31,7 +31,10 @@ have no bootstrap fields, still load):
          "cost": {"parameters": int, "flops_per_image": int|null,   # forward FLOPs at "input_size" [H, W]
                   "input_size": [int, int], "images_per_second": float|null,  # measured extraction
                   "throughput_images": int, "device": str|null, "processes": int|null}|null,  # (v2)
-         "pareto": bool}                          # on the primary-score-vs-FLOPs Pareto front (v2)
+         "pareto": bool,                          # on the primary-score-vs-FLOPs Pareto front (v2)
+         "modality": "image"|"text"|null,         # what the model reads (null: rows from before it was recorded)
+         "text": {"kind", "pooling", "normalize", "max_length", "tokenizer", "tokenizer_class"}|null}
+                                                  # text models: how texts became features (optional)
       ],
       "agreement": {method: {"weighted_tau", "kendall_tau", "pearson", "top1_regret"}},  # with ground truth
       "warnings": {method: str},                  # a score that cannot rank these models, and what to do
@@ -95,6 +98,11 @@ class ModelResult:
     details: dict[str, dict[str, Any]] = field(default_factory=dict)
     """score -> its diagnostics (``ScoreResult.details``; for LEAD: lambda_k, lambda_max, the initial and
     final cross-entropy, the out-of-fold probe accuracy)."""
+    modality: str | None = None
+    """image | text: what the model reads (None in rows written before it was recorded)."""
+    text: dict[str, Any] | None = None
+    """Text models: how the texts became features (sequence classifier or encoder, pooling, L2
+    normalisation, truncation length, tokenizer files' sha256)."""
 
 
 @dataclass

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib.util
+import json
 
 import numpy as np
 import pytest
@@ -238,6 +239,12 @@ def test_rank_text_models(tiny, tmp_path):
     assert set(rows[str(tiny["classifier"])].scores) == {"lead", "logme", "leep"}
     assert res.dataset.num_samples == 24 and res.dataset.label_names == ["bad", "good"]
     assert rows[str(tiny["encoder"])].cost["input_size"] == [24]
+    enc_text = rows[str(tiny["encoder"])].text
+    assert rows[str(tiny["encoder"])].modality == "text" and enc_text["pooling"] == "mean" and enc_text["normalize"]
+    assert enc_text["max_length"] == 24 and rows[str(tiny["classifier"])].text["kind"] == "classifier"
+    from lead_hf.results import RankingResults
+    again = RankingResults.from_dict(json.loads(json.dumps(res.to_dict())))  # what results.json holds
+    assert {m.model: m.text for m in again.models} == {m.model: m.text for m in res.models}
     from lead_hf.report import notes
     assert "forward FLOPs per text of 24/32 tokens" in notes(res)[0]  # the encoder's 24, the classifier's 32
     one = dataclasses.replace(res, models=[rows[str(tiny["encoder"])]] * 2)  # two rows of one length
@@ -314,7 +321,6 @@ def test_text_models_by_hub_id_from_a_local_hub(tiny, tmp_path):
     """A separate process, as a user runs it, against the local Hub: a sentence-transformers repo (its
     pooling config fetched too) and a sequence classifier, ranked by Hub id; the scores equal those of the
     same folders ranked locally."""
-    import json
     import os
     import subprocess
     import sys

@@ -33,7 +33,7 @@ def forward_flops(model, image_size: tuple[int, int], device="cpu") -> int | Non
     pixels = example() if example is not None else \
         torch.zeros(1, 3, int(image_size[0]), int(image_size[1]), device=device)
     counter = FlopCounterMode(display=False)
-    exact = getattr(model.module, "eager_attention", None)  # text models: attention as countable matmuls
+    exact = getattr(getattr(model, "module", model), "eager_attention", None)  # text: attention as countable matmuls
     try:
         with torch.inference_mode(), (exact() if exact is not None else contextlib.nullcontext()), counter:
             model(pixels)
