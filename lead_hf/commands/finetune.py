@@ -33,5 +33,6 @@ COMMAND = Command(
     run=run,
     positional=("models",),
     description=finetune_module.__doc__.strip().split("\n\n")[0] + "\n\nExample:\n  lead-hf finetune "
-                "zoo:mobilenetv2_100.in1k --dataset embedded:digits --epochs 4 --learning-rates 0.01,0.05",
+                "zoo:mobilenetv2_100.in1k --dataset embedded:digits --epochs 4 --learning-rates 0.01,0.05\n  lead-hf finetune "
+                "zoo:all-minilm-l6-v2 --dataset embedded:rotten_tomatoes --learning-rates 3e-5,1e-4,3e-4   # text: AdamW",
 )

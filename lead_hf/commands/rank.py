@@ -48,8 +48,12 @@ Examples:
   lead-hf rank --models-file models.txt --dataset embedded:fashion_mnist --max-per-class 50 --scores all
   lead-hf rank --config rank.yaml --score-options lead.t=2
   lead-hf rank --hub-search convnext --hub-library timm --hub-limit 5 --dataset imagefolder:./my_photos
+  lead-hf rank zoo:all-minilm-l6-v2 zoo:all-minilm-l6-v2-layers2 --dataset embedded:rotten_tomatoes
 
 --hub-search asks the Hub (HF_ENDPOINT, with HF_HUB_OFFLINE=0) for candidates: the --hub-limit most
 downloaded --hub-task models of --hub-library whose id contains the text; they are ranked after --models.
+
+Text models (a transformers classifier or sentence encoder with its tokenizer) rank on text data the same
+way: --text-column names the texts (default: the only string column), --max-length truncates them.
 
 Features and logits are cached (see lead-hf extract), so re-ranking with other scores is quick.""")
