@@ -36,8 +36,9 @@ def build_parser(name: str | None = None) -> argparse.ArgumentParser:
     for cmd_name, help_text in SUBCOMMANDS.items():
         if name is not None and cmd_name == name:
             command = load_command(cmd_name)
+            # allow_abbrev=False: a prefix such as --models must never be taken for --models-file
             p = sub.add_parser(cmd_name, help=help_text, description=plain_text(command.description),
-                               formatter_class=argparse.RawDescriptionHelpFormatter)
+                               formatter_class=argparse.RawDescriptionHelpFormatter, allow_abbrev=False)
             p.add_argument("--config", metavar="YAML", help="YAML file of options; flags override it")
             add_options_arguments(p, command.options, positional=command.positional)
             parser.subcommand = p

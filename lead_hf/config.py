@@ -78,8 +78,13 @@ def add_options_arguments(parser: argparse.ArgumentParser, cls: type, *, skip=()
         help_text = docs.get(f.name, "").replace("%", "%%")  # argparse formats help with %
         hint = hints.get(f.name)
         if f.name in positional:
-            parser.add_argument(f.name, nargs="*" if _is_list(hint) else "?", default=argparse.SUPPRESS,
-                                help=f"{help_text} ({LIST_HELP})" if _is_list(hint) else help_text)
+            if _is_list(hint):  # `rank a b`, `rank --models a,b` and both together add up
+                parser.add_argument(f.name, nargs="*", action="extend", default=argparse.SUPPRESS,
+                                    help=f"{help_text} ({LIST_HELP}; or --{f.name.replace('_', '-')})")
+                parser.add_argument(_flag(f.name), dest=f.name, nargs="+", action="extend",
+                                    default=argparse.SUPPRESS, metavar="VALUE", help=argparse.SUPPRESS)
+            else:
+                parser.add_argument(f.name, nargs="?", default=argparse.SUPPRESS, help=help_text)
             continue
         shown = ",".join(map(str, default)) if isinstance(default, (list, tuple)) else default
         shown = str(shown).replace("%", "%%")

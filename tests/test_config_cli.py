@@ -135,3 +135,15 @@ def test_scores_all_keeps_lead_primary_unless_told_otherwise():
     assert resolve_methods(["logme", "lead", "logme"]) == ["logme", "lead"]
     with pytest.raises(ValueError, match="looks like a model: give the models before the options"):
         resolve_methods(["lead", "zoo:mobilenetv2_100.in1k"])
+
+
+def test_models_are_positional_or_a_flag_and_no_flag_is_taken_for_a_longer_one(capsys):
+    """`--models a,b` once read as `--models-file a,b` (argparse's prefix matching) and failed far later."""
+    from lead_hf.cli import parse_options
+
+    for argv in (["rank", "zoo:a", "zoo:b"], ["rank", "--models", "zoo:a,zoo:b"], ["rank", "zoo:a", "--models", "zoo:b"]):
+        _, opts = parse_options(argv + ["--dataset", "embedded:digits"])
+        assert list(opts.models) == ["zoo:a", "zoo:b"] and not opts.models_file
+    with pytest.raises(SystemExit):
+        parse_options(["rank", "--models-f", "list.txt"])  # no abbreviations
+    assert "--models-f" in capsys.readouterr().err
