@@ -80,7 +80,22 @@ def parse_options(argv: list[str]):
     return _options(args)
 
 
+def passive_openmp_waiting() -> None:
+    """Set OMP_WAIT_POLICY=PASSIVE for this process unless the user set it, before torch is imported.
+
+    OpenMP threads that spin while they wait for work take the CPU from the threads doing it whenever
+    the cores are shared (other jobs, DataLoader workers): measured on this project's 2-core machine
+    under load, a 32-image MobileNetV2 forward ran at 15 img/s spinning and 47 img/s passive, and a
+    2049 x 2049 eigh took 40 s against 2.7 s. Waiting passively changes no result (the same operations
+    run in the same order). The runtime reads the variable once, when torch loads it, so this is a
+    no-op after ``import torch``.
+    """
+    if "torch" not in sys.modules:
+        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+
 def main(argv: list[str] | None = None) -> int:
+    passive_openmp_waiting()
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv:
         argv = ["rank"]  # no arguments at all: the offline demo
