@@ -63,22 +63,21 @@ def new_gram_total(dim: int, like: torch.Tensor) -> torch.Tensor:
 
 
 def add_gram_(total: torch.Tensor, x: torch.Tensor, products: str = "float64",
-              scratch: torch.Tensor | None = None) -> torch.Tensor:
+              scratch: dict | None = None) -> torch.Tensor:
     """total += x^T x for float64 ``x`` [m, D], in the LOWER triangle of ``total`` (``new_gram_total``;
     the upper one is left unspecified): the Gram of many row blocks summed without a temporary per block.
 
     float64 products: BLAS dsyrk with beta = 1 writes into ``total`` directly. float32 products: the block
     is rounded to float32, its Gram taken by ssyrk (at most ``FLOAT32_BLOCK_ROWS`` rows per float32
-    sum) and added in float64, as ``gram(products="float32")`` does; ``scratch``, a float32 tensor of at
-    least that many elements, saves allocating the float32 copy on every call.
+    sum) and added in float64, as ``gram(products="float32")`` does; ``scratch``, a dict kept by the
+    caller between calls, holds the float32 buffers so that they are allocated once.
     """
     if products not in GRAM_PRODUCTS:
         raise ValueError(f"products={products!r} is not one of {', '.join(GRAM_PRODUCTS)}")
     if x.shape[0] == 0:
         return total
     if products == "float32":
-        total += _blocked_float32_gram(x, scratch)
-        return total
+        return _blocked_float32_gram(x, scratch, total)
     t = total.numpy() if total.device.type == "cpu" else None
     if (_dsyrk is not None and t is not None and t.flags.f_contiguous and x.dtype == torch.float64
             and x.device.type == "cpu" and not x.requires_grad):
@@ -90,21 +89,34 @@ def add_gram_(total: torch.Tensor, x: torch.Tensor, products: str = "float64",
     return total
 
 
-def _blocked_float32_gram(x: torch.Tensor, scratch: torch.Tensor | None = None) -> torch.Tensor:
-    """x^T x (lower triangle, the upper one unspecified), float64 sum of float32 blocks of rows."""
+def _blocked_float32_gram(x: torch.Tensor, scratch: dict | None = None,
+                          total: torch.Tensor | None = None) -> torch.Tensor:
+    """total (default: a new ``new_gram_total``) += x^T x in its lower triangle (the upper one
+    unspecified): float32 products over blocks of ``FLOAT32_BLOCK_ROWS`` rows, each block's Gram added
+    in float64. ``scratch`` (a dict the caller keeps between calls) holds the float32 buffers."""
     n, d = x.shape
-    total = torch.zeros(d, d, dtype=torch.float64, device=x.device)
+    if total is None:
+        total = new_gram_total(d, x)
     if n == 0:
         return total
+    scratch = {} if scratch is None else scratch
     rows_per_block = min(n, FLOAT32_BLOCK_ROWS)
-    if scratch is None or scratch.numel() < rows_per_block * d or scratch.device != x.device:
-        scratch = new_matrix(rows_per_block, d, like=x.new_empty(0, dtype=torch.float32))
-    block = scratch.reshape(-1)[:rows_per_block * d].view(rows_per_block, d)
+    block = scratch.get("rows")
+    if block is None or block.numel() < rows_per_block * d or block.device != x.device:
+        block = scratch["rows"] = new_matrix(rows_per_block, d, like=x.new_empty(0, dtype=torch.float32))
+    block = block.reshape(-1)[:rows_per_block * d].view(rows_per_block, d)
+    cpu = _ssyrk is not None and x.device.type == "cpu" and total.device.type == "cpu"
+    if cpu and ("c" not in scratch or scratch["c"].shape != (d, d)):
+        scratch["c"] = np.zeros((d, d), dtype=np.float32, order="F")  # syrk writes its lower triangle
     for start in range(0, n, rows_per_block):
         rows = block[:min(rows_per_block, n - start)]
         rows.copy_(x[start:start + rows.shape[0]])
-        part = _syrk(rows, samples=False)
-        total += (rows.T @ rows) if part is None else part
+        if cpu:
+            c = _ssyrk(1.0, rows.numpy().T, beta=0.0, c=scratch["c"], trans=0, lower=1, overwrite_c=1)
+            # both column-major: the float64 sum runs down memory in order (a row-major total took 2x)
+            total += torch.from_numpy(c)
+        else:
+            total += rows.T @ rows
     return total
 
 

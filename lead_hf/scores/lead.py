@@ -423,7 +423,7 @@ class _Rows:
                  block_rows: int = FLOAT32_BLOCK_ROWS):
         self.features, self.order, self.mean, self.block_rows = features, order, mean, block_rows
         self._buffer: torch.Tensor | None = None
-        self.scratch: torch.Tensor | None = None  # float32 copy of a block, for add_gram_
+        self.scratch: dict = {}  # float32 buffers of add_gram_, allocated once
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -480,9 +480,6 @@ class _RowStats:
         gram = new_gram_total(d, rows.features)
         sums = torch.zeros(num_classes, d, dtype=rows.features.dtype, device=rows.features.device)
         for a, block in rows.blocks(start, stop):
-            if rows.scratch is None and products == "float32":
-                rows.scratch = torch.empty(min(FLOAT32_BLOCK_ROWS, rows.shape[0]) * d, dtype=torch.float32,
-                                           device=block.device)
             add_gram_(gram, block, products, rows.scratch)
             sums.index_add_(0, labels[a:a + block.shape[0]], block)
         return cls(gram, sums.sum(0), sums, class_counts(labels[start:stop], num_classes), stop - start)
