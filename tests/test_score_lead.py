@@ -105,6 +105,26 @@ def test_gram_accumulated_over_row_blocks_equals_the_whole_gram():
         add_gram_(new_gram_total(9, x), x, "half")
 
 
+def test_lapack_solve_and_blas_predictions_equal_torch():
+    # the LS-SVM's Cholesky solves and its predictions go to scipy's LAPACK/BLAS on the CPU
+    from lead_hf.scores._linalg import addmm_rows_, spd_solve
+
+    gen = torch.Generator().manual_seed(2)
+    x = torch.randn(200, 12, generator=gen, dtype=torch.float64)
+    a = x.T @ x + torch.eye(12, dtype=torch.float64)
+    b = torch.randn(12, 5, generator=gen, dtype=torch.float64)
+    expected = torch.linalg.solve(a, b)
+    for layout in (a.clone(), a.T.contiguous().T, torch.tril(a)):  # row-, column-major, lower only
+        assert torch.allclose(spd_solve(layout, b), expected, rtol=1e-12, atol=1e-12)
+    with pytest.raises(torch.linalg.LinAlgError, match="not positive definite"):
+        spd_solve(-a, b)
+    out = torch.full((300, 5), float("nan"), dtype=torch.float64)
+    bias = torch.randn(5, generator=gen, dtype=torch.float64)
+    addmm_rows_(out[50:250], bias, x, b)
+    assert torch.allclose(out[50:250], bias + x @ b, rtol=1e-12, atol=1e-12)
+    assert bool(out[:50].isnan().all()) and bool(out[250:].isnan().all())  # only its rows are written
+
+
 def test_binary_problem_matches_reference():
     x, y = gaussian_classes(num_classes=2, per_class=25, dim=6, separation=0.8, seed=5)
     for loss in ("least_squares", "squared_hinge"):

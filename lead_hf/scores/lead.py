@@ -21,7 +21,7 @@ from torch import nn
 
 from ..constraints import Boolean, Constrained, Interval, Items, OneOf, OptionError
 from ._linalg import gram as gram_matrix
-from ._linalg import FLOAT32_BLOCK_ROWS, GRAM_PRODUCTS, add_gram_, new_gram_total
+from ._linalg import FLOAT32_BLOCK_ROWS, GRAM_PRODUCTS, add_gram_, addmm_rows_, new_gram_total, spd_solve
 from ._stats import class_counts, class_means, class_sums
 from .registry import ScoreResult, register_score
 from .validation import ScoreInputs
@@ -488,11 +488,15 @@ class _RowStats:
         return _RowStats(self.gram - other.gram, self.sums - other.sums, self.class_sums - other.class_sums,
                          self.counts - other.counts, self.n - other.n)
 
-    def system(self, scale: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+    def system(self, scale: torch.Tensor | None,
+               outer: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """(LOWER triangle of the Gram of [x diag(scale), 1] [D+1, D+1], [x diag(scale), 1]^T Y [D+1, K])
-        for the one-vs-rest targets Y = 2 onehot - 1, whose x^T Y is 2 x (class sums)^T - (column sums)."""
+        for the one-vs-rest targets Y = 2 onehot - 1, whose x^T Y is 2 x (class sums)^T - (column sums).
+        ``outer``: scale scale^T when the caller has it (one per SVM, not one per fold). The Gram comes
+        out column-major like ``self.gram`` (so the scaling runs through memory in order, and LAPACK
+        takes it as it is)."""
         d = self.gram.shape[0]
-        out = self.gram.new_zeros(d + 1, d + 1)
+        out = self.gram.new_zeros(d + 1, d + 1).T  # column-major
         xty = self.gram.new_empty(d + 1, self.counts.numel())
         xty[:d] = (2 * self.class_sums - self.sums).T
         xty[d] = 2 * self.counts.to(xty.dtype) - self.n
@@ -501,7 +505,8 @@ class _RowStats:
             out[:d, :d] = self.gram
             out[d, :d] = self.sums
         else:
-            torch.mul(self.gram, scale[:, None] * scale, out=out[:d, :d])
+            outer = scale[:, None] * scale if outer is None else outer
+            torch.mul(self.gram, outer.T, out=out[:d, :d])  # outer is symmetric: .T is the same matrix
             out[d, :d] = self.sums * scale
             xty[:d] *= scale[:, None]
         return out, xty
@@ -557,7 +562,8 @@ def ls_svm_decision(rows: _Rows | torch.Tensor, labels: torch.Tensor, num_classe
                               total.counts + p.counts, total.n + p.n)
         if mean is not None:
             scale = column_scale(torch.diagonal(total.gram), total.sums, n, mean)
-        gram, xty = total.system(scale)  # lower triangle
+        outer = None if scale is None else scale[:, None] * scale
+        gram, xty = total.system(scale, outer)  # lower triangle
     else:
         x = rows.materialize()
         if mean is not None:
@@ -587,25 +593,25 @@ def ls_svm_decision(rows: _Rows | torch.Tensor, labels: torch.Tensor, num_classe
         # [rows diag(scale), 1] w for rows start..stop, with the scaling moved onto the weights
         w_x = w[:-1] if scale is None else scale[:, None] * w[:-1]
         for a, block in rows.blocks(start, stop):
-            torch.addmm(w[-1:], block, w_x, out=out[a:a + block.shape[0]])
+            addmm_rows_(out[a:a + block.shape[0]], w[-1], block, w_x)
 
     out = rows.features.new_empty(n, k)
     if fold_sizes is None:
         if primal:
-            predict_into(out, 0, n, torch.cholesky_solve(xty, torch.linalg.cholesky(regularised(gram))))
+            predict_into(out, 0, n, spd_solve(regularised(gram), xty))
             return out, C
-        return gram @ torch.cholesky_solve(y, torch.linalg.cholesky(regularised(gram.clone()))), C
+        return gram @ spd_solve(regularised(gram.clone()), y), C
     for i, (a, b) in enumerate(bounds):
         if a == b:
             continue
         if primal:
-            g_f, xty_f = (total - parts[i]).system(scale)
-            predict_into(out, a, b, torch.cholesky_solve(xty_f, torch.linalg.cholesky(regularised(g_f))))
+            g_f, xty_f = (total - parts[i]).system(scale, outer)
+            predict_into(out, a, b, spd_solve(regularised(g_f), xty_f))
         else:
             keep = torch.ones(n, dtype=torch.bool, device=x.device)
             keep[a:b] = False
             k_tr = gram[keep][:, keep]
-            coef = torch.cholesky_solve(y[keep], torch.linalg.cholesky(regularised(k_tr)))
+            coef = spd_solve(regularised(k_tr), y[keep])
             out[a:b] = gram[a:b][:, keep] @ coef
     return out, C
 
