@@ -91,8 +91,9 @@ class LeadOptions(Constrained):
     svm_gram_products: str = "float32"
     """least_squares with N > D+1: precision of the products in the D x D Gram matrix of the features, the
     largest cost of the score (N D^2 / 2 multiply-adds). float32: products in float32 over blocks of 4096
-    rows, the blocks summed in float64 and every solve done in float64: half the Gram's time, and it moved
-    the score by 1e-9 to 3e-8 in the checks of docs/lead.md (the tests' tolerance is 1e-6) | float64."""
+    rows, the blocks summed in float64 and every solve done in float64: half the Gram's time; it moved the
+    score by at most 7e-9 on the feature sets of benchmarks/lead_gram_precision.py (the equality tests'
+    tolerance is 1e-6) | float64."""
     svm_probability: str = "softmax"
     """How SVM scores become probabilities: softmax | temperature (softmax of a x scores, one scalar a >= 0
     per model fitted by minimising the NLL of the out-of-fold decisions: Platt-style calibration) |
