@@ -511,25 +511,6 @@ def read_model_list(path, zoo_dir=None, what: str = "models file", hint: str = "
     return specs
 
 
-def read_model_list(path, zoo_dir=None, what: str = "models file", hint: str = "") -> list[str]:
-    """Model specs from a text file, one per line (``#`` starts a comment), ``{ZOO_DIR}`` replaced by
-    ``zoo_dir`` (default: where the derived members are built, ``lead_hf.models.derived.zoo_dir()``): the
-    file behind ``rank --models-file`` and ``benchmark --zoo``. ``what`` and ``hint`` word the error."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"{what} {str(path)!r} does not exist{hint}")
-    if zoo_dir is None:
-        from .derived import zoo_dir as default_zoo_dir
-        zoo_dir = default_zoo_dir()
-    folder = str(Path(zoo_dir).expanduser())
-    specs = []
-    for line in path.read_text().splitlines():
-        line = line.split("#", 1)[0].strip()
-        if line:
-            specs.append(line.replace("{ZOO_DIR}", folder))
-    return specs
-
-
 def missing_local_model(spec: str) -> str | None:
     """The message for a model spec that names a local directory which does not exist (else None)."""
     from ..io import looks_like_local_path
