@@ -372,7 +372,8 @@ def _cost_panel(ax, results: RankingResults, key: str, ok, title_width: int) -> 
     import textwrap
 
     primary = results.primary
-    unit, label = (1e9, "forward GFLOPs per image") if key == "flops_per_image" else (1e6, "parameters (millions)")
+    per = "text" if ok and all(m.modality == "text" for m in ok) else "image"  # FLOPs of text models: per text
+    unit, label = (1e9, f"forward GFLOPs per {per}") if key == "flops_per_image" else (1e6, "parameters (millions)")
     pts = [(m.cost[key] / unit, m.scores[primary], m) for m in ok if m.cost and m.cost.get(key) is not None]
     for x, y, m in pts:
         ax.plot([x], [y], "o", ms=8, color="#C44E52" if m.pareto else "#4C72B0",

@@ -85,9 +85,23 @@ def test_chart_gains_the_score_vs_cost_panel():
     try:
         assert len(fig.axes) == 2
         cost_ax = fig.axes[1]
-        assert cost_ax.get_xscale() == "log" and "GFLOPs" in cost_ax.get_xlabel()
+        assert cost_ax.get_xscale() == "log" and cost_ax.get_xlabel().startswith("forward GFLOPs per image")
         assert "3 of 4 models on the Pareto front" in cost_ax.get_title().replace("\n", " ")
         front = [ln for ln in cost_ax.get_lines() if ln.get_label() == "Pareto front"]
         assert len(front) == 1 and list(front[0].get_xdata()) == [1.0, 2.0, 2.0, 4.0, 4.0]
+    finally:
+        plt.close(fig)
+
+
+def test_the_cost_axis_of_text_models_counts_flops_per_text():
+    import dataclasses
+
+    import matplotlib.pyplot as plt
+
+    r = _ranking([("a", 0.9, 4e9), ("b", 0.7, 2e9)])
+    r.models = [dataclasses.replace(m, modality="text") for m in r.models]
+    fig = chart_figure(r)
+    try:
+        assert fig.axes[1].get_xlabel().startswith("forward GFLOPs per text")
     finally:
         plt.close(fig)
