@@ -29,19 +29,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from bench_baselines import make_data  # the same Gaussian-cluster features and source logits (benchmarks/ is on sys.path)
+
 # |cuda - cpu| allowed, from the CUDA tests: ("rel" | "abs", bound)
 TOLERANCES = {"lead": ("abs", 1e-6), "logme": ("rel", 1e-9), "hscore": ("rel", 1e-9), "hscore_reg": ("rel", 1e-9),
               "leep": ("rel", 1e-10), "nleep": ("rel", 1e-6)}
 DEFAULT_TOLERANCE = ("rel", 1e-6)
-
-
-def make_data(n: int, d: int, k: int, c: int = 1000, seed: int = 0):
-    rng = np.random.default_rng(seed)
-    labels = np.arange(n) % k
-    feats = rng.standard_normal((k, d), dtype=np.float32)[labels] * 0.5 + rng.standard_normal((n, d), dtype=np.float32)
-    logits = rng.standard_normal((n, c), dtype=np.float32)
-    logits[np.arange(n), labels % c] += 2.0
-    return feats, labels, logits
 
 
 def sync(device: str) -> None:
@@ -82,7 +75,7 @@ def score_rows(sizes, device: str, repeats: int, scores, cpu_repeats: int = 1) -
              "|---|---|---:|---:|---:|---:|---|:---:|"]
     ok = True
     for n, d, k in sizes:
-        data = make_data(n, d, k)
+        data = make_data(n, d, k, 1000)
         for name in scores:
             t_cpu, v_cpu = time_score(name, data, "cpu", cpu_repeats)
             t_dev, v_dev = time_score(name, data, device, repeats)
