@@ -192,7 +192,7 @@ def main(argv=None) -> int:
     text = "\n".join([header, "", f"`{cmd.strip()}`", "", "## Scores, CUDA vs CPU", "", *lines, "",
                       f"## Extraction, embedded:digits, {args.num_images} images, batch {args.batch_size}", "",
                       *ext, ""])
-    out = Path(args.out or f"benchmarks/results/gpu_{args.device.replace(':', '')}.md")
+    out = Path(args.out) if args.out else Path(__file__).resolve().parent / "results" / f"gpu_{args.device.replace(':', '')}.md"
     from lead_hf.io import atomic_path
 
     out.parent.mkdir(parents=True, exist_ok=True)
