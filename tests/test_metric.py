@@ -440,3 +440,16 @@ def test_the_import_path_of_installed_copies_is_kept():
 
     assert "from lead_hf import metric_support" in (METRIC_DIR / "lead.py").read_text()
     assert installed_path is metric_support and installed_path.check_batch is metric_support.check_batch
+
+
+def test_the_card_names_every_lead_option_and_detail():
+    """The metric card is what a Hub user reads: every LEAD option, and every key of a LEAD result's
+    details, must appear in it (the card had fallen behind the options of issue 9 once)."""
+    card = (Path(__file__).resolve().parents[1] / "metrics" / "lead" / "README.md").read_text()
+    missing = [name for name in lead_hf.score_options("lead") if f"`{name}`" not in card]
+    assert not missing, f"metrics/lead/README.md does not mention the LEAD options {missing}"
+    x = torch.randn(60, 8, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    y = torch.arange(60) % 3
+    details = lead_hf.compute_score("lead", x, y, svm_probability="temperature", head_widths=(16,)).details
+    missing = [key for key in details if f"`{key}`" not in card]
+    assert not missing, f"metrics/lead/README.md does not describe the LEAD details {missing}"
