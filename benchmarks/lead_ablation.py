@@ -293,7 +293,8 @@ def render(table, chosen, args, names, missing, truths) -> str:
         cells = [r["group"], r["setting"] + mark, r["score"], *per_ds,
                  *(fmt(r.get(f"{h}@{t}")) for t in truths for h in ("choose", "confirm")),
                  fmt(r["choose"]), fmt(r["confirm"]), f"{r['seconds']:.3f}"]
-        lines.append("| " + " | ".join(cells) + " |")
+        # candidate labels hold " | " between their parts: escaped, so that they stay one cell
+        lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
     return "\n".join(lines) + "\n"
 
 

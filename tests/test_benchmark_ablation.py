@@ -1,6 +1,7 @@
 """benchmarks/lead_ablation.py: the one-option-at-a-time grid, the stratified low-data subsample and the
 choose-on-some-datasets rule."""
 import importlib.util
+import re
 from pathlib import Path
 
 import numpy as np
@@ -83,3 +84,16 @@ def test_choose_uses_only_the_choose_mean(ablation):
     args = SimpleNamespace(choose=["a"], confirm=["b"], ground_truth=["gt"], zoo="zoo.txt")
     md = ablation.render(table, {"t": "t=3"}, args, [], [], [])
     assert "t=3 *" in md and "t=10 *" not in md
+
+
+def test_a_label_with_a_pipe_stays_one_table_cell(ablation):
+    from types import SimpleNamespace
+
+    table = [{"group": "candidate", "setting": "softmax | class_block, t=1", "score": "lead", "choose": 0.1,
+              "confirm": 0.2, "seconds": 0.1}]
+    args = SimpleNamespace(choose=["a"], confirm=["b"], ground_truth=["gt"], zoo="zoo.txt")
+    md = ablation.render(table, {}, args, [], [], [])
+    header, rule, row = md.strip().splitlines()[-3:]
+    cells = lambda line: [c for c in re.split(r"(?<!\\)\|", line)[1:-1]]  # noqa: E731
+    assert len(cells(row)) == len(cells(header)) == len(cells(rule))
+    assert "softmax \\| class_block" in row
