@@ -8,7 +8,8 @@ next to LEAD's and LogME's, how strongly LEAD's values follow its own probe and 
 far apart its values are (max - min, and the smallest gap between two models' values).
 
     python benchmarks/lead_diagnosis.py      # -> benchmarks/results/lead_diagnosis.md
-    python benchmarks/lead_diagnosis.py --ground-truth benchmarks/ground_truth_v2 --zoo benchmarks/zoo_v2.txt
+    python benchmarks/lead_diagnosis.py --ground-truth benchmarks/ground_truth_v2 --zoo benchmarks/zoo_v2.txt \
+        --datasets lfw_faces fashion_mnist --out benchmarks/results/lead_diagnosis_v2.md
 """
 from __future__ import annotations
 
@@ -72,14 +73,23 @@ def main(argv=None) -> int:
         lines.append(f"| Spearman({a}, {b}) | " + " | ".join(f"{r:+.3f}" for r in rho) + " |")
     # how concentrated the head's NTK spectrum is: lambda_max / trace over the kernel points (balanced classes)
     from lead_hf import compute_score
-    conc = []
+    conc, norm_corr = [], []
     for d in names:
-        fr = []
+        fr, rc = [], []
         for e in entries[d]:
             det = compute_score("lead", e.features, e.labels).details
             fr.append(det["lambda_max"] / (np.mean(det["ntk_lambda"]) * det["kernel_points"]))
+            # a random ReLU head's NTK diagonal is, up to O(1/width), affine in |x|^2, so class_mean's
+            # lambda_k should follow each class's mean squared feature norm: how closely it does
+            x = np.asarray(e.features, dtype=np.float64)
+            y = np.asarray(e.labels)
+            sq = [float((x[y == k] ** 2).sum(1).mean()) for k in range(len(det["ntk_lambda"]))]
+            rc.append(stats.pearsonr(det["ntk_lambda"], sq).statistic)
         conc.append(f"{min(fr):.2f}-{max(fr):.2f}")
+        norm_corr.append(f"{min(rc):.3f}-{max(rc):.3f}")
     lines.append("| lambda_max / trace of the NTK (min-max over models) | " + " | ".join(conc) + " |")
+    lines.append("| Pearson over classes of lambda_k with the class's mean squared feature norm (min-max over "
+                 "models) | " + " | ".join(norm_corr) + " |")
     for label in ("LEAD (defaults)", "LEAD v1 (class_mean, softmax, t=1)"):
         spread = [np.ptp(values[label][d]) for d in names]
         gap = [np.diff(np.sort(values[label][d])).min() for d in names]
