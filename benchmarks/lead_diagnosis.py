@@ -86,7 +86,8 @@ def main(argv=None) -> int:
             sq = [float((x[y == k] ** 2).sum(1).mean()) for k in range(len(det["ntk_lambda"]))]
             rc.append(stats.pearsonr(det["ntk_lambda"], sq).statistic)
         conc.append(f"{min(fr):.2f}-{max(fr):.2f}")
-        norm_corr.append(f"{min(rc):.3f}-{max(rc):.3f}")
+        # with 2 classes a Pearson correlation is +-1 whatever the values: not informative
+        norm_corr.append(f"{min(rc):.3f}-{max(rc):.3f}" if len(sq) > 2 else "n/a (2 classes)")
     lines.append("| lambda_max / trace of the NTK (min-max over models) | " + " | ".join(conc) + " |")
     lines.append("| Pearson over classes of lambda_k with the class's mean squared feature norm (min-max over "
                  "models) | " + " | ".join(norm_corr) + " |")
