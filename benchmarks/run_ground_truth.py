@@ -13,6 +13,8 @@ be committed while it runs. Members derived from a dataset are never fine-tuned 
     python scripts/build_benchmark_zoo.py
     nohup nice -n 15 python benchmarks/run_ground_truth.py --protocol ft-v2 > benchmarks/ground_truth_v2/sweep.log 2>&1 &
     python benchmarks/run_ground_truth.py --protocol ft-v1 --seed 1 --out benchmarks/ground_truth_seed1
+    python benchmarks/run_ground_truth.py --protocol ft-v2 --shard 0/2 &   # and 1/2: parallel workers
+    python benchmarks/run_ground_truth.py --protocol ft-v2 --collect       # CSVs of the finished pairs
 """
 from __future__ import annotations
 
@@ -126,6 +128,9 @@ def main(argv=None) -> int:
                         help="run only every N-th (dataset, model) pair starting at I (0-based), for N parallel "
                              "workers sharing --runs-dir; shards write run records only: run once more "
                              "without --shard (everything cached) to write the CSVs")
+    parser.add_argument("--collect", action="store_true",
+                        help="train nothing: write the CSVs from the finished run records (after parallel --shard "
+                             "workers, or while one still runs); a pair with a missing run is left out")
     parser.add_argument("--seed", type=int, default=None,
                         help="ft-v1 only: another seed (subsets, head, augmentation) measures the ground truth's noise")
     args = parser.parse_args(argv)
@@ -143,6 +148,10 @@ def main(argv=None) -> int:
     base = {"num_threads": args.num_threads, "cache_dir": runs}
     if args.seed is not None:
         base["seed"] = args.seed
+    if args.collect and shard:
+        raise SystemExit("--collect writes the CSVs of every shard's records: run it without --shard")
+    if args.collect:
+        base["cached_only"] = True
     start = time.time()
     pair = -1
     for dataset in datasets:
@@ -165,6 +174,9 @@ def main(argv=None) -> int:
                 res = finetune(spec, options=opts, log=lambda m: print(m, flush=True))
             except (ValueError, FloatingPointError) as err:  # weights not built, diverged at every rate, ...
                 print(f"[{time.time() - start:.0f}s] {dataset} {spec}: not run ({err})", flush=True)
+                continue
+            except LookupError as err:  # --collect: a run of this pair is not finished yet
+                print(f"[{time.time() - start:.0f}s] {dataset} {spec}: not finished ({err})", flush=True)
                 continue
             fresh[spec] = row_of(res, opts, spec, dataset, flags)
             if not shard:  # parallel shards would race on the CSV

@@ -85,6 +85,9 @@ class FinetuneOptions(Constrained):
     """Cache root (default: $LEAD_HF_CACHE or ~/.cache/lead_hf); runs go under finetune/."""
     use_cache: bool = True
     """Reuse finished runs; False trains again and overwrites them."""
+    cached_only: bool = False
+    """Train nothing: read finished runs only, and raise LookupError at the first run that is not cached
+    (collects the results of parallel sweep shards without starting the missing runs)."""
     output: str | None = None
     """Also write the result (accuracy, every run, protocol) as JSON to this file."""
     models: tuple[str, ...] = ()
@@ -104,7 +107,8 @@ class FinetuneOptions(Constrained):
         "eval_every_epoch": Boolean(), "head_lr_multiplier": Interval(float, 0, closed="neither"),
         "seed": Interval(int), "subset_seed": (Interval(int), None), "repeat_seeds": Items(Interval(int), distinct=True),
         "lr_search_steps": Interval(int, 0), "protocol_name": Text(), "num_threads": Interval(int, 0),
-        "cache_dir": (PathLike(), None), "use_cache": Boolean(), "output": (PathLike(), None),
+        "cache_dir": (PathLike(), None), "use_cache": Boolean(), "cached_only": Boolean(),
+        "output": (PathLike(), None),
         "models": Items(Text()),
         "text_column": (Text(), None), "max_length": (Interval(int, 1), None),
     }
@@ -118,6 +122,8 @@ class FinetuneOptions(Constrained):
                               "0 with fewer than 2 learning rates (the grid's ratio is the step)")
         if self.seed in self.repeat_seeds:
             raise OptionError("repeat_seeds", self.repeat_seeds, f"seeds other than seed={self.seed}")
+        if self.cached_only and not self.use_cache:
+            raise OptionError("cached_only", self.cached_only, "False with use_cache=False (which never reads a run)")
 
     @classmethod
     def preset(cls, name: str, **overrides) -> "FinetuneOptions":
@@ -481,6 +487,9 @@ def finetune(model_spec, dataset: str | None = None, options: FinetuneOptions | 
         path = folder / f"{key}.json"
         record = _read_run(path) if opts.use_cache else None
         if record is None:
+            if opts.cached_only:
+                raise LookupError(f"{ref.name} on {opts.dataset} (lr={lr:g}, seed={seed}) is not finished: no run "
+                                  f"record {path}; cached_only=True trains nothing")
             if data is None:
                 data = load_data(opts)
             log(f"fine-tuning {ref.name} on {opts.dataset} (lr={lr:g}, seed={seed}, {size} {unit})")

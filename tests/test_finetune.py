@@ -87,6 +87,18 @@ def test_resume_trains_only_missing_or_torn_runs(tmp_path, data_dir, tiny_model)
     assert again.runs[1]["accuracy"] == pytest.approx(first.runs[1]["accuracy"])
 
 
+def test_cached_only_reads_finished_runs_and_trains_nothing(tmp_path, data_dir, tiny_model):
+    opts = _opts(tmp_path, cached_only=True)
+    with pytest.raises(LookupError, match="not finished"):
+        finetune(tiny_model, data_dir, opts, log=lambda m: None)
+    assert not list((tmp_path / "cache").rglob("*.json"))  # nothing trained, nothing written
+    done = finetune(tiny_model, data_dir, _opts(tmp_path), log=lambda m: None)
+    again = finetune(tiny_model, data_dir, opts, log=lambda m: None)
+    assert again.trained == 0 and again.accuracy == done.accuracy
+    with pytest.raises(ValueError, match="cached_only"):
+        _opts(tmp_path, cached_only=True, use_cache=False)
+
+
 def test_protocol_change_is_a_new_run(tmp_path, data_dir, tiny_model):
     finetune(tiny_model, data_dir, _opts(tmp_path, learning_rates=(0.01,)), log=lambda m: None)
     other = finetune(tiny_model, data_dir, _opts(tmp_path, learning_rates=(0.01,), weight_decay=0.0),

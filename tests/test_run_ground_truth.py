@@ -94,6 +94,29 @@ def test_shards_split_the_pairs_between_workers_and_write_no_csv(sweep, tmp_path
     assert not (tmp_path / "sharded").exists()
 
 
+def test_collect_writes_the_finished_pairs_and_trains_nothing(sweep, tmp_path, monkeypatch):
+    import lead_hf.finetune
+
+    zoo = tmp_path / "zoo.txt"
+    zoo.write_text("zoo:a\nzoo:b\n")
+
+    def fake_finetune(spec, options=None, log=None):
+        from types import SimpleNamespace
+
+        assert options.cached_only
+        if spec == "zoo:b":
+            raise LookupError("zoo:b (lr=0.01, seed=1) is not finished")
+        return SimpleNamespace(model=spec, accuracy=0.5, accuracy_std=0.0, seed_accuracies=[0.5], image_size=64,
+                               best_learning_rate=0.01, trained=0, runs=[{"lr": 0.01, "revision": "sha256:x",
+                                                                          "device": "cpu"}])
+
+    monkeypatch.setattr(lead_hf.finetune, "finetune", fake_finetune)
+    sweep.main(["--zoo", str(zoo), "--out", str(tmp_path / "out"), "--datasets", "embedded:digits", "--collect"])
+    assert list(sweep.read_rows(tmp_path / "out" / "digits.csv")) == ["zoo:a"]
+    with pytest.raises(SystemExit, match="--collect"):
+        sweep.main(["--zoo", str(zoo), "--collect", "--shard", "0/2"])
+
+
 @pytest.mark.parametrize("text", ["3/3", "1", "a/b", "-1/2"])
 def test_a_bad_shard_is_refused_before_any_work(sweep, text):
     with pytest.raises(SystemExit, match="--shard"):
