@@ -80,7 +80,7 @@ def one_option_grid() -> list[tuple[str, str, dict]]:
     rows += [("evolved_state", v, {"evolved_state": v}) for v in ("probabilities", "decisions")]
     rows += [("softmax_before_ce", f"softmax_before_ce={v}", {"softmax_before_ce": v}) for v in (False, True)]
     rows += [("svm_loss x svm_fit", f"{a} / {b}", {"svm_loss": a, "svm_fit": b})
-             for a in ("least_squares", "squared_hinge") for b in ("out_of_fold", "in_sample")]
+             for a in ("least_squares", "squared_hinge") for b in ("out_of_fold", "in_sample", "leave_one_out")]
     if "svm_alpha" in score_options("lead"):
         rows += [("svm_alpha", f"svm_alpha={v}", {"svm_alpha": v}) for v in ("gcv", 0.001, 0.01, 0.1, 1.0)]
     valid = []

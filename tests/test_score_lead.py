@@ -15,6 +15,9 @@ SMALL = dict(samples_per_class=8, head_widths=(16, 32))
 @pytest.mark.parametrize("options", [
     {},
     {"svm_fit": "in_sample"},
+    {"svm_fit": "leave_one_out"},
+    {"svm_fit": "leave_one_out", "svm_gram_products": "float64", "svm_alpha": "gcv"},
+    {"svm_fit": "leave_one_out", "standardize": False, "svm_probability": "temperature"},
     {"svm_C": 0.3},
     {"svm_alpha": "gcv"},
     {"svm_alpha": 0.5, "svm_fit": "in_sample"},
@@ -58,10 +61,34 @@ def test_fast_path_equals_reference(options):
 def test_fast_path_equals_reference_when_fewer_samples_than_dims(svm_loss):
     # N <= D takes the dual (kernel) path of the LS-SVM
     x, y = gaussian_classes(num_classes=3, per_class=6, dim=40, separation=0.7, seed=3)
-    for extra in ({}, {"svm_alpha": "gcv"}):
+    extras = [{}, {"svm_alpha": "gcv"}] + ([{"svm_fit": "leave_one_out"}] if svm_loss == "least_squares" else [])
+    for extra in extras:
         opts = L.LeadOptions(**SMALL, svm_loss=svm_loss, svm_folds=3, **extra)
         fast = lead_hf.score("lead", x, y, **SMALL, svm_loss=svm_loss, svm_folds=3, **extra)
         assert fast == pytest.approx(reference_lead(x, y, opts), abs=1e-6)
+
+
+@pytest.mark.parametrize("dim", [10, 40])  # primal (N > D + 1) and dual (N <= D + 1)
+@pytest.mark.parametrize("standardize", [True, False])
+def test_leave_one_out_decisions_equal_explicit_refits(dim, standardize):
+    """The closed-form leave-one-out LS-SVM decisions against N explicit refits without each sample."""
+    from lead_hf.testing.lead_reference import reference_svm_decision
+
+    x, y = gaussian_classes(num_classes=3, per_class=9, dim=dim, separation=0.8, seed=5)
+    x, y = torch.as_tensor(x, dtype=torch.float64), torch.as_tensor(y)
+    opts = L.LeadOptions(**SMALL, svm_fit="leave_one_out", standardize=standardize, svm_gram_products="float64")
+    fast, c_fast = L.svm_decision(x, y, 3, opts)
+    slow, c_slow = reference_svm_decision(x, y, 3, opts)
+    assert c_fast == pytest.approx(c_slow, rel=1e-12)
+    assert torch.allclose(fast, slow, atol=1e-9, rtol=0)
+    in_sample, _ = L.svm_decision(x, y, 3, L.LeadOptions(**SMALL, svm_fit="in_sample", standardize=standardize,
+                                                         svm_gram_products="float64"))
+    assert float((fast - in_sample).abs().max()) > 1e-3  # leaving a sample out does change its decision
+
+
+def test_leave_one_out_needs_the_least_squares_svm():
+    with pytest.raises(ValueError, match="svm_fit"):
+        L.LeadOptions(svm_fit="leave_one_out", svm_loss="squared_hinge")
 
 
 def test_float32_gram_products_stay_close_to_float64():

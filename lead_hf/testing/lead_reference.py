@@ -94,6 +94,8 @@ def reference_svm_decision(features: torch.Tensor, labels: torch.Tensor, num_cla
     if opts.svm_fit == "out_of_fold":
         folds = stratified_folds(features, labels, num_classes, opts.svm_folds, opts.seed).numpy()
         splits = [(folds != f, folds == f) for f in range(opts.svm_folds) if (folds == f).any()]
+    elif opts.svm_fit == "leave_one_out":  # N refits, each without one sample
+        splits = [(np.arange(len(lab)) != i, np.arange(len(lab)) == i) for i in range(len(lab))]
     else:
         splits = [(np.ones(len(lab), bool), np.ones(len(lab), bool))]
     if opts.svm_loss == "least_squares":
