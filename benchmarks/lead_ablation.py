@@ -113,6 +113,17 @@ def subsample(entry, per_class: int, seed: int = 0):
                                logits=None if entry.logits is None else entry.logits[idx])
 
 
+def smallest_class(entries) -> int:
+    """The fewest samples of any class in any entry."""
+    return min(int(np.bincount(np.asarray(e.labels)).min()) for es in entries.values() for e in es)
+
+
+def own_subsets(records) -> bool:
+    """Whether the ground truth fixes the training subset (ft-v2 rows name their train split and its size,
+    which lead_hf.benchmark then extracts whatever max_per_class says)."""
+    return any(r.train_split for r in records)
+
+
 def score_rows(entries, methods, options, device="auto"):
     from lead_hf.benchmark import score_entries
 
@@ -228,10 +239,17 @@ def main(argv=None) -> int:
     for i, spec in enumerate(args.low_data_lead):
         lead_variants[f"lead[{spec}]"] = dict(kv.split("=", 1) for kv in spec.split(",") if kv)
     for m in ([] if args.no_low_data else args.low_data):
-        if m <= (base.max_per_class or 10**9):
+        # the entries hold the fine-tuning subset: max_per_class (v1) or the ground truth's own train_per_class
+        # (v2: 100, lfw_faces 60), so M is drawn from them whenever every class has M; above that only a
+        # ground truth without its own subset can be extracted anew, and any other M is not run
+        if m <= smallest_class(entries):
             sub = {d: [subsample(e, m) for e in es] for d, es in entries.items()}
-        else:
+        elif m > (base.max_per_class or 10**9) and not own_subsets(read_ground_truth(args.ground_truth[0])):
             sub = collect_entries(dataclasses.replace(base, max_per_class=m), log=lambda s: None)
+        else:
+            print(f"low data {m}/class: skipped (above the {smallest_class(entries)} per class the scores see "
+                  "in the fine-tuning subset)", flush=True)
+            continue
         rows = score_rows(sub, [x for x in methods if x != "lead"], {})
         for name, opts in lead_variants.items():
             rows += [{**r, "score": name} for r in score_rows(sub, ["lead"], {"lead": opts})]

@@ -97,3 +97,17 @@ def test_a_label_with_a_pipe_stays_one_table_cell(ablation):
     cells = lambda line: [c for c in re.split(r"(?<!\\)\|", line)[1:-1]]  # noqa: E731
     assert len(cells(row)) == len(cells(header)) == len(cells(rule))
     assert "softmax \\| class_block" in row
+
+
+def test_low_data_draws_from_the_subset_the_scores_see(ablation):
+    """M per class comes from the entries when every class has M; a v2 ground truth fixes its own subset,
+    so an M above it cannot be extracted anew (its 50-per-class row was once the full 100-per-class data)."""
+    from types import SimpleNamespace
+
+    from lead_hf.ground_truth import GroundTruth
+
+    entries = {"a": [SimpleNamespace(labels=np.array([0] * 60 + [1] * 40))],
+               "b": [SimpleNamespace(labels=np.array([0, 1, 2] * 100))]}
+    assert ablation.smallest_class(entries) == 40
+    assert ablation.own_subsets([GroundTruth(accuracy=0.9, train_split="train", train_per_class=100)])
+    assert not ablation.own_subsets([GroundTruth(accuracy=0.9)])
