@@ -133,6 +133,18 @@ def score_rows(entries, methods, options, device="auto"):
     return rows
 
 
+def paired_vs_default(default_rows, rows, truth: dict, datasets) -> dict | None:
+    """{"ci95": [lo, hi], "p_better"} of (this setting's mean weighted tau over ``datasets``) minus the
+    default's, both read on the same bootstrap draws of models (first ground truth only)."""
+    from lead_hf.benchmark import paired_difference_ci
+    from lead_hf.ground_truth import dataset_key
+
+    mapped = [{**r, "score": name, "accuracy": truth[dataset_key(r["dataset"])][r["model"]]}
+              for name, rs in (("default", default_rows), ("setting", rows)) for r in rs
+              if dataset_key(r["dataset"]) in datasets and r["model"] in truth.get(dataset_key(r["dataset"]), {})]
+    return paired_difference_ci(mapped, "default", min_models=3).get("setting")
+
+
 def agreement_per_truth(rows, truths: dict[str, dict]):
     """{truth label: (per_dataset, summary)}: the same score values against each ground truth."""
     from lead_hf.benchmark import agreement_tables
@@ -225,10 +237,17 @@ def main(argv=None) -> int:
     grid = [row for row in ablation_grid(args.grid)
             if not any(k in row[1] for k in args.skip)
             and (not args.only or row[0] == "default" or any(k in row[1] or k in row[0] for k in args.only))]
+    default_rows = None
     for group, label, opts in grid:
         start = time.time()
-        tables = agreement_per_truth(score_rows(entries, ["lead"], {"lead": opts}), truths)
+        rows = score_rows(entries, ["lead"], {"lead": opts})
+        tables = agreement_per_truth(rows, truths)
         row = table_row(group, label, opts, "lead", tables, args.choose, args.confirm)
+        if group == "default":
+            default_rows = rows
+        elif default_rows is not None:
+            for half, half_datasets in (("choose", args.choose), ("confirm", args.confirm)):
+                row[f"{half}_vs_default"] = paired_vs_default(default_rows, rows, first, half_datasets)
         table.append(row)
         print(f"{group:18s} {label:62s} choose {row['choose']:+.3f} confirm {row['confirm']:+.3f} "
               f"({time.time() - start:.0f}s)", flush=True)
@@ -291,15 +310,24 @@ def choose(table) -> dict[str, str]:
     return out
 
 
+def paired_cell(diff: dict | None) -> str:
+    if not diff:
+        return "-"
+    lo, hi = diff["ci95"]
+    return f"[{lo:+.2f}, {hi:+.2f}] {diff['p_better']:.2f}"
+
+
 def render(table, chosen, args, names, missing, truths) -> str:
     head = ["option", "setting", "score", *names,
             *(f"{h} {t}" for t in truths for h in ("CHOOSE", "CONFIRM")), "mean CHOOSE", "mean CONFIRM",
-            "s / model"]
+            "CHOOSE - default [95% CI] P(>)", "CONFIRM - default [95% CI] P(>)", "s / model"]
     lines = [f"CHOOSE datasets: {', '.join(args.choose)}; CONFIRM datasets: {', '.join(args.confirm)}"
              + (f" (no ground truth yet: {', '.join(missing)})" if missing else ""),
              f"Ground truths: {', '.join(args.ground_truth)}; zoo: {args.zoo}", "",
              "Weighted Kendall tau with the fine-tuned accuracies. Per dataset: the mean over the ground truths. "
-             "mean CHOOSE / CONFIRM: over the datasets and the ground truths. * = best on CHOOSE in its group.",
+             "mean CHOOSE / CONFIRM: over the datasets and the ground truths. * = best on CHOOSE in its group. "
+             "X - default: the setting's mean weighted tau minus the default's on the same bootstrap draws of "
+             "models (1000, first ground truth), its 95% interval and the share of draws where it is higher.",
              "", "| " + " | ".join(head) + " |", "|---|---|---|" + "---:|" * (len(head) - 3)]
     fmt = lambda v: "-" if v is None or v != v else f"{v:+.3f}"  # noqa: E731
     for r in table:
@@ -310,7 +338,8 @@ def render(table, chosen, args, names, missing, truths) -> str:
             per_ds.append(fmt(float(np.mean(vals))) if vals else "-")
         cells = [r["group"], r["setting"] + mark, r["score"], *per_ds,
                  *(fmt(r.get(f"{h}@{t}")) for t in truths for h in ("choose", "confirm")),
-                 fmt(r["choose"]), fmt(r["confirm"]), f"{r['seconds']:.3f}"]
+                 fmt(r["choose"]), fmt(r["confirm"]),
+                 *(paired_cell(r.get(f"{h}_vs_default")) for h in ("choose", "confirm")), f"{r['seconds']:.3f}"]
         # candidate labels hold " | " between their parts: escaped, so that they stay one cell
         lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
     return "\n".join(lines) + "\n"

@@ -266,6 +266,27 @@ def test_bootstrap_interval_covers_the_estimate_and_is_tight_for_a_perfect_ranki
     assert bootstrap_ci(noisy, draws=0) == {}
 
 
+def test_paired_difference_separates_what_the_two_intervals_cannot():
+    """Two noisy scores whose intervals overlap, one of them the other plus a consistent improvement: the
+    paired difference is read on the same draws, so it is positive in every draw; a score against itself
+    (a copy under another name) differs by exactly 0."""
+    from lead_hf.benchmark import bootstrap_ci, paired_difference_ci
+
+    acc = np.linspace(0.2, 0.9, 14)
+    rng = np.random.default_rng(2)
+    noise = rng.normal(scale=0.25, size=acc.size)
+    base = _rows(acc + noise, acc, "base")
+    better = _rows(acc + 0.5 * noise, acc, "better")  # the same errors, halved: ranks at least as well
+    copy = _rows(acc + noise, acc, "copy")
+    rows = base + better + copy
+    ci = bootstrap_ci(rows, draws=300, seed=0)
+    assert ci["better"][0] < ci["base"][1]  # the separate intervals overlap
+    diff = paired_difference_ci(rows, "base", draws=300, seed=0)
+    assert diff["copy"]["ci95"] == [0.0, 0.0] and diff["copy"]["p_better"] == 0.0
+    assert diff["better"]["ci95"][0] >= 0 and diff["better"]["p_better"] > 0.5
+    assert paired_difference_ci(rows, "missing", draws=10) == {}
+
+
 def test_ground_truth_table_reads_seeds_and_protocol_fields(tmp_path):
     (tmp_path / "digits.csv").write_text(
         "model,dataset,accuracy,accuracy_std,seed_accuracies,best_lr,lr_grid,image_size,train_split,"
