@@ -122,6 +122,9 @@ class BenchmarkResult:
     """score -> [low, high]: 95% bootstrap interval of the mean weighted tau, resampling models."""
     protocol: str = ""
     """The fine-tuning protocol of the ground truth (ft-v1, ft-v2, or what its files say)."""
+    vs_top: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """score -> {"ci95", "p_better"}: its mean weighted tau minus the top score's, on the same bootstrap
+    draws (``paired_difference_ci``): whether the top score is really ahead of it."""
 
 
 # ------------------------------------------------------------------------------------ inputs
@@ -329,10 +332,12 @@ def _interval(values: np.ndarray, level: float) -> list[float] | None:
 
 
 def bootstrap_ci(rows: list[dict[str, Any]], draws: int = 1000, seed: int = 0, min_models: int = 2,
-                 level: float = 0.95) -> dict[str, list[float]]:
-    """score -> [low, high] of the mean (over datasets) weighted tau over the draws of ``bootstrap_draws``."""
+                 level: float = 0.95, means: dict[str, np.ndarray] | None = None) -> dict[str, list[float]]:
+    """score -> [low, high] of the mean (over datasets) weighted tau over the draws of ``bootstrap_draws``
+    (``means``: those draws, when the caller has them)."""
     out = {}
-    for method, means in bootstrap_draws(rows, draws, seed, min_models).items():
+    means = bootstrap_draws(rows, draws, seed, min_models) if means is None else means
+    for method, means in means.items():
         interval = _interval(means, level)
         if interval is not None:
             out[method] = interval
@@ -340,12 +345,13 @@ def bootstrap_ci(rows: list[dict[str, Any]], draws: int = 1000, seed: int = 0, m
 
 
 def paired_difference_ci(rows: list[dict[str, Any]], reference: str, draws: int = 1000, seed: int = 0,
-                         min_models: int = 2, level: float = 0.95) -> dict[str, dict[str, Any]]:
+                         min_models: int = 2, level: float = 0.95,
+                         means: dict[str, np.ndarray] | None = None) -> dict[str, dict[str, Any]]:
     """score -> {"ci95": [low, high] of its mean weighted tau minus ``reference``'s, "p_better": the share
     of draws where it is higher}, both scores read on the same resampled models of every draw. The
     difference between two scores is far better determined than either interval alone suggests, because
     the models that make both rank badly are drawn together."""
-    means = bootstrap_draws(rows, draws, seed, min_models)
+    means = bootstrap_draws(rows, draws, seed, min_models) if means is None else means
     if reference not in means:
         return {}
     out = {}
@@ -374,7 +380,7 @@ def fidelity_document(result: BenchmarkResult) -> dict[str, Any]:
         "scores": {m: {"mean_wtau": result.summary[m]["weighted_tau"],
                        "per_dataset": {dataset_key(d): result.per_dataset[d][m]["weighted_tau"]
                                        for d in result.per_dataset if m in result.per_dataset[d]},
-                       "ci95": result.ci95.get(m)}
+                       "ci95": result.ci95.get(m), "minus_top": result.vs_top.get(m)}
                    for m in sorted(result.summary, key=lambda k: -result.summary[k]["weighted_tau"])},
         "bootstrap": {"draws": result.options.get("bootstrap"), "seed": result.options.get("seed"),
                       "over": "models, per dataset, with replacement"},
@@ -392,11 +398,13 @@ def protocol_of(entries: dict[str, list[Entry]]) -> str:
 def markdown(result: BenchmarkResult, title: str = "Selection fidelity") -> str:
     datasets = list(result.per_dataset)
     methods = sorted(result.summary, key=lambda m: -result.summary[m]["weighted_tau"])
-    head = ["score", *(dataset_key(d) for d in datasets), "mean wtau", "95% CI", "min wtau", "mean tau",
-            "mean pearson", "mean regret", "s / model"]
+    head = ["score", *(dataset_key(d) for d in datasets), "mean wtau", "95% CI", "minus top: 95% CI, P(>)",
+            "min wtau", "mean tau", "mean pearson", "mean regret", "s / model"]
     lines = [f"### {title}", "",
              "Weighted Kendall tau per dataset (scipy.stats.weightedtau defaults), then means over datasets; "
-             "95% CI = bootstrap interval of the mean, resampling models; regret = top-1 relative regret "
+             "95% CI = bootstrap interval of the mean, resampling models; minus top = the score's mean minus "
+             "the top score's on the same draws (its 95% interval, and the share of draws where it is higher: "
+             "an interval below 0 means the top score is really ahead); regret = top-1 relative regret "
              "(0 = the top-scored model is the best fine-tuned one)."
              + (f" Protocol: {result.protocol}." if result.protocol else ""), "",
              "| " + " | ".join(head) + " |", "|" + "---|" + "---:|" * (len(head) - 1)]
@@ -405,14 +413,16 @@ def markdown(result: BenchmarkResult, title: str = "Selection fidelity") -> str:
         ci = result.ci95.get(m)
         cells = [m] + [f"{result.per_dataset[d][m]['weighted_tau']:.3f}" if m in result.per_dataset[d] else "-"
                        for d in datasets]
+        diff = result.vs_top.get(m)
         cells += [f"{s['weighted_tau']:.3f}", f"[{ci[0]:.2f}, {ci[1]:.2f}]" if ci else "-",
+                  f"[{diff['ci95'][0]:+.2f}, {diff['ci95'][1]:+.2f}], {diff['p_better']:.2f}" if diff else "-",
                   f"{s['min_weighted_tau']:.3f}", f"{s['kendall_tau']:.3f}",
                   f"{s['pearson']:.3f}", f"{s['top1_regret']:.3f}", f"{s['seconds']:.3f}"]
         lines.append("| " + " | ".join(cells) + " |")
     if result.noise_ceiling:
         nc = result.noise_ceiling
         cells = ["*noise ceiling*"] + [f"{nc[d]:.3f}" if d in nc else "-" for d in datasets]
-        cells += [f"{np.mean(list(nc.values())):.3f}"] + [""] * 6
+        cells += [f"{np.mean(list(nc.values())):.3f}"] + [""] * 7
         lines.append("| " + " | ".join(cells) + " |")
         lines += ["", "Noise ceiling: weighted tau between the two halves of the fine-tuning seeds (mean over the "
                   "ways to split them), i.e. how well the ground truth agrees with itself."]
@@ -522,9 +532,12 @@ def run_benchmark(opts: BenchmarkOptions, log=print, entries: dict[str, list[Ent
         rows += score_entries(es, methods, score_opts, opts.device)
     per_dataset, summary = agreement_tables(rows, opts.min_models)
     ceiling = {ds: v for ds, v in ((ds, noise_ceiling(es)) for ds, es in entries.items()) if v is not None}
+    draws = bootstrap_draws(rows, opts.bootstrap, opts.seed, opts.min_models)
+    top = max(summary, key=lambda m: summary[m]["weighted_tau"]) if summary else None
     return BenchmarkResult(per_dataset, summary, rows, dataclasses.asdict(opts), noise_ceiling=ceiling,
-                           ci95=bootstrap_ci(rows, opts.bootstrap, opts.seed, opts.min_models),
-                           protocol=protocol_of(entries))
+                           ci95=bootstrap_ci(rows, means=draws),
+                           protocol=protocol_of(entries),
+                           vs_top=paired_difference_ci(rows, top, means=draws) if top else {})
 
 
 def fidelity_file_name(name: str) -> str:

@@ -99,6 +99,11 @@ def test_outputs_written(feature_tree):
         assert set(got["per_dataset"]) == {"alpha", "beta"}
         assert got["ci95"][0] - 1e-12 <= got["mean_wtau"] <= got["ci95"][1] + 1e-12
     assert fid["noise_ceiling"] == {}  # this ground truth has no seeds
+    (top,) = [m for m in ("logme", "hscore") if fid["scores"][m]["minus_top"] is None]  # the reference
+    other = ({"logme", "hscore"} - {top}).pop()
+    assert res.summary[other]["weighted_tau"] <= res.summary[top]["weighted_tau"]
+    lo, hi = fid["scores"][other]["minus_top"]["ci95"]
+    assert lo <= hi and lo <= 1e-12 and 0 <= fid["scores"][other]["minus_top"]["p_better"] <= 1
     doc = json.loads((feature_tree / "out" / "bench.json").read_text())
     assert doc["schema"] == "lead-hf/benchmark/v1" and "logme" in doc["summary"]
     md = (feature_tree / "out" / "bench.md").read_text()
