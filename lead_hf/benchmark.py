@@ -387,6 +387,31 @@ def fidelity_document(result: BenchmarkResult) -> dict[str, Any]:
     }
 
 
+def fidelity_table(doc: dict[str, Any]) -> str:
+    """The Markdown table of a ``fidelity.json`` document, as the README shows it: per dataset the weighted
+    tau (its model count in the header), the mean, its 95% interval, the paired difference to the top
+    score, and the noise ceiling. ``python -m lead_hf.benchmark FIDELITY_JSON`` prints it."""
+    datasets = doc["datasets"]
+    counts = doc.get("models_per_dataset", {})
+    head = ["score", *(f"{d} ({len(counts[d])})" if d in counts else d for d in datasets), "mean wtau",
+            "95% CI", "minus top: 95% CI, P(>)"]
+    lines = ["| " + " | ".join(head) + " |", "|---|" + "---:|" * (len(head) - 1)]
+    top = max(doc["scores"], key=lambda m: doc["scores"][m]["mean_wtau"]) if doc["scores"] else None
+    for name, s in doc["scores"].items():
+        per = s["per_dataset"]
+        ci, diff = s.get("ci95"), s.get("minus_top")
+        cells = [name, *(f"{per[d]:.3f}" if d in per else "-" for d in datasets), f"{s['mean_wtau']:.3f}",
+                 f"[{ci[0]:.2f}, {ci[1]:.2f}]" if ci else "-",
+                 f"[{diff['ci95'][0]:+.2f}, {diff['ci95'][1]:+.2f}], {diff['p_better']:.2f}" if diff else ("top" if name == top else "-")]
+        lines.append("| " + " | ".join(cells) + " |")
+    nc = doc.get("noise_ceiling") or {}
+    if nc:
+        cells = ["*noise ceiling*", *(f"{nc[d]:.3f}" if d in nc else "-" for d in datasets),
+                 f"{np.mean(list(nc.values())):.3f}", "", ""]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
 def protocol_of(entries: dict[str, list[Entry]]) -> str:
     """The protocol names (first word of the ground truth's protocol column), e.g. 'ft-v2'."""
     names = sorted({e.protocol.split()[0] for es in entries.values() for e in es if e.protocol})
@@ -560,3 +585,10 @@ def write_outputs(result: BenchmarkResult, folder, name: str = "benchmark", char
     if chart:
         paths.append(write_chart(result, folder / f"{name}.png"))
     return paths
+
+
+if __name__ == "__main__":  # python -m lead_hf.benchmark FIDELITY_JSON: the README's table of it
+    import json
+    import sys
+
+    print(fidelity_table(json.loads(Path(sys.argv[1]).read_text())), end="")
