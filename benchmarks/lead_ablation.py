@@ -257,16 +257,18 @@ def main(argv=None) -> int:
     lead_variants = {"lead": {}}
     for i, spec in enumerate(args.low_data_lead):
         lead_variants[f"lead[{spec}]"] = dict(kv.split("=", 1) for kv in spec.split(",") if kv)
+    smallest = smallest_class(entries)
+    fixed_subsets = own_subsets(read_ground_truth(args.ground_truth[0]))
     for m in ([] if args.no_low_data else args.low_data):
         # the entries hold the fine-tuning subset: max_per_class (v1) or the ground truth's own train_per_class
         # (v2: 100, lfw_faces 60), so M is drawn from them whenever every class has M; above that only a
         # ground truth without its own subset can be extracted anew, and any other M is not run
-        if m <= smallest_class(entries):
+        if m <= smallest:
             sub = {d: [subsample(e, m) for e in es] for d, es in entries.items()}
-        elif m > (base.max_per_class or 10**9) and not own_subsets(read_ground_truth(args.ground_truth[0])):
+        elif m > (base.max_per_class or 10**9) and not fixed_subsets:
             sub = collect_entries(dataclasses.replace(base, max_per_class=m), log=lambda s: None)
         else:
-            print(f"low data {m}/class: skipped (above the {smallest_class(entries)} per class the scores see "
+            print(f"low data {m}/class: skipped (above the {smallest} per class the scores see "
                   "in the fine-tuning subset)", flush=True)
             continue
         rows = score_rows(sub, [x for x in methods if x != "lead"], {})

@@ -337,8 +337,8 @@ def bootstrap_ci(rows: list[dict[str, Any]], draws: int = 1000, seed: int = 0, m
     (``means``: those draws, when the caller has them)."""
     out = {}
     means = bootstrap_draws(rows, draws, seed, min_models) if means is None else means
-    for method, means in means.items():
-        interval = _interval(means, level)
+    for method, per_draw in means.items():
+        interval = _interval(per_draw, level)
         if interval is not None:
             out[method] = interval
     return out
@@ -349,8 +349,8 @@ def paired_difference_ci(rows: list[dict[str, Any]], reference: str, draws: int 
                          means: dict[str, np.ndarray] | None = None) -> dict[str, dict[str, Any]]:
     """score -> {"ci95": [low, high] of its mean weighted tau minus ``reference``'s, "p_better": the share
     of draws where it is higher}, both scores read on the same resampled models of every draw. The
-    difference between two scores is far better determined than either interval alone suggests, because
-    the models that make both rank badly are drawn together."""
+    difference between two scores can be better determined than their two intervals suggest, because the
+    models that make both rank badly are drawn together."""
     means = bootstrap_draws(rows, draws, seed, min_models) if means is None else means
     if reference not in means:
         return {}
