@@ -588,7 +588,13 @@ def write_outputs(result: BenchmarkResult, folder, name: str = "benchmark", char
 
 
 if __name__ == "__main__":  # python -m lead_hf.benchmark FIDELITY_JSON: the README's table of it
+    import argparse
     import json
-    import sys
 
-    print(fidelity_table(json.loads(Path(sys.argv[1]).read_text())), end="")
+    parser = argparse.ArgumentParser(prog="python -m lead_hf.benchmark",
+                                     description="Print the Markdown table of a fidelity.json (as the README shows it).")
+    parser.add_argument("fidelity_json", type=Path, help="e.g. benchmarks/results/benchmark_v2_fidelity.json")
+    path = parser.parse_args().fidelity_json
+    if not path.is_file():
+        parser.error(f"{path}: no such file (lead-hf benchmark writes <name>_fidelity.json next to its table)")
+    print(fidelity_table(json.loads(path.read_text())), end="")
