@@ -6,6 +6,7 @@ tests run real subprocesses with a temporary HF_HOME, so the developer's own cac
 from __future__ import annotations
 
 import json
+import re
 import os
 import subprocess
 import sys
@@ -20,6 +21,7 @@ import lead_hf
 from lead_hf.evaluate_metric import install as metric_install
 from lead_hf.evaluate_metric import support as metric_support
 from lead_hf.scores import registry
+from lead_hf.scores.lead import LeadOptions
 
 from helpers import within_ulps
 
@@ -71,7 +73,8 @@ def test_value_equals_compute_score(metric):
     out = metric.compute(predictions=x, references=y, **SMALL)
     assert out["lead"] == within_ulps(expected(x, y, **SMALL))
     assert (out["method"], out["num_samples"], out["num_classes"], out["feature_dim"]) == ("lead", 45, 3, 12)
-    assert out["options"]["head_widths"] == (32, 32) and out["options"]["t"] == 1.0
+    # the options echo what was passed, and the library's default for what was not
+    assert out["options"]["head_widths"] == (32, 32) and out["options"]["t"] == LeadOptions().t
     assert 0.0 <= out["details"]["svm_accuracy"] <= 1.0 and out["seconds"] >= 0
     json.dumps(out)  # evaluate.save writes results as JSON
 
@@ -453,3 +456,20 @@ def test_the_card_names_every_lead_option_and_detail():
     details = lead_hf.compute_score("lead", x, y, svm_probability="temperature", head_widths=(16,)).details
     missing = [key for key in details if f"`{key}`" not in card]
     assert not missing, f"metrics/lead/README.md does not describe the LEAD details {missing}"
+
+
+def test_card_examples_print_what_the_card_says(modules_cache, tmp_path, monkeypatch):
+    """The `>>>` examples of metrics/lead/README.md run as doctests, so their values follow the defaults."""
+    import doctest
+    # a fence line would read as expected output: blank it, as the end of an example
+    card = re.sub(r"(?m)^```.*$", "", (REPO / "metrics" / "lead" / "README.md").read_text())
+    real_load = evaluate.load
+    # the card loads by name (after the set-up step); the test loads this checkout's copy by path
+    monkeypatch.setattr(evaluate, "load", lambda name, **kw: real_load(
+        str(METRIC_DIR) if name == "lead" else name, cache_dir=str(tmp_path / "card"), **kw))
+    test = doctest.DocTestParser().get_doctest(card, {}, "metrics/lead/README.md",
+                                               str(METRIC_DIR / "README.md"), 0)
+    assert len(test.examples) >= 10, "the card's examples were not found"
+    runner, report = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS), []
+    runner.run(test, out=report.append)
+    assert runner.summarize(verbose=False).failed == 0, "".join(report)

@@ -388,7 +388,8 @@ def test_global_rate_ablation_uses_one_rate():
     r = lead_hf.compute_score("lead", x, y, **SMALL, class_aware=False)
     assert len(set(np.round(r.details["rates"], 12))) == 1
     r2 = lead_hf.compute_score("lead", x, y, **SMALL)
-    assert np.mean(r2.details["rates"]) == pytest.approx(1.0)  # class_mean normalisation
+    # class_mean normalisation: rate_k = eta t lambda_k / mean_j lambda_j, so the rates average eta t
+    assert np.mean(r2.details["rates"]) == pytest.approx(r2.options["eta"] * r2.options["t"])
 
 
 @pytest.mark.parametrize("evolution", ["class_block", "full_kernel"])

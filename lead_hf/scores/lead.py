@@ -40,8 +40,10 @@ PROBABILITY_FLOOR = 1e-6
 
 @dataclass
 class LeadOptions(Constrained):
-    t: float = 1.0
-    """Time coefficient of the evolution (with eta_normalization=lambda_max: a number of gradient steps)."""
+    t: float = 0.3
+    """Time coefficient of the evolution (with eta_normalization=lambda_max: a number of gradient steps).
+    0.3 by the declared CHOOSE/CONFIRM rule on benchmark v2 (docs/benchmark.md section 5); the paper's 1
+    pushes every model's state further towards the labels and loses ranking signal."""
     samples_per_class: int = 64
     """S: samples per class for the class-aware NTK (all of a class when it has fewer)."""
     head_widths: tuple[int, ...] = (1024, 2048)
