@@ -31,6 +31,9 @@ def _num(value, unit: float, decimals: int) -> str:
     return "-" if value is None else f"{value / unit:.{decimals}f}"
 
 
+PAIRED_LEAD = 0.95  # P(best) from which overlapping intervals are reported as a likely (paired) lead
+
+
 def overlap_note(results: RankingResults) -> str | None:
     """In plain words, whether the primary score tells the two best models apart (their 95% bootstrap
     intervals overlap or not), with their P(best); None without a bootstrap or with fewer than 2 models."""
@@ -41,6 +44,12 @@ def overlap_note(results: RankingResults) -> str | None:
     (a, b), (ia, ib) = top, (top[0].intervals[primary], top[1].intervals[primary])
     p = lambda m: f"P(best) {m.p_best.get(primary, 0.0):.2f}"  # noqa: E731
     if ia[0] <= ib[1] and ib[0] <= ia[1]:
+        # P(best) compares the models on the same resamples (paired), so it can separate two models whose
+        # separate intervals overlap because both move with the resample
+        if a.p_best.get(primary, 0.0) >= PAIRED_LEAD:
+            return (f"The top two by {primary}, {a.model} ({p(a)}) and {b.model} ({p(b)}), have overlapping "
+                    f"95% bootstrap intervals, but on the same resamples {a.model} scores highest in "
+                    f"{a.p_best[primary]:.0%} of the draws: likely ahead, not certainly.")
         return (f"The top two by {primary}, {a.model} ({p(a)}) and {b.model} ({p(b)}), have overlapping 95% "
                 "bootstrap intervals: this data cannot tell them apart, so treat them as tied.")
     return (f"{a.model} is ahead of {b.model} by {primary} beyond the 95% bootstrap intervals "

@@ -372,15 +372,16 @@ def test_a_model_whose_weights_differ_from_the_ground_truths_is_skipped(tmp_path
     assert any("sha256:0000" in line and "skipped" in line for line in logs)
 
 
-def test_the_readme_benchmark_table_is_the_committed_fidelity_json():
-    """The README's benchmark v2 table is rendered from benchmarks/results/benchmark_v2_fidelity.json
+@pytest.mark.parametrize("name", ["benchmark_v2_fidelity.json", "benchmark_v2_17members_fidelity.json"])
+def test_the_readme_benchmark_table_is_the_committed_fidelity_json(name):
+    """The README's benchmark v2 tables are rendered from benchmarks/results/<name>
     (python -m lead_hf.benchmark FILE), so the two cannot drift apart."""
     from lead_hf.benchmark import fidelity_table
 
     root = Path(__file__).resolve().parents[1]
-    doc = json.loads((root / "benchmarks" / "results" / "benchmark_v2_fidelity.json").read_text())
+    doc = json.loads((root / "benchmarks" / "results" / name).read_text())
     table = fidelity_table(doc)
     assert table.count("\n") == len(doc["scores"]) + 2 + bool(doc["noise_ceiling"])
     assert table in (root / "README.md").read_text(), \
-        "README.md's benchmark v2 table differs from benchmark_v2_fidelity.json: paste the output of " \
-        "`python -m lead_hf.benchmark benchmarks/results/benchmark_v2_fidelity.json`"
+        f"README.md's benchmark v2 table differs from {name}: paste the output of " \
+        f"`python -m lead_hf.benchmark benchmarks/results/{name}`"
