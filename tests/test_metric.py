@@ -6,8 +6,8 @@ tests run real subprocesses with a temporary HF_HOME, so the developer's own cac
 from __future__ import annotations
 
 import json
-import re
 import os
+import re
 import subprocess
 import sys
 import textwrap

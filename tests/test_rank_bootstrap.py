@@ -99,12 +99,17 @@ def test_a_clearly_separated_model_is_best_in_almost_every_draw():
     assert note.startswith("separated is ahead of noise") and "P(best) 1.00" in note
 
 
-def test_overlapping_top_two_are_called_tied_everywhere(tmp_path):
+def _twin_ranking():
+    """Two nearly identical models ranked by LogME with 20 shared bootstrap draws."""
     feats, labels = gaussian_classes(num_classes=3, per_class=12, dim=6, separation=1.0, seed=0)
     twin = feats + 1e-3 * np.random.default_rng(1).normal(size=feats.shape)  # nearly the same model
     draws = bootstrap_indices(labels, 20, seed=0)
-    r = _ranking([_row("a", "logme", _out(feats, labels), draws), _row("b", "logme", _out(twin, labels), draws)],
-                 "logme")
+    return _ranking([_row("a", "logme", _out(feats, labels), draws), _row("b", "logme", _out(twin, labels), draws)],
+                    "logme")
+
+
+def test_overlapping_top_two_are_called_tied_everywhere(tmp_path):
+    r = _twin_ranking()
     note = overlap_note(r)
     assert "overlapping 95% bootstrap intervals" in note and "cannot tell them apart" in note
     assert 0.1 < r.models[0].p_best["logme"] < 0.9
@@ -113,16 +118,19 @@ def test_overlapping_top_two_are_called_tied_everywhere(tmp_path):
     lo, hi = r.models[0].intervals["logme"]
     assert f"[{lo:.4f}, {hi:.4f}]" in table
     assert note in markdown_report(r)
+    header, first = csv_text(r).splitlines()[:2]
+    assert "logme_ci_low,logme_ci_high,logme_p_best" in header
+    # the results file keeps draws, intervals and P(best), and a reload recomputes the same
+    again = RankingResults.from_dict(json.loads(json.dumps(r.to_dict())))
+    assert again.schema == "lead-hf/results/v2"
+    compute_uncertainty(again)
+    assert [m.p_best for m in again.models] == [m.p_best for m in r.models]
 
 
 def test_overlapping_intervals_with_a_paired_lead_say_likely_ahead():
     """Two models that move together with the resample: their intervals overlap, but the first is higher
     on every shared resample, which P(best) (paired) shows and the note says."""
-    feats, labels = gaussian_classes(num_classes=3, per_class=12, dim=6, separation=1.0, seed=0)
-    twin = feats + 1e-3 * np.random.default_rng(1).normal(size=feats.shape)
-    draws = bootstrap_indices(labels, 20, seed=0)
-    r = _ranking([_row("a", "logme", _out(feats, labels), draws), _row("b", "logme", _out(twin, labels), draws)],
-                 "logme")
+    r = _twin_ranking()
     first, second = r.sorted_models()[:2]
     # b becomes a copy of a lowered by a constant smaller than the intervals' width: behind in every draw
     gap = 0.1 * (first.intervals["logme"][1] - first.intervals["logme"][0])
@@ -133,13 +141,6 @@ def test_overlapping_intervals_with_a_paired_lead_say_likely_ahead():
     note = overlap_note(r)
     assert "overlapping 95% bootstrap intervals" in note and "likely ahead" in note and "100%" in note
     assert "cannot tell them apart" not in note
-    header, first = csv_text(r).splitlines()[:2]
-    assert "logme_ci_low,logme_ci_high,logme_p_best" in header
-    # the results file keeps draws, intervals and P(best), and a reload recomputes the same
-    again = RankingResults.from_dict(json.loads(json.dumps(r.to_dict())))
-    assert again.schema == "lead-hf/results/v2"
-    compute_uncertainty(again)
-    assert [m.p_best for m in again.models] == [m.p_best for m in r.models]
 
 
 def test_interval_is_the_draws_spread_centred_on_the_value():
