@@ -193,7 +193,7 @@ def main(argv=None) -> int:
                       f"## Extraction, embedded:digits, {args.num_images} images, batch {args.batch_size}", "",
                       *ext, ""])
     out = Path(args.out) if args.out else Path(__file__).resolve().parent / "results" / f"gpu_{args.device.replace(':', '')}.md"
-    from lead_hf.io import atomic_path
+    from lead_hf.utils.io import atomic_path
 
     out.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(out) as tmp:

@@ -102,7 +102,7 @@ def main() -> int:
             raw.append(dict(n=n, d=d, k=k, runs=runs))
             lines.append(f"| {n} | {d} | " + " | ".join(f"{med[p]:.2f}" for p in PIECES) + " |")
             print(lines[-1], flush=True)
-    from lead_hf.io import write_json_atomic, write_text_atomic
+    from lead_hf.utils.io import write_json_atomic, write_text_atomic
     write_text_atomic(args.out, "\n".join(lines) + "\n")
     if args.json:
         write_json_atomic(args.json, raw)
@@ -140,7 +140,7 @@ def end_to_end(args) -> int:
         raw.append(dict(variant=name, options=opts, lead=runs, logme=logme))
         lines.append(f"| {name} | {t:.2f} | {tl:.2f} | {t / tl:.2f} | {max(r['peak_rss_mb'] for r in runs):.0f} |")
         print(lines[-1], flush=True)
-    from lead_hf.io import write_json_atomic, write_text_atomic
+    from lead_hf.utils.io import write_json_atomic, write_text_atomic
     out = Path(args.out).with_name(Path(args.out).stem + "_end_to_end.md")
     write_text_atomic(out, "\n".join(lines) + "\n")
     if args.json:

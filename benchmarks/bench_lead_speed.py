@@ -76,7 +76,7 @@ if cfg["impl"] != "reference":
 before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 start = time.perf_counter()
 if cfg["impl"] == "reference":
-    from lead_hf.testing.lead_reference import reference_lead
+    from tests.support.lead_reference import reference_lead
     value = reference_lead(feats, labels, LeadOptions(**cfg["options"]), svm_tol=1e-4)  # LinearSVC's default
 else:
     value = lead_hf.score(cfg["impl"], feats, labels, device=cfg["device"], **cfg["options"])
@@ -219,7 +219,7 @@ def main() -> None:
                 print(f"| {name} | {d} | {k} | {fast['seconds']:.2f} | {ref['seconds']:.1f} | "
                       f"{ref['seconds'] / fast['seconds']:.0f}x | {abs(fast['value'] - ref['value']):.1e} |", flush=True)
     if args.json:
-        from lead_hf.io import write_json_atomic
+        from lead_hf.utils.io import write_json_atomic
         write_json_atomic(args.json, raw)
 
 

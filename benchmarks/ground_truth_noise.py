@@ -19,9 +19,9 @@ HERE = Path(__file__).resolve().parent
 
 
 def main(argv=None) -> int:
-    from lead_hf.agreement import agreement
-    from lead_hf.ground_truth import accuracy_table, read_ground_truth
-    from lead_hf.io import write_text_atomic
+    from lead_hf.results.agreement import agreement
+    from lead_hf.results.ground_truth import accuracy_table, read_ground_truth
+    from lead_hf.utils.io import write_text_atomic
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--a", default=str(HERE / "ground_truth"))

@@ -137,7 +137,7 @@ def paired_vs_default(default_rows, rows, truth: dict, datasets) -> dict | None:
     """{"ci95": [lo, hi], "p_better"} of (this setting's mean weighted tau over ``datasets``) minus the
     default's, both read on the same bootstrap draws of models (first ground truth only)."""
     from lead_hf.benchmark import paired_difference_ci
-    from lead_hf.ground_truth import dataset_key
+    from lead_hf.results.ground_truth import dataset_key
 
     mapped = [{**r, "score": name, "accuracy": truth[dataset_key(r["dataset"])][r["model"]]}
               for name, rs in (("default", default_rows), ("setting", rows)) for r in rs
@@ -148,7 +148,7 @@ def paired_vs_default(default_rows, rows, truth: dict, datasets) -> dict | None:
 def agreement_per_truth(rows, truths: dict[str, dict]):
     """{truth label: (per_dataset, summary)}: the same score values against each ground truth."""
     from lead_hf.benchmark import agreement_tables
-    from lead_hf.ground_truth import dataset_key
+    from lead_hf.results.ground_truth import dataset_key
 
     out = {}
     for label, truth in truths.items():
@@ -159,7 +159,7 @@ def agreement_per_truth(rows, truths: dict[str, dict]):
 
 
 def table_row(group, label, opts, method, tables, choose, confirm) -> dict:
-    from lead_hf.ground_truth import dataset_key
+    from lead_hf.results.ground_truth import dataset_key
 
     row = {"group": group, "setting": label, "options": opts, "score": method}
     halves = {"choose": [], "confirm": []}
@@ -186,8 +186,8 @@ def table_row(group, label, opts, method, tables, choose, confirm) -> dict:
 def main(argv=None) -> int:
     from lead_hf import available_scores
     from lead_hf.benchmark import BenchmarkOptions, collect_entries
-    from lead_hf.ground_truth import accuracy_table, read_ground_truth
-    from lead_hf.io import write_json_atomic, write_text_atomic
+    from lead_hf.results.ground_truth import accuracy_table, read_ground_truth
+    from lead_hf.utils.io import write_json_atomic, write_text_atomic
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--choose", nargs="+", default=list(CHOOSE))

@@ -28,10 +28,10 @@ def main(argv=None) -> int:
     import torch
     from scipy import stats
 
-    from lead_hf.agreement import agreement
+    from lead_hf.results.agreement import agreement
     from lead_hf.benchmark import BenchmarkOptions, collect_entries, score_entries
-    from lead_hf.ground_truth import by_dataset, dataset_key, read_ground_truth
-    from lead_hf.io import write_text_atomic
+    from lead_hf.results.ground_truth import by_dataset, dataset_key, read_ground_truth
+    from lead_hf.utils.io import write_text_atomic
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--ground-truth", nargs="+", default=[str(HERE / "ground_truth"),

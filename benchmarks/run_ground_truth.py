@@ -10,7 +10,7 @@ sweep cannot run (weights not built on this machine): mean accuracy over the see
 deviation, every seed's accuracy, the learning rate chosen and the exact protocol, so partial results can
 be committed while it runs. Members derived from a dataset are never fine-tuned on it.
 
-    python scripts/build_benchmark_zoo.py
+    python -m benchmarks.zoo.build
     nohup nice -n 15 python benchmarks/run_ground_truth.py --protocol ft-v2 > benchmarks/ground_truth_v2/sweep.log 2>&1 &
     python benchmarks/run_ground_truth.py --protocol ft-v1 --seed 1 --out benchmarks/ground_truth_seed1
     python benchmarks/run_ground_truth.py --protocol ft-v2 --shard 0/2 &   # and 1/2: parallel workers
@@ -50,7 +50,7 @@ COLUMNS = ["model", "dataset", "accuracy", "accuracy_std", "seed_accuracies", "b
 
 
 def write_csv(path: Path, rows: list[dict]) -> None:
-    from lead_hf.io import write_text_atomic
+    from lead_hf.utils.io import write_text_atomic
 
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=COLUMNS, lineterminator="\n", extrasaction="ignore")
@@ -112,7 +112,7 @@ def _flags(fields: dict) -> str:
 def main(argv=None) -> int:
     from lead_hf.benchmark import read_zoo
     from lead_hf.finetune import PROTOCOLS, FinetuneOptions, finetune
-    from lead_hf.models.derived import excluded_datasets
+    from lead_hf.models import excluded_datasets
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--protocol", default="ft-v2", choices=sorted(DATASETS))

@@ -27,7 +27,7 @@ def main(argv=None) -> int:
     sys.path.insert(0, str(HERE))
     from run_ground_truth import COLUMNS, write_csv  # noqa: F401 - one CSV layout for every ground truth
 
-    from lead_hf import finetune_text
+    from lead_hf.finetune import text as finetune_text
     from lead_hf.finetune import FinetuneOptions, finetune
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])

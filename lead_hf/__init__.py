@@ -20,6 +20,8 @@ __all__ = ["__version__", *_LAZY]
 
 
 def __getattr__(name: str):
+    if name == "metric_support":  # the import path of evaluate-cache copies installed by earlier versions
+        return importlib.import_module("lead_hf.evaluate_metric.support")
     if name in _LAZY:
         value = getattr(importlib.import_module(_LAZY[name]), name)
         globals()[name] = value

@@ -30,9 +30,10 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .constraints import Boolean, Interval, Items, PathLike, Text
-from .ground_truth import GroundTruth, by_dataset, dataset_key, read_ground_truth
-from .options import OutputOptions, ScoringOptions
+from .utils.constraints import Boolean, Interval, Items, PathLike, Text
+from .results.ground_truth import GroundTruth, by_dataset, dataset_key, read_ground_truth
+from .results.options import OutputOptions
+from .scores.selection import ScoringOptions
 
 MEASURES = ("weighted_tau", "kendall_tau", "pearson", "top1_regret")
 DEFAULT_DATASETS = ("embedded:lfw_faces", "embedded:digits", "embedded:fashion_mnist", "embedded:mnist")
@@ -44,7 +45,7 @@ class BenchmarkOptions(ScoringOptions, OutputOptions):
     """Model list (one spec per line, {ZOO_DIR} replaced by --zoo-dir); ignored with --models or --features.
     A relative path is looked up in the current directory, then in the lead-hf source checkout."""
     zoo_dir: str | None = None
-    """Folder of the derived checkpoints (scripts/build_benchmark_zoo.py); default <lead_hf cache>/benchmark_zoo."""
+    """Folder of the derived checkpoints (python -m benchmarks.zoo.build); default <lead_hf cache>/benchmark_zoo."""
     models: tuple[str, ...] = ()
     """Model specs to benchmark instead of the zoo file."""
     datasets: tuple[str, ...] = DEFAULT_DATASETS
@@ -54,7 +55,7 @@ class BenchmarkOptions(ScoringOptions, OutputOptions):
     (model,dataset,accuracy) or wide (model,<dataset>,...)."""
     features: str | None = None
     """Precomputed features: DIR/<dataset>/<model>.npz|.safetensors with features, labels[, logits]."""
-    scores: tuple[str, ...] = ("all",)  # its help: lead_hf.options.ScoringOptions
+    scores: tuple[str, ...] = ("all",)  # its help: lead_hf.scores.selection.ScoringOptions
     split: str = "train"
     """Downstream split the scores see (the training split, as in the literature)."""
     max_per_class: int | None = 30
@@ -70,7 +71,7 @@ class BenchmarkOptions(ScoringOptions, OutputOptions):
     LAPACK (eigh) slows down by 100x when its threads are descheduled."""
     cache_dir: str | None = None
     """Extraction cache root (default: $LEAD_HF_CACHE or ~/.cache/lead_hf)."""
-    output_dir: str = "benchmarks/results"  # its help: lead_hf.options.OutputOptions
+    output_dir: str = "benchmarks/results"  # its help: lead_hf.results.options.OutputOptions
     name: str = "benchmark"
     """Stem of the output files."""
     chart: bool = True
@@ -165,10 +166,10 @@ def extracted_entries(models: list[str], dataset: str, truth: dict[str, GroundTr
 
     Where the ground truth records its protocol (image size, training split, images per class, subset
     seed), the features are extracted from exactly those images; otherwise from the options'. Members
-    derived from ``dataset`` (``lead_hf.models.derived``) are left out, and so is a model whose weights
+    trained on ``dataset`` (``ZooEntry.trained_on``) are left out, and so is a model whose weights
     here are not the ones its ground truth records (``revision``)."""
     from .extract import ExtractOptions, extract
-    from .models.derived import excluded_datasets
+    from .models import excluded_datasets
     from .models.preprocessing import resized_ref
 
     entries = []
@@ -213,7 +214,7 @@ def score_entries(entries: list[Entry], methods: list[str], score_opts: dict[str
                   device: str) -> list[dict[str, Any]]:
     """Every score on every entry: rows (dataset, model, score, value, seconds, accuracy)."""
     from .scores import compute_score
-    from .scores.registry import missing_input
+    from .scores.selection import missing_input
 
     dev = None if device == "auto" else device
     rows = []
@@ -231,7 +232,7 @@ def score_entries(entries: list[Entry], methods: list[str], score_opts: dict[str
 
 def agreement_tables(rows: list[dict[str, Any]], min_models: int = 2):
     """(per_dataset, summary) from score rows; a score is averaged over the datasets it ran on."""
-    from .agreement import agreement
+    from .results.agreement import agreement
 
     per_dataset: dict[str, dict[str, dict[str, float]]] = {}
     by_pair: dict[tuple[str, str], list[dict]] = {}
@@ -261,7 +262,7 @@ def noise_ceiling(entries: list[Entry]) -> float | None:
     fewer than 2 models have the same number (>= 2) of seeds."""
     from itertools import combinations
 
-    from .agreement import weighted_tau
+    from .results.agreement import weighted_tau
 
     with_seeds = [e for e in entries if e.seed_accuracies and len(e.seed_accuracies) >= 2]
     counts = {len(e.seed_accuracies) for e in with_seeds}
@@ -285,7 +286,7 @@ def bootstrap_draws(rows: list[dict[str, Any]], draws: int = 1000, seed: int = 0
     every dataset with replacement. Every score sees the same draws, so two scores can be compared draw by
     draw (``paired_difference_ci``). Draws in which a dataset has fewer than 2 distinct models are redrawn
     on that dataset's own stream; a draw where a score is undefined everywhere is NaN."""
-    from .agreement import weighted_tau
+    from .results.agreement import weighted_tau
 
     if draws < 1:
         return {}
@@ -457,7 +458,7 @@ def markdown(result: BenchmarkResult, title: str = "Selection fidelity") -> str:
 
 
 def write_csv(result: BenchmarkResult, path) -> Path:
-    from .io import write_text_atomic
+    from .utils.io import write_text_atomic
 
     buf = io.StringIO()
     w = csv.DictWriter(buf, fieldnames=["dataset", "model", "score", "value", "seconds", "accuracy"],
@@ -474,7 +475,7 @@ def write_chart(result: BenchmarkResult, path, title: str = "Weighted Kendall ta
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from .io import atomic_path
+    from .utils.io import atomic_path
 
     datasets = list(result.per_dataset)
     methods = sorted(result.summary, key=lambda m: -result.summary[m]["weighted_tau"])
@@ -543,7 +544,7 @@ def collect_entries(opts: BenchmarkOptions, log=print) -> dict[str, list[Entry]]
 
 
 def run_benchmark(opts: BenchmarkOptions, log=print, entries: dict[str, list[Entry]] | None = None) -> BenchmarkResult:
-    from .scores.registry import parse_score_options, resolve_methods
+    from .scores.selection import parse_score_options, resolve_methods
 
     if opts.num_threads:
         import torch
@@ -572,8 +573,8 @@ def fidelity_file_name(name: str) -> str:
 
 def write_outputs(result: BenchmarkResult, folder, name: str = "benchmark", chart: bool = True,
                   title: str = "Selection fidelity") -> list[Path]:
-    from .io import write_json_atomic, write_text_atomic
-    from .provenance import git_commit, package_versions
+    from .utils.io import write_json_atomic, write_text_atomic
+    from .utils.provenance import git_commit, package_versions
 
     folder = Path(folder)
     doc = {"schema": "lead-hf/benchmark/v1", **dataclasses.asdict(result), "versions": package_versions(),

@@ -18,13 +18,14 @@ import traceback
 from dataclasses import dataclass
 from pathlib import Path
 
-from .constraints import Boolean, Interval, Items, PathLike, Text
+from .utils.constraints import Boolean, Interval, Items, PathLike, Text
 from .extract import ExtractOptions, extract
-from .ground_truth import for_dataset, read_ground_truth
-from .provenance import git_commit, package_versions
-from .results import DatasetInfo, ModelResult, RankingResults
-from .options import OutputOptions, ScoringOptions
-from .scores.registry import check_score_options, missing_input, parse_score_options, resolve_methods
+from .results.ground_truth import for_dataset, read_ground_truth
+from .utils.provenance import git_commit, package_versions
+from .results.schema import DatasetInfo, ModelResult, RankingResults
+from .results.options import OutputOptions
+from .scores.selection import ScoringOptions
+from .scores.selection import check_score_options, missing_input, parse_score_options, resolve_methods
 
 @dataclass
 class RankOptions(ExtractOptions, ScoringOptions, OutputOptions):
@@ -190,7 +191,7 @@ def diagnose(ranking: RankingResults, max_per_class=None) -> None:
 
 
 def compute_agreement(ranking: RankingResults) -> None:
-    from .agreement import agreement
+    from .results.agreement import agreement
 
     ranking.agreement = {}
     scored = [m for m in ranking.models if m.status == "ok" and m.finetune_accuracy is not None]
@@ -485,8 +486,8 @@ def write_outputs(results: RankingResults, folder: Path, chart: bool = True) -> 
     """Write results.json, .csv, .md and chart.png of ``results`` into ``folder``: every file is rendered
     before the first is written, so they always describe the same ranking (without ``chart``, a stale
     chart.png is removed)."""
-    from .io import write_bytes_atomic, write_text_atomic
-    from .report import chart_png, csv_text, markdown_report
+    from .utils.io import write_bytes_atomic, write_text_atomic
+    from .results.report import chart_png, csv_text, markdown_report
 
     rendered = {"results.json": json.dumps(results.to_dict(), indent=2) + "\n",
                 "results.csv": csv_text(results), "results.md": markdown_report(results)}

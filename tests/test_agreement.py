@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from lead_hf.agreement import agreement, kendall_tau, pearson, top1_relative_regret, weighted_tau
+from lead_hf.results.agreement import agreement, kendall_tau, pearson, top1_relative_regret, weighted_tau
 
 
 def test_perfect_and_reversed_rankings():

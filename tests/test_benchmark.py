@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from lead_hf.benchmark import BenchmarkOptions, Entry, agreement_tables, read_zoo, run_benchmark, write_outputs
-from lead_hf.ground_truth import GroundTruth, accuracy_table, by_dataset, dataset_key, read_ground_truth
+from lead_hf.results.ground_truth import GroundTruth, accuracy_table, by_dataset, dataset_key, read_ground_truth
 
 
 def accuracies(path) -> dict[str, dict[str, float]]:
@@ -241,7 +241,7 @@ def test_noise_ceiling_is_one_for_seeds_that_agree_and_low_for_seeds_that_do_not
     noisy = [_entry(f"m{i}", rng.uniform(size=3)) for i in range(12)]
     assert noise_ceiling(noisy) < 0.6
     # explicit: three seeds -> the mean over {a}|{b,c}, {b}|{a,c}, {c}|{a,b}
-    from lead_hf.agreement import weighted_tau
+    from lead_hf.results.agreement import weighted_tau
     acc = np.array([e.seed_accuracies for e in noisy])
     want = np.mean([weighted_tau(acc[:, 0], acc[:, [1, 2]].mean(1)), weighted_tau(acc[:, 1], acc[:, [0, 2]].mean(1)),
                     weighted_tau(acc[:, 2], acc[:, [0, 1]].mean(1))])
@@ -264,7 +264,7 @@ def test_bootstrap_interval_covers_the_estimate_and_is_tight_for_a_perfect_ranki
     noisy = _rows(acc + rng.normal(scale=0.3, size=acc.size), acc, "noisy")
     ci = bootstrap_ci(perfect + noisy, draws=300, seed=0)
     assert ci["perfect"] == pytest.approx([1.0, 1.0])
-    from lead_hf.agreement import weighted_tau
+    from lead_hf.results.agreement import weighted_tau
     point = weighted_tau([r["value"] for r in noisy], acc)
     lo, hi = ci["noisy"]
     assert lo <= point <= hi and hi - lo > 0.05
@@ -348,7 +348,7 @@ def test_a_member_that_is_not_built_and_has_no_ground_truth_is_skipped(tmp_path,
     got = extracted_entries(["zoo:mobilenetv2_100.in1k-reinit3", "zoo:mobilenetv2_100.in1k-fashion_mnist"],
                             "embedded:fashion_mnist", {"zoo:other": GroundTruth(0.5)}, BenchmarkOptions(), logs.append)
     assert got == []
-    assert "not available here" in logs[0] and "build_benchmark_zoo.py" in logs[0]
+    assert "not available here" in logs[0] and "python -m benchmarks.zoo.build" in logs[0]
     assert "derived from embedded:fashion_mnist" in logs[1]  # excluded before anything is resolved
 
 

@@ -104,7 +104,7 @@ def test_low_data_draws_from_the_subset_the_scores_see(ablation):
     so an M above it cannot be extracted anew (its 50-per-class row was once the full 100-per-class data)."""
     from types import SimpleNamespace
 
-    from lead_hf.ground_truth import GroundTruth
+    from lead_hf.results.ground_truth import GroundTruth
 
     entries = {"a": [SimpleNamespace(labels=np.array([0] * 60 + [1] * 40))],
                "b": [SimpleNamespace(labels=np.array([0, 1, 2] * 100))]}

@@ -4,7 +4,7 @@ import pytest
 
 import lead_hf
 from lead_hf.cli import build_parser, main
-from lead_hf.config import field_docs, load_yaml, options_from
+from lead_hf.utils.config import field_docs, load_yaml, options_from
 from lead_hf.scores.lead import LeadOptions
 
 
@@ -117,7 +117,7 @@ def test_a_broken_yaml_file_is_a_message_not_a_traceback(tmp_path, capsys):
 
 
 def test_floating_point_errors_end_with_a_message(monkeypatch, capsys):
-    from lead_hf.commands import score as score_command
+    from lead_hf.cli import score as score_command
 
     def diverge(opts):
         raise FloatingPointError("fine-tuning 'm' diverged (non-finite loss) at lr=10; lower the learning rates")
@@ -127,7 +127,7 @@ def test_floating_point_errors_end_with_a_message(monkeypatch, capsys):
 
 
 def test_scores_all_keeps_lead_primary_unless_told_otherwise():
-    from lead_hf.scores.registry import resolve_methods
+    from lead_hf.scores.selection import resolve_methods
 
     every = resolve_methods(["all"])
     assert every[0] == "lead" and sorted(every) == lead_hf.available_scores()

@@ -119,7 +119,7 @@ def _yaml_blocks(path: Path) -> dict[str, str]:
 
 @pytest.mark.parametrize("where, command, argv", EXAMPLES, ids=[f"{w} {c[:60]}" for w, c, _ in EXAMPLES])
 def test_every_example_parses_into_valid_options(where, command, argv, tmp_path, monkeypatch):
-    from lead_hf.scores.registry import check_score_options, parse_score_options, resolve_methods
+    from lead_hf.scores.selection import check_score_options, parse_score_options, resolve_methods
 
     monkeypatch.chdir(tmp_path)
     for path in DOCS:
@@ -141,7 +141,7 @@ def _example_results(path: Path) -> None:
     """The results file an example refers to, as `lead-hf rank` would have written it: the offline
     demo's (zoo models on embedded:digits), Hub models on an image folder, or Hub models on a Hub dataset."""
     from lead_hf.rank import finish
-    from lead_hf.results import DatasetInfo, ModelResult, RankingResults
+    from lead_hf.results.schema import DatasetInfo, ModelResult, RankingResults
 
     if "embedded" in str(path):
         names, hub, ds = ["zoo:tf_efficientnet_lite2.in1k", "zoo:mobilenetv2_100.in1k"], False, \

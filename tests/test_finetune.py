@@ -168,7 +168,7 @@ def test_bad_inputs(tmp_path, data_dir, tiny_model):
 
 def _fake_training(monkeypatch, accuracy_of):
     """Replace the training of one run by ``accuracy_of(lr, seed)``: tests the grid/seed logic only."""
-    import lead_hf.finetune as ft
+    import lead_hf.finetune.image as ft
 
     calls = []
 
@@ -177,7 +177,7 @@ def _fake_training(monkeypatch, accuracy_of):
         return {"lr": lr, "seed": seed, "image_size": image_size, "accuracy": float(accuracy_of(lr, seed)),
                 "is_main": True}
 
-    monkeypatch.setattr(ft, "_train_one", fake)
+    monkeypatch.setattr(ft, "train_one", fake)
     return calls
 
 
@@ -247,20 +247,20 @@ def test_preset_ft_v2_and_unknown_preset():
 
 def test_disjoint_holdout_when_train_and_test_split_are_the_same(data_dir):
     from lead_hf.data import load_split
-    from lead_hf.finetune import _load_data
+    from lead_hf.finetune.loop import load_data
 
     opts = FinetuneOptions(dataset=data_dir, train_split="train", test_split="train", train_per_class=5,
                            test_per_class=4, subset_seed=0)
-    (tr_img, tr_lab, _, _), (te_img, te_lab, _, _) = _load_data(opts)
+    (tr_img, tr_lab, _, _), (te_img, te_lab, _, _) = load_data(opts)
     assert np.bincount(tr_lab).tolist() == [5, 5] and np.bincount(te_lab).tolist() == [4, 4]
     as_scored = load_split(data_dir, "train", max_per_class=5, seed=0)
     key = lambda im: np.asarray(im).tobytes()  # noqa: E731
     assert [key(im) for im in tr_img] == [key(im) for im in as_scored["image"]]  # what the scores see
     assert not {key(im) for im in tr_img} & {key(im) for im in te_img}
     with pytest.raises(ValueError, match="disjoint test subset needs train_per_class"):
-        _load_data(FinetuneOptions(dataset=data_dir, train_split="train", test_split="train", train_per_class=None))
+        load_data(FinetuneOptions(dataset=data_dir, train_split="train", test_split="train", train_per_class=None))
     with pytest.raises(ValueError, match="nothing left for testing"):
-        _load_data(FinetuneOptions(dataset=data_dir, train_split="train", test_split="train", train_per_class=12))
+        load_data(FinetuneOptions(dataset=data_dir, train_split="train", test_split="train", train_per_class=12))
 
 
 def test_effective_image_size_honours_the_models_minimum():
@@ -286,7 +286,7 @@ def test_a_headless_torch_family_model_gets_a_new_head():
 
     from torch import nn
 
-    from lead_hf.finetune import _is_head, _with_new_head
+    from lead_hf.finetune.image import _is_head, _with_new_head
     from lead_hf.models.base import ZooNet
 
     body = nn.Sequential(nn.Conv2d(3, 4, 3), nn.AdaptiveAvgPool2d(1), nn.Flatten())
@@ -317,7 +317,7 @@ def test_a_diverging_rate_fails_alone_and_all_diverging_rates_raise(tmp_path, da
 
 
 def test_lr_search_goes_lower_when_every_rate_diverges(tmp_path, monkeypatch, data_dir, tiny_model):
-    import lead_hf.finetune as ft
+    import lead_hf.finetune.image as ft
 
     calls = []
 
@@ -327,7 +327,7 @@ def test_lr_search_goes_lower_when_every_rate_diverges(tmp_path, monkeypatch, da
             return {"lr": lr, "seed": seed, "accuracy": 0.5, "chance": 0.5, "diverged": True, "is_main": True}
         return {"lr": lr, "seed": seed, "accuracy": 0.9, "is_main": True}
 
-    monkeypatch.setattr(ft, "_train_one", fake)
+    monkeypatch.setattr(ft, "train_one", fake)
     res = finetune(tiny_model, data_dir, _opts(tmp_path, learning_rates=(0.003, 0.01, 0.03), lr_search_steps=1),
                    log=lambda m: None)
     assert calls[3:] == [pytest.approx(0.000949)] and res.best_learning_rate == pytest.approx(0.000949)

@@ -9,7 +9,7 @@ from huggingface_hub import ModelCard, parse_eval_result_entries
 
 from lead_hf.hub import cards, leaderboard
 from lead_hf.hub.publishing import TEMPLATES_DIR, PublishOptions
-from lead_hf.results import DatasetInfo, ModelResult, RankingResults
+from lead_hf.results.schema import DatasetInfo, ModelResult, RankingResults
 
 SECTION = cards.load_template(TEMPLATES_DIR, "card_section.md")
 BOARD = cards.load_template(TEMPLATES_DIR, "leaderboard_README.md")

@@ -19,8 +19,8 @@ from huggingface_hub import HfApi, ModelCard, metadata_load, parse_eval_result_e
 from lead_hf.cli import main as cli_main  # noqa: E402
 from lead_hf.hub import PublishError, PublishOptions, publish  # noqa: E402
 from lead_hf.hub.cards import eval_results_path  # noqa: E402
-from lead_hf.results import DatasetInfo, ModelResult, RankingResults  # noqa: E402
-from lead_hf.testing.hub_server import LocalHub  # noqa: E402
+from lead_hf.results.schema import DatasetInfo, ModelResult, RankingResults  # noqa: E402
+from tests.support.hub_server import LocalHub  # noqa: E402
 
 ALICE, BOB = "hf_alice_write_token_1234567890", "hf_bob_secret_token_0987654321"
 DS_REV = "d" * 40

@@ -18,7 +18,7 @@ from huggingface_hub.errors import HfHubHTTPError
 
 from lead_hf.cli import main, parse_options
 from lead_hf.hub.search import HubQuery, candidates_record, check_query, search_models
-from lead_hf.testing.hub_server import LocalHub, listing_metadata
+from tests.support.hub_server import LocalHub, listing_metadata
 
 
 def _timm_config(**extra) -> str:
@@ -195,7 +195,7 @@ def test_a_query_that_cannot_be_asked_is_refused(query, message):
 
 
 def test_the_search_and_the_server_do_not_import_torch():
-    code = ("import sys, lead_hf.hub.search, lead_hf.testing.hub_server; "
+    code = ("import sys, lead_hf.hub.search, tests.support.hub_server; "
             "print(sorted(m for m in ('torch', 'timm', 'transformers', 'lead_hf.models') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0 and out.stdout.strip() == "[]", out.stderr
@@ -265,7 +265,7 @@ def image_folder_dataset(tmp_path_factory):
 def test_rank_hub_search_end_to_end_downloads_and_ranks_what_it_found(hub, image_folder_dataset, tmp_path):
     """A separate process, as a user runs it: HF_ENDPOINT is the local Hub, which lists tiny random models and
     serves their files; rank searches, downloads and ranks them, after the model named with --models."""
-    from lead_hf.testing.tiny_repos import add_tiny_model_repos
+    from tests.support.tiny_repos import add_tiny_model_repos
 
     add_tiny_model_repos(hub)
     env = {**os.environ, "HF_ENDPOINT": hub.url, "HF_HUB_OFFLINE": "0", "TRANSFORMERS_OFFLINE": "0",
@@ -274,7 +274,7 @@ def test_rank_hub_search_end_to_end_downloads_and_ranks_what_it_found(hub, image
     env.pop("HF_TOKEN", None)
     out = tmp_path / "out"
     run = subprocess.run(
-        [sys.executable, "-m", "lead_hf.cli", "rank", "lead-hf-demo/tiny-resnet-b", "--hub-search", "tiny",
+        [sys.executable, "-m", "lead_hf", "rank", "lead-hf-demo/tiny-resnet-b", "--hub-search", "tiny",
          "--hub-limit", "3", "--dataset", image_folder_dataset, "--max-per-class", "none", "--num-workers", "0",
          "--batch-size", "8", "--scores", "lead", "logme", "--score-options", "lead.head_widths=16,16",
          "lead.samples_per_class=4", "--no-progress", "--no-chart", "--output-dir", str(out)],

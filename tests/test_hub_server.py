@@ -10,7 +10,7 @@ import huggingface_hub
 from huggingface_hub import CommitOperationAdd, HfApi
 from huggingface_hub.errors import HfHubHTTPError, RemoteEntryNotFoundError, RepositoryNotFoundError
 
-from lead_hf.testing.hub_server import LocalHub, git_blob_sha, validate_card_yaml
+from tests.support.hub_server import LocalHub, git_blob_sha, validate_card_yaml
 
 
 @pytest.fixture

@@ -311,7 +311,7 @@ def test_load_metric_without_a_checkout_uses_the_installed_copy(modules_cache, t
     installed = tmp_path / "installed"
     metric_install.install_metric(source=str(METRIC_DIR / "lead.py"), modules_cache=str(installed))
     monkeypatch.setattr(metric_install, "default_source", lambda: tmp_path / "no-checkout" / "lead.py")
-    with pytest.raises(FileNotFoundError, match="neither in a lead-hf checkout nor installed"):
+    with pytest.raises(FileNotFoundError, match="neither shipped in this lead-hf package nor installed"):
         metric_install.load_metric(modules_cache=str(tmp_path / "empty"))
     m = metric_install.load_metric(modules_cache=str(installed), keep_in_memory=True)
     x, y = make_data(seed=11)
@@ -437,11 +437,11 @@ def test_two_processes_gather_on_process_zero(tmp_path):
     assert not list(shared.glob("*.arrow"))  # evaluate removed the shards after computing
 
 
-def test_the_import_path_of_installed_copies_is_kept():
-    # copies of metrics/lead/lead.py in evaluate's cache import lead_hf.metric_support: the same module
+def test_the_import_path_of_earlier_installed_copies_is_kept():
+    # copies installed by earlier versions import lead_hf.metric_support: still the same module
     from lead_hf import metric_support as installed_path
 
-    assert "from lead_hf import metric_support" in (METRIC_DIR / "lead.py").read_text()
+    assert "from lead_hf.evaluate_metric import support" in (METRIC_DIR / "lead.py").read_text()
     assert installed_path is metric_support and installed_path.check_batch is metric_support.check_batch
 
 

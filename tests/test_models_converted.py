@@ -123,7 +123,7 @@ def test_open_nsfw_equals_onnxruntime_features_and_logits():
 
 def test_recaptcha_body_equals_onnxruntime():
     (path,) = _need("tesseranet_3x3.recaptcha")
-    from lead_hf.models.converted import RECAPTCHA_BODY_OUTPUT
+    from benchmarks.zoo.converted import RECAPTCHA_BODY_OUTPUT
     m = load_model("zoo:tesseranet_3x3.recaptcha")
     x = torch.stack([m.preprocess(im) for im in _photos()])
     assert x.shape == (3, 3, 128, 128) and float(x.min()) >= 0 and float(x.max()) <= 1
@@ -245,7 +245,7 @@ def test_member_extracts_through_lead_hf_extract(name):
 
 
 def test_conversion_is_cached_and_a_damaged_cache_file_is_rebuilt(tmp_path, monkeypatch):
-    from lead_hf.models.convert import cached_state_dict, conversion_dir
+    from benchmarks.zoo.convert import cached_state_dict, conversion_dir
     monkeypatch.setenv("LEAD_HF_CACHE", str(tmp_path))
     src = tmp_path / "source.bin"
     src.write_bytes(b"source weights v1")

@@ -1,8 +1,8 @@
 """Derived benchmark-zoo members: recipes as data, registered zoo names, reproducible builds, exclusions."""
 import pytest
 
-from lead_hf.models import list_zoo, resolve_model
-from lead_hf.models.derived import RECIPES, excluded_datasets, weights_path
+from benchmarks.zoo.derived import RECIPES, weights_path
+from lead_hf.models import excluded_datasets, list_zoo, resolve_model
 
 
 def test_every_recipe_is_a_registered_zoo_name_built_from_a_known_parent():
@@ -11,7 +11,7 @@ def test_every_recipe_is_a_registered_zoo_name_built_from_a_known_parent():
         assert recipe.name in names
         assert recipe.parent in names
     kinds = {r.kind for r in RECIPES.values()}
-    assert kinds == {"reinit", "random", "pretrain", "truncate"}
+    assert kinds == {"reinit", "random", "pretrain"}
 
 
 def test_pretrain_members_exclude_their_source_dataset_and_inherit_exclusions():
@@ -27,7 +27,7 @@ def test_pretrain_members_exclude_their_source_dataset_and_inherit_exclusions():
 
 def test_missing_weights_say_how_to_build_them(tmp_path, monkeypatch):
     monkeypatch.setenv("LEAD_HF_ZOO_DIR", str(tmp_path))
-    with pytest.raises(ValueError, match="build_benchmark_zoo.py"):
+    with pytest.raises(ValueError, match="python -m benchmarks.zoo.build"):
         resolve_model("zoo:mobilenetv2_100.in1k-reinit3")
 
 
@@ -37,7 +37,7 @@ def test_reinit_build_is_bit_identical_and_loads_as_a_zoo_model(tmp_path, monkey
     import torch
 
     from lead_hf.models import load_model
-    from lead_hf.zoo_build import build
+    from benchmarks.zoo.build import build
 
     monkeypatch.setenv("LEAD_HF_ZOO_DIR", str(tmp_path / "a"))
     first = build(["mobilenetv2_100.in1k-reinit5"], log=lambda m: None)
@@ -62,7 +62,7 @@ def test_reinit_build_is_bit_identical_and_loads_as_a_zoo_model(tmp_path, monkey
 
 
 def test_unknown_member_is_refused_before_any_work():
-    from lead_hf.zoo_build import build
+    from benchmarks.zoo.build import build
 
     with pytest.raises(ValueError, match="unknown derived member"):
         build(["nope"], log=lambda m: None)

@@ -1,6 +1,6 @@
 """nsfwjs's three TF.js models as zoo members: the TF.js reader, the modules, and equality with nsfwjs
 itself running under TensorFlow.js (tests/fixtures/nsfwjs_reference.json, made by
-scripts/make_nsfwjs_fixture.py)."""
+benchmarks/zoo/make_nsfwjs_fixture.py)."""
 from __future__ import annotations
 
 import base64
@@ -17,17 +17,16 @@ import torch.nn.functional as F
 from PIL import Image
 
 from lead_hf.models import resolve_model, zoo_entry
-from lead_hf.models import nsfwjs
+from benchmarks.zoo import nsfwjs
 from lead_hf.models.loaders import zoo_builder
-from lead_hf.models.tfjs import decode_weights, read_js_bundle_export, read_js_literal
+from benchmarks.zoo.tfjs import decode_weights, read_js_bundle_export, read_js_literal
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURE = ROOT / "tests" / "fixtures" / "nsfwjs_reference.json"
 MEMBERS = {"inception_v3.nsfwjs": "inception_v3", "mobilenetv2_100.nsfwjs": "mobilenet_v2",
            "mobilenetv2_140.nsfwjs": "mobilenet_v2_mid"}
 
-sys.path.insert(0, str(ROOT / "scripts"))
-from make_nsfwjs_fixture import centre_crop  # noqa: E402
+from benchmarks.zoo.make_nsfwjs_fixture import centre_crop  # noqa: E402
 
 
 # ------------------------------------------------------------------------------- the TF.js reader
@@ -128,7 +127,7 @@ def test_zoo_entries_agree_with_the_converter():
     for name, folder in MEMBERS.items():
         entry = zoo_entry(name)
         assert entry.family == "torch" and entry.converter == nsfwjs.CONVERTER and entry.num_classes == 5
-        assert entry.build == f"lead_hf.models.nsfwjs:build_{folder}"  # data: the loader imports it
+        assert entry.build == f"benchmarks.zoo.nsfwjs:build_{folder}"  # data: the loader imports it
         assert zoo_builder(entry.build) is getattr(nsfwjs, f"build_{folder}")
         assert nsfwjs.build_module(folder).num_features == entry.feature_dim
     assert zoo_entry("mobilenetv2_140.nsfwjs").preprocess.config()["value_range"] == [-1.0, 1.0]

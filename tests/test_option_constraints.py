@@ -8,14 +8,12 @@ import numpy as np
 import pytest
 
 import lead_hf
-import lead_hf.commands.extract
-import lead_hf.commands.score
+import lead_hf.cli.extract
+import lead_hf.cli.score
 import lead_hf.evaluate_metric.install
 from lead_hf.benchmark import BenchmarkOptions
-from lead_hf.config import options_from, with_overrides
-from lead_hf.constraints import (Boolean, Constrained, Interval, Items, Mapping, OneOf, OptionError, PathLike, Text,
-                                 accepts, check_value, declared_constraints, describe, invalid_values,
-                                 undeclared_fields)
+from lead_hf.utils.config import options_from, with_overrides
+from lead_hf.utils.constraints import Boolean, Constrained, Interval, Items, Mapping, OneOf, OptionError, PathLike, Text, accepts, check_value, declared_constraints, describe, invalid_values, undeclared_fields
 from lead_hf.extract import ExtractOptions, extract
 from lead_hf.finetune import FinetuneOptions, finetune
 from lead_hf.hub.publishing import PublishOptions, publish
@@ -38,7 +36,7 @@ JOB_OPTIONS = sorted({c for c in _subclasses(Constrained) if c.__module__.starts
 
 def test_the_jobs_options_are_all_found():
     assert {ExtractOptions, RankOptions, FinetuneOptions, BenchmarkOptions, PublishOptions,
-            lead_hf.commands.extract.ExtractCommandOptions, lead_hf.evaluate_metric.install.MetricInstallOptions} <= set(JOB_OPTIONS)
+            lead_hf.cli.extract.ExtractCommandOptions, lead_hf.evaluate_metric.install.MetricInstallOptions} <= set(JOB_OPTIONS)
 
 
 @pytest.mark.parametrize("spec, allowed, good, bad", [

@@ -9,10 +9,10 @@ import torch
 
 import datasets
 from lead_hf.cli import main
-from lead_hf.ground_truth import for_dataset, read_ground_truth
+from lead_hf.results.ground_truth import for_dataset, read_ground_truth
 from lead_hf.rank import RankOptions, rank_models, write_outputs
-from lead_hf.scores.registry import parse_score_options
-from lead_hf.results import RankingResults
+from lead_hf.scores.selection import parse_score_options
+from lead_hf.results.schema import RankingResults
 
 from helpers import within_ulps
 
@@ -193,7 +193,7 @@ def _cli(setup, tmp_path, *extra, models=None):
 
 
 def test_a_failed_rank_never_loses_earlier_results(setup, tmp_path, capsys):
-    from lead_hf.report import chart_png
+    from lead_hf.results.report import chart_png
 
     models, _, _ = setup
     assert _cli(setup, tmp_path) == 0
@@ -276,7 +276,7 @@ def test_saturated_scores_are_flagged_in_table_and_results(setup, tmp_path, caps
 
 def test_scores_equal_for_every_model_are_flagged():
     from lead_hf.rank import diagnose
-    from lead_hf.results import DatasetInfo, ModelResult
+    from lead_hf.results.schema import DatasetInfo, ModelResult
 
     r = RankingResults(DatasetInfo("d", "train"), ["sfda", "lead"], "lead",
                        [ModelResult("a", scores={"sfda": 0.0, "lead": -1.0}),

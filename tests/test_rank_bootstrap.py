@@ -7,10 +7,10 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from lead_hf.constraints import OptionError
+from lead_hf.utils.constraints import OptionError
 from lead_hf.rank import RankOptions, bootstrap_indices, bootstrap_score, compute_uncertainty, interval_from_draws
-from lead_hf.report import csv_text, markdown_report, overlap_note, terminal_table
-from lead_hf.results import DatasetInfo, ModelResult, RankingResults
+from lead_hf.results.report import csv_text, markdown_report, overlap_note, terminal_table
+from lead_hf.results.schema import DatasetInfo, ModelResult, RankingResults
 
 from helpers import gaussian_classes
 

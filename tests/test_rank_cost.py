@@ -4,8 +4,8 @@ from __future__ import annotations
 import torch
 
 from lead_hf.extract.cost import forward_flops, model_cost, parameter_count
-from lead_hf.report import chart_figure, csv_text, notes, terminal_table
-from lead_hf.results import DatasetInfo, ModelResult, RankingResults
+from lead_hf.results.report import chart_figure, csv_text, notes, terminal_table
+from lead_hf.results.schema import DatasetInfo, ModelResult, RankingResults
 
 
 class _Net(torch.nn.Module):

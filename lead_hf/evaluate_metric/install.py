@@ -3,7 +3,7 @@
 evaluate resolves a bare name as a local folder ``./lead/lead.py``, then as the Hub Space
 ``evaluate-metric/lead`` and, when that fails (offline, unreachable, or absent), as the newest copy in its
 module cache: ``$HF_MODULES_CACHE/evaluate_modules/metrics/evaluate-metric--lead/<hash>/lead.py``. This
-module writes ``metrics/lead/lead.py`` there exactly as evaluate stores a module it downloaded (same
+module writes the package's ``lead_hf/evaluate_metric/lead/lead.py`` there exactly as evaluate stores a module it downloaded (same
 layout, same content hash, same ``lead.json`` record), so the cache route finds it. It is idempotent,
 writes each version as a complete folder renamed into place, holds evaluate's own lock while doing so,
 and makes the installed version the newest one (evaluate picks by modification time). docs/metric.md
@@ -21,7 +21,7 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..constraints import Boolean, Constrained, PathLike
+from ..utils.constraints import Boolean, Constrained, PathLike
 
 
 METRIC_NAME = "lead"
@@ -32,7 +32,7 @@ CACHE_NAME = f"evaluate-metric--{METRIC_NAME}"
 @dataclass
 class MetricInstallOptions(Constrained):
     source: str | None = None
-    """The metric script to install. None: metrics/lead/lead.py of the lead-hf checkout in use."""
+    """The metric script to install. None: the one shipped inside the package (lead_hf/evaluate_metric/lead/lead.py)."""
     modules_cache: str | None = None
     """evaluate's module cache. None: evaluate's own (HF_MODULES_CACHE, by default $HF_HOME/modules)."""
     prune: bool = True
@@ -57,16 +57,17 @@ class MetricInstallResult:
 
 
 def default_source() -> Path:
-    """metrics/lead/lead.py next to the lead_hf package (an editable install or a source checkout)."""
-    return Path(__file__).resolve().parents[2] / "metrics" / METRIC_NAME / f"{METRIC_NAME}.py"
+    """The metric script shipped inside the package (``lead_hf/evaluate_metric/lead/lead.py``, package data;
+    ``metrics/lead`` of the checkout links to the same folder)."""
+    return Path(__file__).resolve().parent / METRIC_NAME / f"{METRIC_NAME}.py"
 
 
 def _resolve(opts: MetricInstallOptions) -> tuple[Path, Path]:
     source = Path(opts.source).expanduser() if opts.source else default_source()
     if not source.is_file():
         raise FileNotFoundError(
-            f"metric script {str(source)!r} not found; lead-hf must be installed from its source checkout "
-            "(pip install -e .), or pass --source path/to/metrics/lead/lead.py")
+            f"metric script {str(source)!r} not found; reinstall lead-hf (its wheel ships the script as package "
+            "data), or pass --source path/to/lead.py")
     if source.name != f"{METRIC_NAME}.py":
         raise ValueError(f"the metric script must be named {METRIC_NAME}.py (evaluate imports it by that name), "
                          f"got {source.name!r}")
@@ -172,7 +173,7 @@ def install_metric(options: MetricInstallOptions | None = None, **overrides) -> 
 def load_metric(**load_kwargs):
     """``evaluate.load`` the metric by file path: never touches the network, whatever the environment.
 
-    Uses the checkout's ``metrics/lead`` when present, else the copy installed in the module cache.
+    Uses the script shipped in the package when present, else the copy installed in the module cache.
     ``load_kwargs`` go to ``evaluate.load`` (``num_process``, ``process_id``, ``experiment_id``, ...).
     """
     import evaluate
@@ -183,14 +184,14 @@ def load_metric(**load_kwargs):
         opts = MetricInstallOptions(modules_cache=modules_cache)
         newest = _newest(_metric_dir(_resolve_cache(opts)))
         if newest is None:
-            raise FileNotFoundError("the lead metric is neither in a lead-hf checkout nor installed; run "
-                                    "python -m lead_hf.evaluate_metric --source path/to/metrics/lead/lead.py")
+            raise FileNotFoundError("the lead metric is neither shipped in this lead-hf package nor installed; "
+                                    "run python -m lead_hf.evaluate_metric --source path/to/lead.py")
         source = newest / f"{METRIC_NAME}.py"
     return evaluate.load(str(source), **load_kwargs)
 
 
 def _options(options: MetricInstallOptions | None, overrides: dict) -> MetricInstallOptions:
-    from ..config import options_from, with_overrides
+    from ..utils.config import options_from, with_overrides
 
     if options is not None and not isinstance(options, MetricInstallOptions):
         raise ValueError(f"options must be a MetricInstallOptions, got {type(options).__name__}")
@@ -200,7 +201,7 @@ def _options(options: MetricInstallOptions | None, overrides: dict) -> MetricIns
 
 
 def main(argv: list[str] | None = None) -> int:
-    from ..config import add_options_arguments, options_from
+    from ..utils.config import add_options_arguments, options_from
 
     parser = argparse.ArgumentParser(
         prog="python -m lead_hf.evaluate_metric",

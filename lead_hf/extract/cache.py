@@ -8,7 +8,7 @@ split + sample selection, and the options that change the numbers)::
         manifest.json        written last: its presence marks the entry complete
         partial/             while running: plan.json + chunk-00000.safetensors ... (removed at the end)
 
-Every file goes through ``lead_hf.io.atomic_path``, so a killed run leaves whole chunk files or none, and
+Every file goes through ``lead_hf.utils.io.atomic_path``, so a killed run leaves whole chunk files or none, and
 an entry without a manifest is never read as a result.
 """
 from __future__ import annotations
@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from ..io import atomic_path, default_cache_root, write_json_atomic  # noqa: F401 - re-exported
+from ..utils.io import atomic_path, default_cache_root, write_json_atomic  # noqa: F401 - re-exported
 
 FORMAT = "lead-hf/extract/v1"
 ARRAYS = "arrays.safetensors"

@@ -21,9 +21,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..config import with_overrides
-from ..constraints import Boolean, Constrained, Interval, OneOf, PathLike, Text
-from ..provenance import package_versions
+from ..utils.config import with_overrides
+from ..utils.constraints import Boolean, Constrained, Interval, OneOf, PathLike, Text
+from ..utils.provenance import package_versions
 from . import cache as _cache
 
 MIXED_PRECISION = ("no", "fp16", "bf16")

@@ -12,7 +12,7 @@ What lands in a model repo for one (dataset, config, split):
   (``huggingface_hub.EvalResultEntry``), one entry per score. That format has no metric type, so the
   score and split go into ``task_id`` (``lead:test`` or ``lead:<config>:test``).
 - a README section between ``<!-- lead-hf:results KEY -->`` markers (rendered from
-  ``model_cards/card_section.md``), replaced in place on later runs.
+  ``lead_hf/hub/templates/card_section.md``), replaced in place on later runs.
 
 An existing value for the same dataset/config/split/score is kept when equal (so a re-run changes
 nothing) and reported as a conflict when different, unless ``overwrite``.
@@ -28,7 +28,7 @@ from typing import Any
 
 import yaml
 
-from ..results import DatasetInfo, ModelResult, RankingResults
+from ..results.schema import DatasetInfo, ModelResult, RankingResults
 
 TASK_TYPE = "image-classification"
 SOURCE_NAME = "lead-hf"
@@ -285,7 +285,7 @@ def load_template(templates_dir: str | Path, name: str) -> string.Template:
     path = Path(templates_dir) / name
     if not path.is_file():
         raise FileNotFoundError(f"template {str(path)!r} is missing; pass --templates-dir pointing at a folder "
-                                "holding card_section.md and leaderboard_README.md (see model_cards/ in lead-hf)")
+                                "holding card_section.md and leaderboard_README.md (see lead_hf/hub/templates/ in lead-hf)")
     return string.Template(path.read_text(encoding="utf-8"))
 
 

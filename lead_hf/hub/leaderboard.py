@@ -2,7 +2,7 @@
 
 Pure text in, text out, like ``cards``: ``update_leaderboard`` takes the results files already in the repo
 and the results being published and returns the files to write (README.md rendered from
-``model_cards/leaderboard_README.md`` over ALL the results in the repo, old and new).
+``lead_hf/hub/templates/leaderboard_README.md`` over ALL the results in the repo, old and new).
 """
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import json
 import string
 from dataclasses import dataclass, field
 
-from ..results import RankingResults
+from ..results.schema import RankingResults
 from .cards import TOOL_URL, _fill, dataset_label, fmt, score_name, slug, split_card
 
 RESULTS_FOLDER = "results"

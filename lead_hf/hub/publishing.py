@@ -22,9 +22,9 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any, Iterable
 
-from ..config import with_overrides
-from ..constraints import Boolean, Constrained, Items, OptionError, PathLike, Text
-from ..results import ModelResult, RankingResults
+from ..utils.config import with_overrides
+from ..utils.constraints import Boolean, Constrained, Items, OptionError, PathLike, Text
+from ..results.schema import ModelResult, RankingResults
 from . import cards, leaderboard
 
 DEFAULT_ENDPOINT = "https://huggingface.co"
@@ -32,7 +32,8 @@ _HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[\w.-]+")
 # a path inside text: /abs, ~/x, ./x, ../x, C:\x (not the // of a URL, not the / of an ORG/NAME id)
 _PATH_IN_TEXT = re.compile(r"(?<![\w/.~-])(?:~|\.\.?)?/(?!/)[^\s'\",;)\]]+|\b[A-Za-z]:\\[^\s'\",;)\]]+")
 DEFAULT_SOURCE_URL = cards.TOOL_URL
-TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "model_cards"
+TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
+"""The card section and leaderboard README templates, shipped inside the package (package data)."""
 
 
 @dataclass
@@ -63,7 +64,7 @@ class PublishOptions(Constrained):
     cache_dir: str | None = None
     """Hugging Face cache folder used to read the current cards (default: HF_HUB_CACHE)."""
     templates_dir: str | None = None
-    """Folder with card_section.md and leaderboard_README.md (default: lead-hf's model_cards/)."""
+    """Folder with card_section.md and leaderboard_README.md (default: the templates shipped in the package)."""
     dataset_id: str | None = None
     """The Hub dataset (ORG/NAME) the results describe. Required for results computed on local data
     (imagefolder:, parquet files, a folder, embedded:): no local path is ever published."""

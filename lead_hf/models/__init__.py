@@ -6,8 +6,8 @@
 """
 from .base import LoadedModel, ModelRef
 from .loaders import load_model, missing_local_model, read_model_list, resolve_model
-from .zoo import ZooEntry, list_zoo, register_zoo, zoo_entry
-from . import derived  # noqa: E402,F401 - registers the members the project derives (benchmark zoo)
+from .zoo import ZooEntry, excluded_datasets, list_zoo, load_plugins, register_zoo, zoo_entry
+from . import derived_text  # noqa: E402,F401 - registers the MiniLM family's derived members
 
-__all__ = ["LoadedModel", "ModelRef", "ZooEntry", "list_zoo", "load_model", "missing_local_model", "read_model_list",
-           "register_zoo", "resolve_model", "zoo_entry"]
+__all__ = ["LoadedModel", "ModelRef", "ZooEntry", "excluded_datasets", "list_zoo", "load_model", "load_plugins",
+           "missing_local_model", "read_model_list", "register_zoo", "resolve_model", "zoo_entry"]

@@ -20,7 +20,7 @@ from typing import Any, Callable
 import torch
 from torch import nn
 
-from ..io import file_sha256  # noqa: F401 - re-exported: the model families hash their weight files with it
+from ..utils.io import file_sha256  # noqa: F401 - re-exported: the model families hash their weight files with it
 
 FAMILIES = ("timm", "transformers", "torchvision", "torch")
 

@@ -494,13 +494,13 @@ def resolve_model(spec) -> ModelRef:
 
 def read_model_list(path, zoo_dir=None, what: str = "models file", hint: str = "") -> list[str]:
     """Model specs from a text file, one per line (``#`` starts a comment), ``{ZOO_DIR}`` replaced by
-    ``zoo_dir`` (default: where the derived members are built, ``lead_hf.models.derived.zoo_dir()``): the
+    ``zoo_dir`` (default: where the derived members are built, ``lead_hf.models.zoo.zoo_dir()``): the
     file behind ``rank --models-file`` and ``benchmark --zoo``. ``what`` and ``hint`` word the error."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{what} {str(path)!r} does not exist{hint}")
     if zoo_dir is None:
-        from .derived import zoo_dir as default_zoo_dir
+        from .zoo import zoo_dir as default_zoo_dir
         zoo_dir = default_zoo_dir()
     folder = str(Path(zoo_dir).expanduser())
     specs = []
@@ -513,7 +513,7 @@ def read_model_list(path, zoo_dir=None, what: str = "models file", hint: str = "
 
 def missing_local_model(spec: str) -> str | None:
     """The message for a model spec that names a local directory which does not exist (else None)."""
-    from ..io import looks_like_local_path
+    from ..utils.io import looks_like_local_path
 
     path = spec[len("local-dir:"):] if spec.startswith("local-dir:") else spec if looks_like_local_path(spec) else None
     if path is not None and not Path(path).expanduser().exists():

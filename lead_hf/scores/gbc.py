@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import torch
 
-from ..constraints import Constrained, Interval, OneOf
+from ..utils.constraints import Constrained, Interval, OneOf
 from ._stats import class_counts, class_means, principal_scores
 from .registry import ScoreResult, register_score
 from .validation import ScoreInputs

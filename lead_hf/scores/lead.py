@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from ..constraints import Boolean, Constrained, Interval, Items, OneOf, OptionError
+from ..utils.constraints import Boolean, Constrained, Interval, Items, OneOf, OptionError
 from ._linalg import gram as gram_matrix
 from ._linalg import FLOAT32_BLOCK_ROWS, GRAM_PRODUCTS, add_gram_, addmm_rows_, new_gram_total, spd_solve
 from ._stats import class_counts, class_means, class_sums

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import torch
 
-from ..constraints import Constrained, Interval
+from ..utils.constraints import Constrained, Interval
 from .registry import ScoreResult, register_score
 from .validation import ScoreInputs
 

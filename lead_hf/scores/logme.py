@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import torch
 
-from ..constraints import Constrained, Interval, OneOf
+from ..utils.constraints import Constrained, Interval, OneOf
 from ._linalg import gram
 from ._stats import SOLVERS, class_sums, resolve_solver
 from .registry import ScoreResult, register_score

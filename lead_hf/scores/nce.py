@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import torch
 
-from ..constraints import Constrained
+from ..utils.constraints import Constrained
 from .registry import ScoreResult, register_score
 from .validation import ScoreInputs
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import torch
 
-from ..constraints import Constrained, Interval, OneOf
+from ..utils.constraints import Constrained, Interval, OneOf
 from ._stats import class_counts, class_means, principal_scores
 from .leep import leep_from_probabilities
 from .registry import ScoreResult, register_score

@@ -21,7 +21,7 @@ from typing import Any
 
 import torch
 
-from ..constraints import Constrained, Interval, Mapping, OneOf, Text
+from ..utils.constraints import Constrained, Interval, Mapping, OneOf, Text
 from ._stats import class_counts, class_means
 from .registry import ScoreResult, ScoreSpec, get_score_spec, make_options, register_score
 from .validation import ScoreInputs, _as_float_matrix, prepare_inputs

@@ -13,8 +13,8 @@ import typing
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from ..coercion import coerce as _coerce
-from ..constraints import OptionError, declared_error
+from ..utils.coercion import coerce as _coerce
+from ..utils.constraints import OptionError, declared_error
 from .validation import ScoreInputs, prepare_inputs
 
 
@@ -161,74 +161,3 @@ def score(method: str, features=None, labels=None, *, source_logits=None, device
 def score_options(method: str) -> dict[str, Any]:
     """Default options of ``method`` as a dict."""
     return dataclasses.asdict(get_score_spec(method).options())
-
-
-# ------------------------------------------------------------------ choosing scores (rank, score, benchmark)
-
-DEFAULT_SCORES = ("lead", "logme", "leep", "nce")
-"""What ``lead-hf rank`` computes unless told otherwise; ``all`` puts these first, LEAD primary."""
-
-
-def resolve_methods(names) -> list[str]:
-    """Registry names of ``names``, in order, without repeats. ``all`` adds every registered score not
-    named before it, LEAD and the other default scores first: the first score is the primary one, so
-    ``--scores all`` keeps LEAD primary and ``--scores logme,all`` makes LogME primary."""
-    out: list[str] = []
-    for name in names:
-        if name == "all":
-            every = available_scores()
-            expanded = [m for m in DEFAULT_SCORES if m in every] + [m for m in every if m not in DEFAULT_SCORES]
-        else:
-            try:
-                expanded = [get_score_spec(name).name]
-            except ValueError as err:
-                if ":" in name or "/" in name:
-                    raise ValueError(f"{err}. {name!r} looks like a model: give the models before the options "
-                                     f"(lead-hf rank MODEL ... --scores lead logme) or use --models") from None
-                raise
-        out += [m for m in expanded if m not in out]
-    return out
-
-
-def parse_score_options(items, methods) -> dict[str, dict[str, str]]:
-    """METHOD.OPTION=VALUE items -> {method: {option: value}} for the methods being computed.
-
-    Options of a registered score that is not being computed are ignored (one YAML file can serve several
-    --scores choices); an unregistered method name is an error. A fragment without '=' continues the
-    previous value: the CLI splits lists on commas, so lead.head_widths=16,16 arrives as two items.
-    """
-    joined: list[str] = []
-    for item in items:
-        if "=" not in item and joined:
-            joined[-1] += "," + item
-        else:
-            joined.append(item)
-    out: dict[str, dict[str, str]] = {m: {} for m in methods}
-    for item in joined:
-        key, sep, value = item.partition("=")
-        method, dot, option = key.strip().partition(".")
-        if not sep or not dot or not option:
-            raise ValueError(f"score option {item!r} must look like METHOD.OPTION=VALUE, e.g. lead.t=2")
-        if method not in available_scores():
-            raise ValueError(f"score option {item!r} names {method!r}, which is not a score; available: "
-                             f"{', '.join(available_scores())}")
-        if method in out:
-            out[method][option] = value.strip()
-    return out
-
-
-def check_score_options(methods, per_method) -> None:
-    """Unknown or malformed score options fail now, before any model is loaded or cache entry written."""
-    for method in methods:
-        make_options(get_score_spec(method), per_method[method])
-
-
-def missing_input(method: str, features, source_logits) -> str | None:
-    """What score ``method`` cannot run without among the inputs at hand ("source logits" or "features"),
-    or None when it can run."""
-    spec = get_score_spec(method)
-    if spec.needs_source_logits and source_logits is None:
-        return "source logits"
-    if spec.needs_features and features is None:
-        return "features"
-    return None

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import torch
 
-from ..constraints import Boolean, Constrained, Interval
+from ..utils.constraints import Boolean, Constrained, Interval
 from ._stats import class_counts, class_means
 from .registry import ScoreResult, register_score
 from .validation import ScoreInputs

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import torch
 
-from ..constraints import Constrained, Interval, OneOf
+from ..utils.constraints import Constrained, Interval, OneOf
 from ._stats import class_counts
 from .registry import ScoreResult, register_score
 from .validation import ScoreInputs
