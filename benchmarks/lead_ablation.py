@@ -125,7 +125,7 @@ def own_subsets(records) -> bool:
 
 
 def score_rows(entries, methods, options, device="auto"):
-    from lead_hf.benchmark import score_entries
+    from lead_hf.benchmark.job import score_entries
 
     rows = []
     for es in entries.values():
@@ -136,7 +136,7 @@ def score_rows(entries, methods, options, device="auto"):
 def paired_vs_default(default_rows, rows, truth: dict, datasets) -> dict | None:
     """{"ci95": [lo, hi], "p_better"} of (this setting's mean weighted tau over ``datasets``) minus the
     default's, both read on the same bootstrap draws of models (first ground truth only)."""
-    from lead_hf.benchmark import paired_difference_ci
+    from lead_hf.benchmark.fidelity import paired_difference_ci
     from lead_hf.results.ground_truth import dataset_key
 
     mapped = [{**r, "score": name, "accuracy": truth[dataset_key(r["dataset"])][r["model"]]}
@@ -147,7 +147,7 @@ def paired_vs_default(default_rows, rows, truth: dict, datasets) -> dict | None:
 
 def agreement_per_truth(rows, truths: dict[str, dict]):
     """{truth label: (per_dataset, summary)}: the same score values against each ground truth."""
-    from lead_hf.benchmark import agreement_tables
+    from lead_hf.benchmark.fidelity import agreement_tables
     from lead_hf.results.ground_truth import dataset_key
 
     out = {}
@@ -185,7 +185,8 @@ def table_row(group, label, opts, method, tables, choose, confirm) -> dict:
 
 def main(argv=None) -> int:
     from lead_hf import available_scores
-    from lead_hf.benchmark import BenchmarkOptions, collect_entries
+    from lead_hf.benchmark import BenchmarkOptions
+    from lead_hf.benchmark.job import collect_entries
     from lead_hf.results.ground_truth import accuracy_table, read_ground_truth
     from lead_hf.utils.io import write_json_atomic, write_text_atomic
 

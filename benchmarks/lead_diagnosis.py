@@ -29,7 +29,8 @@ def main(argv=None) -> int:
     from scipy import stats
 
     from lead_hf.results.agreement import agreement
-    from lead_hf.benchmark import BenchmarkOptions, collect_entries, score_entries
+    from lead_hf.benchmark import BenchmarkOptions
+    from lead_hf.benchmark.job import collect_entries, score_entries
     from lead_hf.results.ground_truth import by_dataset, dataset_key, read_ground_truth
     from lead_hf.utils.io import write_text_atomic
 

@@ -110,7 +110,7 @@ def _flags(fields: dict) -> str:
 
 
 def main(argv=None) -> int:
-    from lead_hf.benchmark import read_zoo
+    from lead_hf.benchmark.job import read_zoo
     from lead_hf.finetune import PROTOCOLS, FinetuneOptions, finetune
     from lead_hf.models import excluded_datasets
 

@@ -6,7 +6,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from lead_hf.benchmark import BenchmarkOptions, Entry, agreement_tables, read_zoo, run_benchmark, write_outputs
+from lead_hf.benchmark import BenchmarkOptions, Entry, run_benchmark
+from lead_hf.benchmark.fidelity import agreement_tables
+from lead_hf.benchmark.job import read_zoo
+from lead_hf.benchmark.report import write_outputs
 from lead_hf.results.ground_truth import GroundTruth, accuracy_table, by_dataset, dataset_key, read_ground_truth
 
 
@@ -162,7 +165,7 @@ def test_bad_ground_truth(tmp_path, content, match):
 def test_bad_inputs(feature_tree):
     with pytest.raises(FileNotFoundError, match="does not exist"):
         read_ground_truth(feature_tree / "missing.csv")
-    with pytest.raises(ValueError, match="no ground truth for dataset 'gamma'"):
+    with pytest.raises(ValueError, match=r"no ground truth for dataset\(s\) gamma"):
         run_benchmark(_opts(feature_tree, datasets=("gamma",)), log=lambda m: None)
     with pytest.raises(ValueError, match="at least 9 are needed"):
         run_benchmark(_opts(feature_tree, min_models=9), log=lambda m: None)
@@ -233,7 +236,7 @@ def _entry(name, accs, ds="d"):
 
 
 def test_noise_ceiling_is_one_for_seeds_that_agree_and_low_for_seeds_that_do_not():
-    from lead_hf.benchmark import noise_ceiling
+    from lead_hf.benchmark.fidelity import noise_ceiling
 
     agree = [_entry(f"m{i}", [0.1 * i, 0.1 * i + 0.01, 0.1 * i + 0.02]) for i in range(6)]
     assert noise_ceiling(agree) == pytest.approx(1.0)
@@ -256,7 +259,7 @@ def _rows(values, accuracies, score="s", ds="d"):
 
 
 def test_bootstrap_interval_covers_the_estimate_and_is_tight_for_a_perfect_ranking():
-    from lead_hf.benchmark import bootstrap_ci
+    from lead_hf.benchmark.fidelity import bootstrap_ci
 
     acc = np.linspace(0.2, 0.9, 12)
     rng = np.random.default_rng(1)
@@ -276,7 +279,7 @@ def test_paired_difference_separates_what_the_two_intervals_cannot():
     """Two noisy scores whose intervals overlap, one of them the other plus a consistent improvement: the
     paired difference is read on the same draws, so it is positive in every draw; a score against itself
     (a copy under another name) differs by exactly 0."""
-    from lead_hf.benchmark import bootstrap_ci, paired_difference_ci
+    from lead_hf.benchmark.fidelity import bootstrap_ci, paired_difference_ci
 
     acc = np.linspace(0.2, 0.9, 14)
     rng = np.random.default_rng(2)
@@ -320,28 +323,34 @@ def test_benchmark_reports_noise_ceiling_and_intervals(feature_tree):
     assert res.protocol == "ft-v2"
     lo, hi = res.ci95["logme"]
     assert lo <= res.summary["logme"]["weighted_tau"] <= hi
-    from lead_hf.benchmark import markdown
+    from lead_hf.benchmark.report import markdown
     md = markdown(res)
     assert "noise ceiling" in md and "95% CI" in md and "ft-v2" in md
 
 
-def test_default_paths_resolve_from_any_directory(tmp_path, monkeypatch):
-    from pathlib import Path
+def test_missing_ground_truth_or_models_fail_before_any_work(tmp_path):
+    from lead_hf.benchmark.job import check_inputs
 
-    from lead_hf.benchmark import resolve_repo_path
+    with pytest.raises(ValueError, match="needs fine-tuned accuracies.*--config benchmarks/configs"):
+        check_inputs(BenchmarkOptions(zoo="zoo.txt"))
+    with pytest.raises(ValueError, match="needs the models"):
+        check_inputs(BenchmarkOptions(ground_truth=str(tmp_path)))
+    (tmp_path / "gt.csv").write_text("model,dataset,accuracy\nzoo:a,embedded:digits,0.9\n")
+    with pytest.raises(ValueError, match="no ground truth for dataset.*mnist"):
+        check_inputs(BenchmarkOptions(ground_truth=str(tmp_path / "gt.csv"), models=("zoo:a",),
+                                      datasets=("embedded:mnist",)))
 
-    monkeypatch.chdir(tmp_path)
-    zoo = resolve_repo_path("benchmarks/zoo.txt", "zoo file", "--zoo")
-    assert Path(zoo).is_file() and Path(zoo).is_absolute()
-    assert Path(resolve_repo_path("benchmarks/ground_truth", "ground truth", "--ground-truth")).is_dir()
-    (tmp_path / "mine.txt").write_text("zoo:a\n")
-    assert resolve_repo_path("mine.txt", "zoo file", "--zoo") == "mine.txt"  # what is here wins
-    with pytest.raises(FileNotFoundError, match="pass --zoo PATH"):
-        resolve_repo_path("nowhere/zoo.txt", "zoo file", "--zoo")
+
+def test_no_dataset_given_means_every_dataset_of_the_ground_truth(tmp_path):
+    from lead_hf.benchmark.job import check_inputs, dataset_specs
+
+    (tmp_path / "gt.csv").write_text("model,dataset,accuracy\nzoo:a,embedded:digits,0.9\nzoo:a,embedded:mnist,0.8\n")
+    opts = BenchmarkOptions(ground_truth=str(tmp_path / "gt.csv"), models=("zoo:a",))
+    assert sorted(dataset_specs(opts, check_inputs(opts))) == ["embedded:digits", "embedded:mnist"]
 
 
 def test_a_member_that_is_not_built_and_has_no_ground_truth_is_skipped(tmp_path, monkeypatch):
-    from lead_hf.benchmark import extracted_entries
+    from lead_hf.benchmark.job import extracted_entries
 
     monkeypatch.setenv("LEAD_HF_ZOO_DIR", str(tmp_path / "empty"))
     logs = []
@@ -354,7 +363,7 @@ def test_a_member_that_is_not_built_and_has_no_ground_truth_is_skipped(tmp_path,
 
 def test_a_model_whose_weights_differ_from_the_ground_truths_is_skipped(tmp_path, tiny_zoo):
     """A derived member rebuilt on another machine has other weights: its fine-tuned accuracy is not theirs."""
-    from lead_hf.benchmark import extracted_entries
+    from lead_hf.benchmark.job import extracted_entries
     from lead_hf.models import resolve_model
 
     data, specs = tiny_zoo
@@ -376,7 +385,7 @@ def test_a_model_whose_weights_differ_from_the_ground_truths_is_skipped(tmp_path
 def test_the_readme_benchmark_table_is_the_committed_fidelity_json(name):
     """The README's benchmark v2 tables are rendered from benchmarks/results/<name>
     (python -m lead_hf.benchmark FILE), so the two cannot drift apart."""
-    from lead_hf.benchmark import fidelity_table
+    from lead_hf.benchmark.fidelity import fidelity_table
 
     root = Path(__file__).resolve().parents[1]
     doc = json.loads((root / "benchmarks" / "results" / name).read_text())

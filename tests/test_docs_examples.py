@@ -125,6 +125,7 @@ def test_every_example_parses_into_valid_options(where, command, argv, tmp_path,
     for path in DOCS:
         for name, text in _yaml_blocks(path).items():
             (tmp_path / name).write_text(text)
+    (tmp_path / "benchmarks").symlink_to(Path(__file__).resolve().parents[1] / "benchmarks")  # the checkout's configs
     try:
         command_obj, opts = parse_options(argv)
     except SystemExit as stop:
@@ -140,7 +141,7 @@ def test_every_example_parses_into_valid_options(where, command, argv, tmp_path,
 def _example_results(path: Path) -> None:
     """The results file an example refers to, as `lead-hf rank` would have written it: the offline
     demo's (zoo models on embedded:digits), Hub models on an image folder, or Hub models on a Hub dataset."""
-    from lead_hf.rank import finish
+    from lead_hf.results.summary import summarize as finish
     from lead_hf.results.schema import DatasetInfo, ModelResult, RankingResults
 
     if "embedded" in str(path):

@@ -73,8 +73,8 @@ def test_extract_equals_plain_forward_in_dataset_order(which, timm_model, vit_mo
     np.testing.assert_array_equal(out.labels, ds["label"])
     assert out.label_names == ["a", "b", "c"] and not out.from_cache
     prov = out.provenance
-    assert prov["model"]["revision"].startswith("sha256:") and prov["dataset"]["num_samples"] == 23
-    assert {"torch", "datasets", "accelerate"} <= set(prov["versions"]) and prov["processes"] == 1
+    assert prov.model.revision.startswith("sha256:") and prov.dataset.num_samples == 23
+    assert {"torch", "datasets", "accelerate"} <= set(prov.versions) and prov.processes == 1
     assert not (out.cache_path / "partial").exists()
 
 

@@ -49,9 +49,9 @@ def test_two_process_accelerate_launch_equals_single_process(tmp_path):
     opts = ExtractOptions(cache_dir=str(tmp_path / "multi"), batch_size=4, chunk_size=8, num_workers=0,
                           progress=False)
     multi = extract(spec, ds, opts)  # the entry the two processes wrote
-    assert multi.from_cache and multi.provenance["processes"] == 2
+    assert multi.from_cache and multi.provenance.processes == 2
     single = extract(spec, ds, opts, cache_dir=str(tmp_path / "single"))
-    assert not single.from_cache and single.provenance["processes"] == 1
+    assert not single.from_cache and single.provenance.processes == 1
     assert multi.features.shape == single.features.shape == (n, model.num_features)
     np.testing.assert_allclose(multi.features, single.features, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(multi.logits, single.logits, rtol=1e-5, atol=1e-6)

@@ -7,6 +7,7 @@ import pytest
 import yaml
 from huggingface_hub import ModelCard, parse_eval_result_entries
 
+from lead_hf.results.summary import assign_pareto, assign_ranks, cost_axis
 from lead_hf.hub import cards, leaderboard
 from lead_hf.hub.publishing import TEMPLATES_DIR, PublishOptions
 from lead_hf.results.schema import DatasetInfo, ModelResult, RankingResults
@@ -20,7 +21,7 @@ def results_for(values: dict[str, float], split="test", config=None, dataset="ac
                                            num_samples=50, num_classes=5),
                        scores=list(values), primary="lead",
                        models=[ModelResult(model="o/m", hub_id="o/m", scores=dict(values))])
-    r.assign_ranks()
+    assign_ranks(r)
     return r
 
 
@@ -150,7 +151,7 @@ def test_leaderboard_table_ranks_by_primary_and_lists_failures():
                            ModelResult(model="a/two", hub_id="a/two", scores={"lead": -0.1, "logme": 1.0},
                                        finetune_accuracy=0.81),
                            ModelResult(model="a/bad", hub_id="a/bad", status="failed", error="oom | crash")])
-    r.assign_ranks()
+    assign_ranks(r)
     r.agreement = {"lead": {"weighted_tau": 0.5}}
     table = leaderboard.render_table(r, "https://hub.example")
     assert "weighted Kendall τ with fine-tuned accuracy 0.500" in table

@@ -16,6 +16,7 @@ pytest.importorskip("huggingface_hub")
 import huggingface_hub  # noqa: E402
 from huggingface_hub import HfApi, ModelCard, metadata_load, parse_eval_result_entries  # noqa: E402
 
+from lead_hf.results.summary import assign_pareto, assign_ranks, cost_axis
 from lead_hf.cli import main as cli_main  # noqa: E402
 from lead_hf.hub import PublishError, PublishOptions, publish  # noqa: E402
 from lead_hf.hub.cards import eval_results_path  # noqa: E402
@@ -58,7 +59,7 @@ def make_results(split: str = "test", values: dict[str, dict[str, float]] | None
         dataset=DatasetInfo(id="acme/pets", split=split, revision=DS_REV, num_samples=120, num_classes=4),
         scores=list(scores), primary="lead", models=models, versions={"lead-hf": "0.1.0"},
         created="2025-01-01T00:00:00Z")
-    results.assign_ranks()
+    assign_ranks(results)
     return results
 
 
@@ -423,7 +424,7 @@ def test_no_local_path_reaches_a_card_or_the_leaderboard(hub, env):
 
 
 def test_scrub_paths_keeps_urls_and_hub_ids():
-    from lead_hf.hub.publishing import scrub_paths
+    from lead_hf.hub.public import scrub_paths
 
     assert scrub_paths("local-dir:/home/me/m0") == "local-dir:m0"
     assert scrub_paths("timm:resnet18@/data/w.safetensors") == "timm:resnet18@w.safetensors"

@@ -10,7 +10,8 @@ import torch
 import datasets
 from lead_hf.cli import main
 from lead_hf.results.ground_truth import for_dataset, read_ground_truth
-from lead_hf.rank import RankOptions, rank_models, write_outputs
+from lead_hf.rank import RankOptions, rank_models
+from lead_hf.results.store import write_outputs
 from lead_hf.scores.selection import parse_score_options
 from lead_hf.results.schema import RankingResults
 
@@ -275,7 +276,7 @@ def test_saturated_scores_are_flagged_in_table_and_results(setup, tmp_path, caps
 
 
 def test_scores_equal_for_every_model_are_flagged():
-    from lead_hf.rank import diagnose
+    from lead_hf.results.summary import diagnose
     from lead_hf.results.schema import DatasetInfo, ModelResult
 
     r = RankingResults(DatasetInfo("d", "train"), ["sfda", "lead"], "lead",
@@ -308,7 +309,7 @@ def test_finetune_json_is_accepted_as_ground_truth(setup, tmp_path):
 def test_score_details_become_json_values():
     import torch
 
-    from lead_hf.rank import json_safe
+    from lead_hf.utils.io import json_safe
 
     got = json_safe({"a": torch.tensor([1.5, 2.0]), "b": float("nan"), "c": np.float64(3.0), "d": (1, "x"),
                      "e": {"f": np.array([[1, 2]])}, "g": None, "h": True})

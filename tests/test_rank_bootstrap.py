@@ -8,7 +8,9 @@ import numpy as np
 import pytest
 
 from lead_hf.utils.constraints import OptionError
-from lead_hf.rank import RankOptions, bootstrap_indices, bootstrap_score, compute_uncertainty, interval_from_draws
+from lead_hf.rank import RankOptions
+from lead_hf.rank.bootstrap import bootstrap_indices, bootstrap_score
+from lead_hf.results.summary import assign_ranks, compute_uncertainty, interval_from_draws
 from lead_hf.results.report import csv_text, markdown_report, overlap_note, terminal_table
 from lead_hf.results.schema import DatasetInfo, ModelResult, RankingResults
 
@@ -32,7 +34,7 @@ def _row(name, method, out, draws):
 def _ranking(rows, method):
     r = RankingResults(dataset=DatasetInfo(id="generated", split="train", num_samples=10, num_classes=2),
                        scores=[method], primary=method, models=rows)
-    r.assign_ranks()
+    assign_ranks(r)
     compute_uncertainty(r)
     return r
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import torch
 
+from lead_hf.results.summary import assign_pareto, assign_ranks, cost_axis
 from lead_hf.extract.cost import forward_flops, model_cost, parameter_count
 from lead_hf.results.report import chart_figure, csv_text, notes, terminal_table
 from lead_hf.results.schema import DatasetInfo, ModelResult, RankingResults
@@ -48,8 +49,8 @@ def _ranking(rows):
               for name, s, f in rows]
     r = RankingResults(dataset=DatasetInfo(id="d", split="train", num_samples=10, num_classes=2),
                        scores=["lead"], primary="lead", models=models)
-    r.assign_ranks()
-    r.assign_pareto()
+    assign_ranks(r)
+    assign_pareto(r)
     return r
 
 
@@ -58,7 +59,7 @@ def test_pareto_front_keeps_models_that_no_other_beats_at_lower_cost():
                   ("small", 0.6, 1e9), ("tiny-worst", 0.1, 1e9), ("unknown", 0.95, None)])
     on = {m.model for m in r.models if m.pareto}
     assert on == {"big-best", "mid", "small"}
-    assert r.cost_axis() == "flops_per_image"
+    assert cost_axis(r) == "flops_per_image"
     table = terminal_table(r)
     assert "GFLOPs" in table and "front" in table
     line = next(ln for ln in table.splitlines() if "mid-dominated" in ln)
@@ -71,7 +72,7 @@ def test_pareto_front_keeps_models_that_no_other_beats_at_lower_cost():
 
 def test_no_front_without_costs_of_two_models():
     r = _ranking([("a", 0.9, None), ("b", 0.5, 3e9)])
-    assert r.cost_axis() is None and not any(m.pareto for m in r.models)
+    assert cost_axis(r) is None and not any(m.pareto for m in r.models)
     assert "yes" not in terminal_table(r)
     fig = chart_figure(r)
     assert len(fig.axes) == 1  # no score-vs-cost panel

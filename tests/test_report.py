@@ -7,7 +7,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pytest  # noqa: E402
 
-from lead_hf.rank import finish  # noqa: E402
+from lead_hf.results.summary import summarize as finish  # noqa: E402
 from lead_hf.results.report import chart_figure, chart_png, notes, short_names, terminal_table  # noqa: E402
 from lead_hf.results.schema import DatasetInfo, ModelResult, RankingResults  # noqa: E402
 

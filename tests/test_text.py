@@ -119,7 +119,7 @@ def test_sentence_encoder_features_are_mean_pooled_and_normalised(tiny, tmp_path
     np.testing.assert_allclose(out.features, _manual_encoder_features(tiny["encoder"], list(ds["sentence"]), 24),
                                rtol=1e-5, atol=1e-6)
     assert out.labels.tolist() == list(ds["label"])
-    assert out.provenance["model"]["preprocess"]["pooling"] == "mean"
+    assert out.provenance.model.preprocess["pooling"] == "mean"
     again = extract(str(tiny["encoder"]), str(folder), _opts(tmp_path, batch_size=5))
     assert again.from_cache and np.array_equal(again.features, out.features)
 
@@ -175,7 +175,7 @@ def test_models_and_datasets_of_the_other_modality_are_refused(tiny, tmp_path):
 
 def test_cost_of_a_text_model_is_counted_per_text(tiny, tmp_path):
     _, folder = tiny["data"]
-    cost = extract(str(tiny["encoder"]), str(folder), _opts(tmp_path)).provenance["cost"]
+    cost = extract(str(tiny["encoder"]), str(folder), _opts(tmp_path)).provenance.cost
     # 2 layers of a 16-wide BERT on 24 tokens (FLOPS_TOKENS capped at max_length): q, k, v, o (4 x 16x16),
     # the feed-forward (2 x 16x32) and the two attention products (2 x 24x16 per token), 2 FLOPs each;
     # plus BERT's pooler (16x16 on one token), which BertModel computes even though mean pooling skips it

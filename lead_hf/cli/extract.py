@@ -79,7 +79,7 @@ def run(opts: ExtractCommandOptions) -> int:
         summary.append({"model": spec, "dataset": opts.dataset, "split": opts.split,
                         "num_samples": out.num_samples, "feature_dim": int(out.features.shape[1]),
                         "cache_path": str(out.cache_path), "from_cache": out.from_cache,
-                        "provenance": out.provenance})
+                        "provenance": out.provenance.to_dict()})
     if opts.output and main:
         write_json_atomic(opts.output, {"extractions": summary})
         print(f"summary written to {opts.output}")

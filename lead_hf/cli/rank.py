@@ -3,12 +3,14 @@ from __future__ import annotations
 
 import sys
 
-from ..rank import RankOptions, check_output_dir, output_folder, rank_models, save_ranking
+from ..rank.options import RankOptions
 from .command import Command
 
 
 def run(opts: RankOptions) -> int:
+    from ..rank import rank_models
     from ..results.report import notes, overlap_note, terminal_table
+    from ..results.store import check_output_dir, output_folder, save_ranking
 
     folder = output_folder(opts)
     check_output_dir(folder)

@@ -5,10 +5,9 @@ import json
 import sys
 from dataclasses import dataclass
 
-import numpy as np
 
-from ..utils.constraints import Boolean, PathLike
 from ..scores.selection import ScoringOptions
+from ..utils.constraints import Boolean, PathLike
 from .command import Command
 
 
@@ -31,6 +30,8 @@ class ScoreCommandOptions(ScoringOptions):
 
 
 def run(opts: ScoreCommandOptions) -> int:
+    import numpy as np
+
     from ..extract.files import load_feature_files
     from ..scores import compute_score, scores_without_features
     from ..scores.selection import missing_input, parse_score_options, resolve_methods

@@ -5,8 +5,8 @@
     >>> ds.features["label"].names
 """
 from .embedded import EmbeddedSource, list_embedded, register_embedded
-from .loading import check_dataset, load_split, normalize_columns
+from .loading import DatasetSplit, check_dataset, load_split, normalize_columns
 from .sampling import parse_split, stratified_indices
 
-__all__ = ["EmbeddedSource", "check_dataset", "list_embedded", "load_split", "normalize_columns", "parse_split",
+__all__ = ["DatasetSplit", "EmbeddedSource", "check_dataset", "list_embedded", "load_split", "normalize_columns", "parse_split",
            "register_embedded", "stratified_indices"]

@@ -133,23 +133,72 @@ def _one_class_message(folder: Path, label: str) -> str:
             "DIR/<class>/..., e.g. DIR/cat/1.jpg and DIR/dog/2.jpg")
 
 
+class DatasetSplit:
+    """One dataset split resolved once, however many models read it: checked when made (:meth:`check`),
+    its identity for the cache keys (:meth:`fingerprint`) and its rows loaded at most once per modality
+    (:meth:`load`). ``rank`` makes one and hands it to every model's extraction.
+
+    The arguments are :func:`load_split`'s. Embedded sets are fingerprinted from their source files and
+    never decoded for a cache hit; any other source is fingerprinted from the rows selected.
+    """
+
+    def __init__(self, spec, split: str = "train", *, image_column: str | None = None,
+                 label_column: str | None = None, max_per_class: int | None = None, seed: int = 0,
+                 name: str | None = None, text_column: str | None = None):
+        self.spec, self.split = spec, split
+        self.selection = {"image_column": image_column, "label_column": label_column, "max_per_class": max_per_class,
+                          "seed": seed, "name": name, "text_column": text_column}
+        self.label = spec if isinstance(spec, str) else "<in-memory dataset>"
+        self.embedded = embedded_source(spec[len("embedded:"):]) if self.is_embedded else None
+        self._rows: dict[str | None, object] = {}
+
+    @property
+    def is_embedded(self) -> bool:
+        return isinstance(self.spec, str) and self.spec.startswith("embedded:")
+
+    def check(self) -> "DatasetSplit":
+        """Fail now, with load_split's message, when the split cannot be loaded. An embedded set is checked
+        without building it (its split, and that its data is installed); any other source is loaded
+        (and kept for the extractions)."""
+        if self.embedded is not None:
+            base, _, _ = parse_split(self.split)
+            if base not in self.embedded.splits:
+                raise ValueError(no_split_message(self.spec, base, ", ".join(self.embedded.splits)))
+            self.embedded.files()  # raises the install hint when the package or files are missing
+        else:
+            self.load()
+        return self
+
+    def load(self, modality: str | None = None):
+        """The selected rows as a ``datasets.Dataset`` for a model of ``modality`` (None: what the data
+        holds), loaded once."""
+        if modality not in self._rows:
+            ds = load_split(self.spec, self.split, modality=modality, **self.selection)
+            self._rows[modality] = ds
+            self._rows.setdefault("text" if "text" in ds.column_names else "image", ds)
+        return self._rows[modality]
+
+    def modality(self) -> str:
+        """What the split holds: ``image`` or ``text`` (an embedded set says so; any other source is loaded)."""
+        if self.embedded is not None:
+            return self.embedded.kind
+        return "text" if "text" in self.load().column_names else "image"
+
+    def fingerprint(self, modality: str | None = None) -> str:
+        """What the extraction cache keys the data by."""
+        if self.embedded is not None:
+            return f"embedded:{source_fingerprint(self.embedded)}"
+        return self.load(modality)._fingerprint
+
+
 def check_dataset(spec, split: str = "train", *, image_column: str | None = None, label_column: str | None = None,
                   max_per_class: int | None = None, seed: int = 0, name: str | None = None,
-                  text_column: str | None = None, modality: str | None = None) -> None:
+                  text_column: str | None = None) -> DatasetSplit:
     """Fail early, with load_split's message, when the split cannot be loaded; before any model runs.
-
-    Embedded sets are checked without building them (name, split and that their data is installed);
-    any other source is loaded once (datasets caches it, so the extraction's own load is then quick).
-    """
-    if isinstance(spec, str) and spec.startswith("embedded:"):
-        source = embedded_source(spec[len("embedded:"):])
-        base, _, _ = parse_split(split)
-        if base not in source.splits:
-            raise ValueError(no_split_message(spec, base, ", ".join(source.splits)))
-        source.files()  # raises the install hint when the package or files are missing
-        return
-    load_split(spec, split, image_column=image_column, label_column=label_column, max_per_class=max_per_class,
-               seed=seed, name=name, text_column=text_column, modality=modality)
+    Returns the checked :class:`DatasetSplit` (hand it to the extractions, which then do not load it
+    again)."""
+    return DatasetSplit(spec, split, image_column=image_column, label_column=label_column,
+                        max_per_class=max_per_class, seed=seed, name=name, text_column=text_column).check()
 
 
 def _dataset_hint(label: str, err: Exception) -> str:

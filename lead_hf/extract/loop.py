@@ -22,63 +22,10 @@ import numpy as np
 import torch
 
 from ..utils.config import with_overrides
-from ..utils.constraints import Boolean, Constrained, Interval, OneOf, PathLike, Text
-from ..utils.provenance import package_versions
+from ..utils.provenance import (DatasetProvenance, ExtractionProvenance, ModelProvenance,
+                                 package_versions)
 from . import cache as _cache
-
-MIXED_PRECISION = ("no", "fp16", "bf16")
-
-
-@dataclass
-class ExtractOptions(Constrained):
-    split: str = "train"
-    """Dataset split, optionally sliced like datasets does it: train, test[:500], train[10:90] (percent
-    bounds work too)."""
-    image_column: str | None = None
-    """Image column (default: the Image feature, else image/img/...)."""
-    label_column: str | None = None
-    """Label column (default: the ClassLabel feature, else label/labels/...)."""
-    text_column: str | None = None
-    """Text models: the column of texts (default: the only string column besides the label, else 'text')."""
-    max_length: int | None = None
-    """Text models: truncate at this many tokens (default: the model's own, e.g. 256 for all-MiniLM-L6-v2)."""
-    dataset_config: str | None = None
-    """Configuration name of a Hub dataset that has several."""
-    max_per_class: int | None = None
-    """Low-data mode: at most this many samples per class, drawn with seed (stratified). None: all."""
-    seed: int = 0
-    """Seed of the low-data sample selection."""
-    batch_size: int = 0
-    """Images per forward pass and process; 0 picks one (32 on CPU, about 256 at 224 px on a GPU)."""
-    num_workers: int = -1
-    """DataLoader workers decoding images off the main thread; -1 picks from the CPU count."""
-    mixed_precision: str = "no"
-    """no | fp16 | bf16 (autocast for the forward pass; outputs are stored in float32)."""
-    channels_last: bool = True
-    """Run the model and its input in channels-last memory format (faster convolutions)."""
-    chunk_size: int = 1024
-    """Samples per resume chunk written to the cache while running (rounded up to whole steps of
-    batch_size x processes)."""
-    cache_dir: str | None = None
-    """Cache root (default: $LEAD_HF_CACHE or ~/.cache/lead_hf)."""
-    use_cache: bool = True
-    """Read a finished result from the cache; False recomputes (and overwrites) it."""
-    progress: bool = True
-    """Show a progress bar (main process only)."""
-
-    constraints = {
-        "split": Text(), "image_column": (Text(), None), "label_column": (Text(), None),
-        "text_column": (Text(), None), "max_length": (Interval(int, 1), None), "dataset_config": (Text(), None),
-        "max_per_class": (Interval(int, 1), None), "seed": Interval(int),
-        "batch_size": Interval(int, 0),           # 0: automatic
-        "num_workers": Interval(int, -1),         # -1: automatic
-        "mixed_precision": OneOf(*MIXED_PRECISION), "channels_last": Boolean(), "chunk_size": Interval(int, 1),
-        "cache_dir": (PathLike(), None), "use_cache": Boolean(), "progress": Boolean(),
-    }
-
-    def cache_root(self) -> Path:
-        return Path(self.cache_dir).expanduser() if self.cache_dir else _cache.default_cache_root()
-
+from .options import ExtractOptions
 
 @dataclass
 class Extracted:
@@ -91,7 +38,8 @@ class Extracted:
     labels: np.ndarray
     """int64 [N]: downstream labels, indices into label_names."""
     label_names: list[str]
-    provenance: dict[str, Any] = field(default_factory=dict)
+    provenance: ExtractionProvenance | None = None
+    """Model, dataset split, options and cost of the extraction (what the cache entry's manifest holds)."""
     cache_path: Path | None = None
     from_cache: bool = False
 
@@ -182,31 +130,28 @@ def auto_num_workers(num_processes: int) -> int:
     return int(max(0, min(8, per_process - 1)))
 
 
-def _dataset_identity(dataset_spec, opts: ExtractOptions, ref=None):
-    """(fingerprint, label, loader) for the key; embedded sets are fingerprinted without building them.
-    The split is loaded for ``ref``'s modality (images or text)."""
-    from ..data import load_split
-    from ..data.embedded import embedded_source, source_fingerprint
+def dataset_split(dataset_spec, opts: ExtractOptions):
+    """``dataset_spec`` as the :class:`lead_hf.data.DatasetSplit` ``opts`` select; one given already (rank
+    resolves its dataset once for every model) must select what ``opts`` say."""
+    from ..data import DatasetSplit
 
-    modality = getattr(ref, "modality", "image")
+    wanted = {"image_column": opts.image_column, "label_column": opts.label_column,
+              "max_per_class": opts.max_per_class, "seed": opts.seed, "name": opts.dataset_config,
+              "text_column": opts.text_column}
+    if isinstance(dataset_spec, DatasetSplit):
+        if dataset_spec.split != opts.split or dataset_spec.selection != wanted:
+            raise ValueError(f"the dataset split given ({dataset_spec.split!r}, {dataset_spec.selection}) is not "
+                             f"the one the extraction options select ({opts.split!r}, {wanted})")
+        return dataset_spec
+    return DatasetSplit(dataset_spec, opts.split, **wanted)
 
-    def build():
-        return load_split(dataset_spec, opts.split, image_column=opts.image_column,
-                          label_column=opts.label_column, max_per_class=opts.max_per_class,
-                          seed=opts.seed, name=opts.dataset_config, text_column=opts.text_column,
-                          modality=modality)
 
-    if isinstance(dataset_spec, str) and dataset_spec.startswith("embedded:"):
-        source = embedded_source(dataset_spec[len("embedded:"):])
-        if source.kind != modality and ref is not None:
-            from ..models import text
-            raise ValueError(text.image_model_on_text_message(ref.name, dataset_spec) if source.kind == "text"
-                             else text.text_model_on_images_message(ref.name, dataset_spec))
-        fp = f"embedded:{source_fingerprint(source)}"
-        return fp, dataset_spec, build
-    ds = build()
-    label = dataset_spec if isinstance(dataset_spec, str) else "<in-memory dataset>"
-    return ds._fingerprint, label, (lambda: ds)
+def _check_modality(split, ref) -> None:
+    """A text model on an embedded image set, or the reverse, fails before anything is loaded."""
+    if split.embedded is not None and split.embedded.kind != ref.modality:
+        from ..models import text
+        raise ValueError(text.image_model_on_text_message(ref.name, split.label) if split.embedded.kind == "text"
+                         else text.text_model_on_images_message(ref.name, split.label))
 
 
 def extract(model_spec, dataset_spec, options: ExtractOptions | None = None, **overrides) -> Extracted:
@@ -214,15 +159,19 @@ def extract(model_spec, dataset_spec, options: ExtractOptions | None = None, **o
 
     Run it in one process, or under ``accelerate launch`` / ``torchrun``: every process then calls
     ``extract`` with the same arguments and gets the same result; the work is split between them.
+    ``dataset_spec`` may be a :class:`lead_hf.data.DatasetSplit` (loaded once for many models).
     """
-    from ..models import resolve_model
+    from ..models import load_plugins, resolve_model
 
     opts = with_overrides(options or ExtractOptions(), overrides)
+    load_plugins(opts.plugins)
     ref = resolve_model(model_spec)
     if ref.modality == "text":
         from ..models.text import with_max_length
         ref = with_max_length(ref, opts.max_length)
-    fingerprint, ds_label, build = _dataset_identity(dataset_spec, opts, ref)
+    split = dataset_split(dataset_spec, opts)
+    _check_modality(split, ref)
+    fingerprint, ds_label = split.fingerprint(ref.modality), split.label
     key_parts = {
         "model": ref.name, "revision": ref.revision, "family": ref.family, "preprocess": ref.preprocess_config,
         "dataset": fingerprint, "split": opts.split, "image_column": opts.image_column,
@@ -238,15 +187,15 @@ def extract(model_spec, dataset_spec, options: ExtractOptions | None = None, **o
         hit = _cache.read_entry(directory)
         if hit is not None:
             out = _result(hit[0], hit[1], directory, from_cache=True)
-            if "cost" not in out.provenance:  # an entry written before costs were recorded: no throughput
+            if out.provenance.cost is None:  # an entry written before costs were recorded: no throughput
                 from .cost import model_cost
-                out.provenance["cost"] = {**model_cost(ref.load()), "images_per_second": None,
-                                          "throughput_images": 0, "device": None, "processes": None}
+                out.provenance.cost = {**model_cost(ref.load()), "images_per_second": None,
+                                       "throughput_images": 0, "device": None, "processes": None}
             return out
 
     acc = accelerator()
     try:
-        _run(ref, build, ds_label, key, key_parts, directory, opts, acc)
+        _run(ref, lambda: split.load(ref.modality), ds_label, key, key_parts, directory, opts, acc)
     finally:
         acc.wait_for_everyone()
     hit = _cache.read_entry(directory)
@@ -268,7 +217,8 @@ def _result(arrays, manifest, directory, from_cache) -> Extracted:
     if logits is not None and logits.ndim == 2 and logits.shape[1] == 0:
         logits = None  # a headless model (zoo entries with num_classes=0): no source logits
     return Extracted(features=arrays["features"], logits=logits, labels=arrays["labels"],
-                     label_names=list(manifest["label_names"]), provenance=manifest["provenance"],
+                     label_names=list(manifest["label_names"]),
+                     provenance=ExtractionProvenance.from_dict(manifest["provenance"]),
                      cache_path=directory, from_cache=from_cache)
 
 
@@ -412,17 +362,14 @@ def _finish(plan: _Plan, ref, ds_label, key, key_parts, directory, opts, acc) ->
         "feature_dim": int(arrays["features"].shape[1]),
         "num_source_classes": int(arrays["logits"].shape[1]),
         "label_names": plan.label_names,
-        "provenance": {
-            "model": {"name": ref.name, "family": ref.family, "revision": ref.revision, "hub_id": ref.hub_id,
-                      "preprocess": ref.preprocess_config},
-            "dataset": {"id": ds_label, "split": opts.split, "fingerprint": key_parts["dataset"],
-                        "selection_fingerprint": plan.ds._fingerprint, "num_samples": n},
-            "options": dataclasses.asdict(opts),
-            "processes": acc.num_processes, "device": str(acc.device), "batch_size": plan.batch_size,
-            "versions": package_versions(),
-            "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-            "seconds": round(time.time() - plan.start, 3),
-            "cost": plan.cost,
-        },
+        "provenance": ExtractionProvenance(
+            model=ModelProvenance(name=ref.name, family=ref.family, revision=ref.revision, hub_id=ref.hub_id,
+                                  preprocess=ref.preprocess_config),
+            dataset=DatasetProvenance(id=ds_label, split=opts.split, fingerprint=key_parts["dataset"],
+                                      selection_fingerprint=plan.ds._fingerprint, num_samples=n),
+            options=dataclasses.asdict(opts), processes=acc.num_processes, device=str(acc.device),
+            batch_size=plan.batch_size, versions=package_versions(),
+            created=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+            seconds=round(time.time() - plan.start, 3), cost=plan.cost).to_dict(),
     }
     _cache.write_entry(directory, arrays, manifest)

@@ -57,7 +57,7 @@ def finetune(model_spec, dataset: str | None = None, options: FinetuneOptions | 
     the best rate."""
     import torch
 
-    from ..models import resolve_model
+    from ..models import load_plugins, resolve_model
     from ..models.preprocessing import effective_image_size, resized_ref
     from ..utils.io import write_json_atomic
     from ..utils.provenance import package_versions
@@ -69,6 +69,7 @@ def finetune(model_spec, dataset: str | None = None, options: FinetuneOptions | 
     opts = with_overrides(opts, overrides)
     if opts.num_threads:
         torch.set_num_threads(opts.num_threads)
+    load_plugins(opts.plugins)
     ref = resolve_model(model_spec)
     if ref.modality == "text":  # same grid, search, seeds and cache; the text trainer
         from . import text

@@ -5,14 +5,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..utils.constraints import Boolean, Constrained, Interval, Items, OptionError, PathLike, Text
+from ..utils.config import PluginOptions
+from ..utils.constraints import Boolean, Interval, Items, OptionError, PathLike, Text
 
 PROTOCOL_VERSION = "ft-v1"
 """Bumped whenever the training code changes the numbers, so old cached runs are not reused."""
 
 
 @dataclass
-class FinetuneOptions(Constrained):
+class FinetuneOptions(PluginOptions):
     dataset: str = "embedded:digits"
     """Downstream dataset (embedded:NAME, imagefolder:DIR, parquet:FILES, a save_to_disk directory)."""
     train_split: str = "train"

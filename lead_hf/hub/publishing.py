@@ -14,7 +14,6 @@ A dry run stops after step 2 and reads only the local Hugging Face cache: it sen
 """
 from __future__ import annotations
 
-import copy
 import difflib
 import os
 import re
@@ -26,11 +25,10 @@ from ..utils.config import with_overrides
 from ..utils.constraints import Boolean, Constrained, Items, OptionError, PathLike, Text
 from ..results.schema import ModelResult, RankingResults
 from . import cards, leaderboard
+from .public import public_results
 
 DEFAULT_ENDPOINT = "https://huggingface.co"
 _HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[\w.-]+")
-# a path inside text: /abs, ~/x, ./x, ../x, C:\x (not the // of a URL, not the / of an ORG/NAME id)
-_PATH_IN_TEXT = re.compile(r"(?<![\w/.~-])(?:~|\.\.?)?/(?!/)[^\s'\",;)\]]+|\b[A-Za-z]:\\[^\s'\",;)\]]+")
 DEFAULT_SOURCE_URL = cards.TOOL_URL
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 """The card section and leaderboard README templates, shipped inside the package (package data)."""
@@ -381,72 +379,6 @@ def _check_distinct(all_results: list[RankingResults]) -> list[RankingResults]:
     return all_results
 
 
-def looks_local(dataset_id: str) -> bool:
-    """A dataset id that cannot be a Hub id: a scheme (imagefolder:, embedded:), a path, in-memory data."""
-    return (":" in dataset_id or dataset_id.startswith(("/", ".", "~", "<")) or "\\" in dataset_id
-            or dataset_id.count("/") > 1 or not dataset_id.strip())
-
-
-def scrub_paths(text: str) -> str:
-    """``text`` with every local path cut to its last component (``local-dir:/home/me/m`` -> ``local-dir:m``)."""
-    return _PATH_IN_TEXT.sub(lambda m: PurePosixPath(m.group(0).replace("\\", "/")).name or "<local path>", text)
-
-
-def public_model_name(model: ModelResult) -> str:
-    """How a model is named in public: its Hub id, else its spec with any path cut to the last component."""
-    if model.hub_id:
-        return model.hub_id
-    name = scrub_paths(model.model)
-    if "/" in name and ":" not in name:  # a relative folder: only its name
-        name = PurePosixPath(name).name
-    return name
-
-
-def _scrub(obj):
-    if isinstance(obj, str):
-        return scrub_paths(obj)
-    if isinstance(obj, dict):
-        return {k: _scrub(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_scrub(v) for v in obj]
-    return obj
-
-
-def public_results(results: RankingResults, opts: PublishOptions) -> RankingResults:
-    """The copy of ``results`` that may leave this machine: named by a Hub dataset id, with no local path
-    anywhere (model names, errors, options). Results on local data need ``opts.dataset_id``."""
-    ds = results.dataset
-    local = ds.local if ds.local is not None else looks_local(ds.id)
-    if local and not opts.dataset_id:
-        raise ValueError(
-            f"these results were computed on local data ({ds.id!r}), which has no Hub page and whose "
-            "path must not be published. Name the Hub dataset they describe: --dataset-id ORG/NAME (with "
-            "--dataset-config and --dataset-split when they differ from the defaults)")
-    out = copy.deepcopy(results)
-    if opts.dataset_id:
-        out.dataset.id = opts.dataset_id
-        out.dataset.config = opts.dataset_config
-        out.dataset.split = opts.dataset_split or ds.split
-        if local:
-            out.dataset.revision = None
-    out.dataset.local = False
-    for m in out.models:
-        m.model = public_model_name(m)
-        if m.error:
-            m.error = scrub_paths(m.error)
-        m.flags = {k: scrub_paths(v) for k, v in (m.flags or {}).items()}
-    out.warnings = {k: scrub_paths(v) for k, v in (out.warnings or {}).items()}
-    rank = dict((out.options or {}).get("rank") or {})
-    for key in ("output_dir", "cache_dir", "models_file", "ground_truth"):  # where files were on this machine
-        rank.pop(key, None)
-    if "dataset" in rank:
-        rank["dataset"] = out.dataset.id
-    if "models" in rank:
-        rank["models"] = [public_model_name(m) for m in out.models]
-    out.options = _scrub({**(out.options or {}), **({"rank": rank} if rank else {})})
-    return out
-
-
 Entries = list[tuple[RankingResults, ModelResult]]
 
 
@@ -522,7 +454,8 @@ class _Publication:
 def _plan(results, opts: PublishOptions) -> _Publication:
     """Read every target repo and plan its change; nothing is written."""
     loaded = _load_results(results if results is not None else opts.results)
-    all_results = _check_distinct([public_results(r, opts) for r in loaded])
+    all_results = _check_distinct([public_results(r, opts.dataset_id, opts.dataset_config, opts.dataset_split)
+                                   for r in loaded])
     if not opts.cards and not opts.leaderboard:
         raise ValueError("nothing to publish: --no-cards was given without --leaderboard REPO_ID")
     by_repo = _model_entries(all_results, opts.models) if opts.cards else {}

@@ -155,8 +155,21 @@ _ZOO: dict[str, ZooEntry] = {}
 
 DEMO_MODELS = ("mobilenetv2_100.in1k", "tf_efficientnet_lite0.in1k", "tf_efficientnet_lite1.in1k",
                "tf_efficientnet_lite2.in1k")
-"""What ``lead-hf rank`` ranks when no model is given: the four embedded ImageNet classifiers (the zoo's
-other members are for the benchmark, and ranking all of them takes many minutes on a CPU)."""
+"""What ``lead-hf rank`` ranks on an image dataset when no model is given: the four embedded ImageNet
+classifiers."""
+TEXT_DEMO_MODELS = ("all-minilm-l6-v2", "all-minilm-l6-v2-layers4", "all-minilm-l6-v2-layers2",
+                    "all-minilm-l6-v2.random")
+"""What it ranks on a text dataset: all-MiniLM-L6-v2 and the members derived from it on first use."""
+
+
+def demo_models(modality: str = "image", available_only: bool = False) -> list[str]:
+    """The zoo names ``rank`` ranks when no model is given, for a dataset of ``modality``; with
+    ``available_only``, those whose weights (or whose parent's package) are installed."""
+    names = list(TEXT_DEMO_MODELS if modality == "text" else DEMO_MODELS)
+    if not available_only:
+        return names
+    first = weight_files_or_none(_ZOO[names[0]]) is not None  # the parent of the members built on first use
+    return [n for n in names if weight_files_or_none(_ZOO[n]) is not None or (first and _ZOO[n].materialize)]
 
 
 def register_zoo(entry: ZooEntry) -> ZooEntry:

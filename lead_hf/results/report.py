@@ -8,6 +8,7 @@ from pathlib import Path
 
 from ..utils.io import atomic_path, write_text_atomic
 from .schema import RankingResults
+from .summary import cost_axis
 
 
 def _fmt(value: float | None) -> str:
@@ -88,7 +89,7 @@ def table_rows(results: RankingResults) -> tuple[list[str], list[list[str]]]:
 def notes(results: RankingResults) -> list[str]:
     """The lines under a table: the bootstrap, then what a starred value means, per score."""
     out = []
-    key = results.cost_axis()
+    key = cost_axis(results)
     if key:
         devices = sorted({m.cost.get("device") for m in results.models if m.cost and m.cost.get("device")})
         sizes = [m.cost.get("input_size") for m in results.models if m.cost and m.cost.get("input_size")]
@@ -253,7 +254,7 @@ def chart_figure(results: RankingResults):
     failed = [m for m in results.models if m not in ok]
     with_gt = [m for m in ok if m.finetune_accuracy is not None]
     truth = len(with_gt) >= 2
-    cost_key = results.cost_axis()
+    cost_key = cost_axis(results)
     ratios = [1.25] + ([1.0, 0.8] if truth else []) + ([1.0] if cost_key else [])
     panels = len(ratios)
     rows = len(ok) + len(failed)

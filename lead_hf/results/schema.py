@@ -121,41 +121,6 @@ class RankingResults:
     """How the run chose its models (--models, the embedded zoo, a Hub search: query and what it found)."""
     schema: str = SCHEMA
 
-    def assign_ranks(self) -> None:
-        """Rank every method over the models that succeeded (1 = highest score; ties share a rank)."""
-        ok = [m for m in self.models if m.status == "ok"]
-        for m in self.models:
-            m.ranks = {}
-        for method in self.scores:
-            values = sorted({m.scores[method] for m in ok if method in m.scores}, reverse=True)
-            for m in ok:
-                if method in m.scores:
-                    m.ranks[method] = 1 + sum(v > m.scores[method] for v in values)
-
-    def cost_axis(self) -> str | None:
-        """The cost the Pareto front is taken on: forward FLOPs per image, else parameters (None: neither
-        is known for two scored models)."""
-        ok = [m for m in self.models if m.status == "ok" and self.primary in m.scores and m.cost]
-        for key in ("flops_per_image", "parameters"):
-            if sum(m.cost.get(key) is not None for m in ok) >= 2:
-                return key
-        return None
-
-    def assign_pareto(self) -> None:
-        """Mark the models on the Pareto front of the primary score (higher is better) against the cost
-        (lower is better): no other model scores at least as high for at most the cost, better in one."""
-        key = self.cost_axis()
-        for m in self.models:
-            m.pareto = False
-        if key is None:
-            return
-        pts = [m for m in self.models if m.status == "ok" and self.primary in m.scores and m.cost
-               and m.cost.get(key) is not None]
-        for m in pts:
-            s, c = m.scores[self.primary], m.cost[key]
-            m.pareto = not any(o.scores[self.primary] >= s and o.cost[key] <= c
-                               and (o.scores[self.primary] > s or o.cost[key] < c) for o in pts if o is not m)
-
     def sorted_models(self) -> list[ModelResult]:
         """Successful models best-first by the primary score, then failures."""
         ok = [m for m in self.models if m.status == "ok" and self.primary in m.scores]

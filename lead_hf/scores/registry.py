@@ -47,6 +47,20 @@ class ScoreSpec:
 
 _REGISTRY: dict[str, ScoreSpec] = {}
 
+SCORE_MODULES = ("lead", "logme", "leep", "nce", "nleep", "hscore", "transrate", "gbc", "sfda", "ped")
+"""The modules of lead_hf.scores that register a score, imported in this order on first use."""
+_LOADED = False
+
+
+def _load_score_modules() -> None:
+    global _LOADED
+    if not _LOADED:
+        _LOADED = True
+        import importlib
+
+        for module in SCORE_MODULES:
+            importlib.import_module(f"{__package__}.{module}")
+
 
 def register_score(name: str, *, options: type, summary: str, citation: str,
                    needs_source_logits: bool = False, needs_features: bool = True, title: str | None = None):
@@ -70,10 +84,12 @@ def register_score(name: str, *, options: type, summary: str, citation: str,
 
 def available_scores() -> list[str]:
     """Names accepted by ``lead_hf.score``, sorted."""
+    _load_score_modules()
     return sorted(_REGISTRY)
 
 
 def get_score_spec(name: str) -> ScoreSpec:
+    _load_score_modules()
     key = name.lower().replace("-", "_")
     if key not in _REGISTRY:
         raise ValueError(f"unknown score {name!r}; available scores: {', '.join(available_scores())}")
@@ -86,6 +102,8 @@ def make_options(spec: ScoreSpec, options: dict[str, Any] | Any | None):
         return spec.options()
     if isinstance(options, spec.options):
         return options
+    if dataclasses.is_dataclass(options):
+        raise TypeError(f"score {spec.name!r} takes {spec.options.__name__}, not {type(options).__name__}")
     fields = {f.name: f for f in dataclasses.fields(spec.options)}
     unknown = sorted(set(options) - set(fields))
     if unknown:
@@ -108,17 +126,22 @@ def make_options(spec: ScoreSpec, options: dict[str, Any] | Any | None):
 
 def scores_without_features() -> list[str]:
     """The scores that work from labels and source logits alone (``features=None``)."""
+    _load_score_modules()
     return [name for name in available_scores() if not _REGISTRY[name].needs_features]
 
 
 def compute_score(method: str, features=None, labels=None, *, source_logits=None,
-                  device: str | None = None, **options) -> ScoreResult:
+                  device: str | None = None, opts=None, **options) -> ScoreResult:
     """Validate the inputs, run score ``method`` and return a :class:`ScoreResult`.
 
     ``features`` may be ``None`` for the scores that do not read them (``scores_without_features()``).
+    The score's options come as keywords (``t=0.5``) or, parsed already, as its options dataclass
+    (``opts=LeadOptions(t=0.5)``; what ``rank`` passes for every model).
     """
     spec = get_score_spec(method)
-    opts = make_options(spec, options)
+    if opts is not None and options:
+        raise TypeError(f"pass the options of score {spec.name!r} either as opts= or as keywords, not both")
+    opts = make_options(spec, opts if opts is not None else options)
     if labels is None:
         raise ValueError(f"score {spec.name!r} needs the target labels: pass labels=<array [N]>")
     if features is None and spec.needs_features:

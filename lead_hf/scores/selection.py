@@ -81,12 +81,12 @@ def parse_score_options(items, methods) -> dict[str, dict[str, str]]:
     return out
 
 
-def check_score_options(methods, per_method) -> None:
-    """Unknown or malformed score options fail now, before any model is loaded or cache entry written."""
+def check_score_options(methods, per_method) -> dict:
+    """Unknown or malformed score options fail now, before any model is loaded or cache entry written.
+    Returns each method's options dataclass, parsed once for every model it will score."""
     from .registry import get_score_spec, make_options
 
-    for method in methods:
-        make_options(get_score_spec(method), per_method[method])
+    return {method: make_options(get_score_spec(method), per_method[method]) for method in methods}
 
 
 def missing_input(method: str, features, source_logits) -> str | None:

@@ -14,11 +14,12 @@ import inspect
 import re
 import textwrap
 import typing
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from .coercion import coerce
-from .constraints import declared_error
+from .constraints import Constrained, Items, Text, declared_error
 
 LIST_HELP = "a list: values separated by spaces or commas"
 
@@ -153,3 +154,14 @@ def with_overrides(options: Any, overrides: dict[str, Any] | None):
     the one route of ``extract(**overrides)``, ``finetune(**overrides)`` and ``publish(**overrides)``."""
     return options_from(type(options), overrides, base=options) if overrides else options
 
+
+
+@dataclass
+class PluginOptions(Constrained):
+    """The option of every job that resolves models: which zoo plugins to load first."""
+
+    plugins: tuple[str, ...] = ()
+    """Zoo plugins to load before resolving models: module names, or paths of Python files or package folders,
+    that register zoo: models (the checkout's benchmark zoo: benchmarks/zoo)."""
+
+    constraints = {"plugins": Items(Text())}

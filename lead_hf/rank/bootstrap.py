@@ -1,0 +1,46 @@
+"""``rank --bootstrap B``: every score recomputed on B stratified resamples of the training samples, from
+the cached features and logits (no model runs again). The intervals and P(best) that the draws give are
+derived with the rest of a ranking's fields (:mod:`lead_hf.results.summary`)."""
+from __future__ import annotations
+
+import time
+
+
+def bootstrap_indices(labels, draws: int, seed: int = 0) -> list:
+    """``draws`` stratified resamples of the sample indices: each class is drawn with replacement to its own
+    size, so every draw has the class counts of the full split. The draws depend only on the labels and
+    the seed, so models scored on the same samples see the same draws (which makes P(best) meaningful).
+    A class with fewer than 2 samples cannot be resampled: ValueError."""
+    import numpy as np
+
+    labels = np.asarray(labels)
+    classes, counts = np.unique(labels, return_counts=True)
+    small = [(c, n) for c, n in zip(classes.tolist(), counts.tolist()) if n < 2]
+    if small:
+        which = ", ".join(f"{c!r} ({n} sample)" for c, n in small[:5])
+        raise ValueError(f"the bootstrap cannot resample class {which}: every class needs at least 2 training "
+                         "samples; pass --bootstrap 0, or a split / --max-per-class with more samples per class")
+    members = [np.flatnonzero(labels == c) for c in classes]
+    rng = np.random.default_rng([int(seed), 0xB007])
+    out = []
+    for _ in range(draws):
+        idx = np.concatenate([m[rng.integers(0, len(m), len(m))] for m in members])
+        out.append(np.sort(idx))
+    return out
+
+
+def bootstrap_score(method: str, out, draws, device, options) -> tuple[list[float], float]:
+    """The score of ``method`` on every resample of ``out``'s cached features/logits (no model re-run).
+    ``options``: the score's options (a dict, or its options dataclass). Returns (the values, seconds)."""
+    from ..scores import compute_score
+
+    opts = options if not isinstance(options, dict) else None
+    kwargs = options if isinstance(options, dict) else {}
+    start = time.perf_counter()
+    values = []
+    for idx in draws:
+        feats = None if out.features is None else out.features[idx]
+        logits = None if out.logits is None else out.logits[idx]
+        values.append(float(compute_score(method, feats, out.labels[idx], source_logits=logits, device=device,
+                                          opts=opts, **kwargs).value))
+    return values, time.perf_counter() - start

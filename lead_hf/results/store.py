@@ -1,0 +1,151 @@
+"""A results folder (``<output_dir>/<dataset>-<split>``) as a store: where a ranking goes, whether an
+earlier one can share its table (:func:`incomparable`), merging the two by model, moving an incomparable one
+to ``previous/``, and writing the four files (results.json, .csv, .md, chart.png) together."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+from ..utils.io import write_bytes_atomic, write_text_atomic
+from .schema import ModelResult, RankingResults
+from .summary import summarize
+
+
+def output_folder(opts, results: RankingResults | None = None) -> Path:
+    """``<output_dir>/<dataset>-<split>``: one folder per dataset split, known before any work."""
+    dataset_id = results.dataset.id if results is not None else str(opts.dataset)
+    split = results.dataset.split if results is not None else opts.split
+    slug = "".join(c if c.isalnum() or c in "-_." else "_" for c in f"{dataset_id}-{split}")
+    return Path(opts.output_dir) / slug.strip("_")
+
+
+def check_output_dir(folder: str | Path) -> None:
+    """Refuse, before any work, an output folder that cannot be created or written."""
+    folder = Path(folder)
+    for p in [folder, *folder.parents]:
+        if not p.exists():
+            continue
+        if not p.is_dir():
+            raise ValueError(f"output folder {str(folder)!r} cannot be created: {str(p)!r} is a file, not a "
+                             "folder; pass --output-dir a folder")
+        if not os.access(p, os.W_OK | os.X_OK):
+            raise ValueError(f"output folder {str(folder)!r} cannot be written ({str(p)!r} is not writable); "
+                             "pass --output-dir a folder you can write to")
+        return
+
+
+# rank options that change which samples are scored or how: rows of runs that differ here are not comparable
+_SELECTION = ("split", "max_per_class", "seed", "image_column", "label_column", "dataset_config", "mixed_precision",
+              "bootstrap", "text_column", "max_length")
+
+
+def incomparable(old: RankingResults, new: RankingResults) -> list[str]:
+    """Why the rows of ``old`` cannot sit in one table with those of ``new`` (empty: they can)."""
+    why = []
+    a, b = old.dataset, new.dataset
+    for name in ("id", "config", "split"):
+        if getattr(a, name) != getattr(b, name):
+            why.append(f"dataset {name} {getattr(a, name)!r} vs {getattr(b, name)!r}")
+    if a.fingerprint and b.fingerprint and a.fingerprint != b.fingerprint:
+        why.append("the dataset's content changed (fingerprint)")
+    old_opts, new_opts = old.options.get("rank") or {}, new.options.get("rank") or {}
+    for name in _SELECTION:
+        if name in old_opts and name in new_opts and old_opts[name] != new_opts[name]:
+            why.append(f"{name} {old_opts[name]!r} vs {new_opts[name]!r}")
+    old_scores, new_scores = old.options.get("scores") or {}, new.options.get("scores") or {}
+    for method in set(old.scores) & set(new.scores):
+        if (old_scores.get(method) or {}) != (new_scores.get(method) or {}):
+            why.append(f"{method} options {old_scores.get(method) or {}} vs {new_scores.get(method) or {}}")
+    ok_old = [m for m in old.models if m.status == "ok"]
+    if ok_old and new.dataset.num_samples and a.num_samples and a.num_samples != b.num_samples:
+        why.append(f"{a.num_samples} vs {b.num_samples} samples")
+    return why
+
+
+def merge_results(old: RankingResults, new: RankingResults, log=print) -> RankingResults:
+    """One table of both runs: re-ranked models replace their rows, the others are kept. A model that
+    fails now but was scored before keeps its earlier row. ``old`` must be comparable (``incomparable``)."""
+    merged = RankingResults.from_dict(json.loads(json.dumps(new.to_dict())))
+    by_name = {m.model: m for m in merged.models}
+    rows: list[ModelResult] = []
+    for prev in old.models:
+        now = by_name.pop(prev.model, None)
+        if now is None:
+            rows.append(prev)
+        elif now.status != "ok" and prev.status == "ok":
+            log(f"    {prev.model} failed now ({now.error}); its scores from {prev.ranked or 'the earlier run'} "
+                "are kept")
+            rows.append(prev)
+        else:
+            rows.append(now)
+    rows += [m for m in merged.models if m.model in by_name]
+    merged.models = rows
+    merged.scores = list(new.scores) + [m for m in old.scores if m not in new.scores]
+    merged.options.setdefault("scores", {})
+    for method in old.scores:
+        merged.options["scores"].setdefault(method, (old.options.get("scores") or {}).get(method, {}))
+    if not merged.dataset.num_samples:  # this run scored nothing: the dataset facts come from the earlier one
+        merged.dataset = old.dataset
+    truth = {m.model: m.finetune_accuracy for m in new.models if m.finetune_accuracy is not None}
+    for m in merged.models:
+        if m.model in truth:
+            m.finetune_accuracy = truth[m.model]
+    return summarize(merged)
+
+
+OUTPUT_FILES = ("results.json", "results.csv", "results.md", "chart.png")
+
+
+def write_outputs(results: RankingResults, folder: Path, chart: bool = True) -> list[Path]:
+    """Write results.json, .csv, .md and chart.png of ``results`` into ``folder``: every file is rendered
+    before the first is written, so they always describe the same ranking (without ``chart``, a stale
+    chart.png is removed)."""
+    from .report import chart_png, csv_text, markdown_report
+
+    rendered = {"results.json": json.dumps(results.to_dict(), indent=2) + "\n",
+                "results.csv": csv_text(results), "results.md": markdown_report(results)}
+    png = chart_png(results) if chart else None
+    folder = Path(folder)
+    written = [write_text_atomic(folder / name, text) for name, text in rendered.items()]
+    if png is not None:
+        written.append(write_bytes_atomic(folder / "chart.png", png))
+    elif (folder / "chart.png").exists():
+        (folder / "chart.png").unlink()
+    return written
+
+
+def save_ranking(results: RankingResults, folder: str | Path, chart: bool = True,
+                 log=print) -> tuple[RankingResults, list[Path]]:
+    """Write ``results`` into ``folder`` without losing earlier results there: a comparable earlier ranking
+    (same dataset split, sample selection and score options) is merged by model; one that is not is moved
+    to ``folder/previous/<its date>/`` first. Returns the ranking written (merged) and the files."""
+    folder = Path(folder)
+    previous = folder / "results.json"
+    out = results
+    if previous.is_file():
+        try:
+            old = RankingResults.load(previous)
+            why = incomparable(old, results)
+        except ValueError as err:
+            old, why = None, [f"it cannot be read ({err})"]
+        if not why:
+            out = merge_results(old, results, log=log)
+            kept = len([m for m in out.models if m.model not in {n.model for n in results.models}])
+            if kept:
+                log(f"merged with the earlier results in {previous}: {kept} model(s) kept from earlier runs")
+        else:
+            stamp = "".join(c if c.isalnum() else "-" for c in (old.created if old and old.created else "unknown"))
+            archive = folder / "previous" / stamp
+            n = 1
+            while archive.exists():
+                n += 1
+                archive = folder / "previous" / f"{stamp}-{n}"
+            archive.mkdir(parents=True)
+            for name in OUTPUT_FILES:
+                if (folder / name).exists():
+                    shutil.move(str(folder / name), str(archive / name))
+            log(f"the earlier results in {folder} are not comparable with this run ({'; '.join(why)}): "
+                f"moved to {archive}")
+    return out, write_outputs(out, folder, chart=chart)
