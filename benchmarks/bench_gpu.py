@@ -116,7 +116,7 @@ def extraction_rows(models, num_images: int, batch_size: int, device: torch.devi
     variants = {"float32 NCHW": dict(mixed_precision="no", channels_last=False),
                 "float32 channels-last": dict(mixed_precision="no", channels_last=True),
                 "bf16 channels-last": dict(mixed_precision="bf16", channels_last=True)}
-    lines = [f"| model | plain loop img/s | " + " | ".join(f"extract {v} img/s (max abs diff)" for v in variants) + " |",
+    lines = ["| model | plain loop img/s | " + " | ".join(f"extract {v} img/s (max abs diff)" for v in variants) + " |",
              "|---|---:|" + "---:|" * len(variants)]
     with tempfile.TemporaryDirectory() as tmp:
         for spec in models:

@@ -34,7 +34,8 @@ cfg = json.loads(sys.argv[1])
 import numpy as np, torch
 torch.set_num_threads(cfg["threads"])
 import lead_hf
-from lead_hf.scores import lead as L, logme as LM, registry as R
+from lead_hf.scores import _probe as P, lead as L, logme as LM, registry as R
+from lead_hf.scores.lead import probe as LP
 from lead_hf.scores.lead import LeadOptions
 
 spent = {}
@@ -59,18 +60,19 @@ if cfg["impl"] != "reference":
     lead_hf.score(cfg["impl"], warm, np.arange(60) % 3, device=cfg["device"])
     if cfg["profile"]:
         timed(R, "prepare_inputs", "validation")
-        for name, key in [("_folds_and_order", "fold order"), ("svm_decision", "svm"),
-                          ("ls_svm_decision", "ls_svm"), ("kernel_inputs", "head"),
-                          ("top_ntk_eigenvalue", "lambda_max")]:
-            timed(L, name, key)
-        rowstats = L._RowStats.of.__func__  # (rows, start, stop, labels, k, products)
+        # each function is timed in the module whose code calls it
+        for module, name, key in [(P, "folds_and_order", "fold order"), (LP, "svm_decision", "svm"),
+                                  (P, "ls_svm_decision", "ls_svm"), (L, "kernel_inputs", "head"),
+                                  (L, "top_ntk_eigenvalue", "lambda_max")]:
+            timed(module, name, key)
+        rowstats = P.RowStats.of.__func__  # (rows, start, stop, labels, k, products)
         def of(cls, *args, **kwargs):
             start = time.perf_counter()
             try:
                 return rowstats(cls, *args, **kwargs)
             finally:
                 spent["fold stats"] = spent.get("fold stats", 0.0) + time.perf_counter() - start
-        L._RowStats.of = classmethod(of)
+        P.RowStats.of = classmethod(of)
         timed(LM, "gram", "logme gram")
         timed(LM, "spectrum", "logme spectrum")
 before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss

@@ -7,7 +7,7 @@ import pytest
 import yaml
 from huggingface_hub import ModelCard, parse_eval_result_entries
 
-from lead_hf.results.summary import assign_pareto, assign_ranks, cost_axis
+from lead_hf.results.summary import assign_ranks
 from lead_hf.hub import cards, leaderboard
 from lead_hf.hub.publishing import TEMPLATES_DIR, PublishOptions
 from lead_hf.results.schema import DatasetInfo, ModelResult, RankingResults

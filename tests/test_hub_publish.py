@@ -16,7 +16,7 @@ pytest.importorskip("huggingface_hub")
 import huggingface_hub  # noqa: E402
 from huggingface_hub import HfApi, ModelCard, metadata_load, parse_eval_result_entries  # noqa: E402
 
-from lead_hf.results.summary import assign_pareto, assign_ranks, cost_axis
+from lead_hf.results.summary import assign_ranks
 from lead_hf.cli import main as cli_main  # noqa: E402
 from lead_hf.hub import PublishError, PublishOptions, publish  # noqa: E402
 from lead_hf.hub.cards import eval_results_path  # noqa: E402

@@ -7,7 +7,6 @@ import base64
 import hashlib
 import json
 import shutil
-import sys
 from pathlib import Path
 
 import numpy as np

@@ -3,6 +3,7 @@ import pytest
 import torch
 
 import lead_hf
+from lead_hf.scores import _probe as P
 from lead_hf.scores import lead as L
 from tests.support.lead_reference import reference_lead, reference_ntk_lambda
 
@@ -328,7 +329,7 @@ def test_squared_hinge_solver_reaches_liblinear_optimum():
     from sklearn.svm import LinearSVC
 
     x, y = gaussian_classes(num_classes=3, per_class=15, dim=4, separation=0.6, seed=2)
-    xb = L._with_bias(torch.as_tensor(x))
+    xb = P.with_bias(torch.as_tensor(x))
     targets = L.ovr_targets(torch.as_tensor(y), 3, torch.float64)
     w = L.squared_hinge_svm_weights(xb, targets, C=0.5)
     for k in range(3):
@@ -417,7 +418,7 @@ def test_relative_alpha_is_the_same_in_primal_and_dual():
         xt, yt = torch.as_tensor(x), torch.as_tensor(y)
         opts = L.LeadOptions(**SMALL, svm_fit="in_sample", svm_alpha=0.05)
         dec, C = L.svm_decision(xt, yt, 3, opts)
-        xb = L._with_bias(L.standardize(xt))
+        xb = P.with_bias(L.standardize(xt))
         alpha = 0.05 * float((xb ** 2).sum()) / xb.shape[1]
         assert 1 / (2 * C) == pytest.approx(alpha)
         w = torch.linalg.solve(xb.T @ xb + alpha * torch.eye(xb.shape[1], dtype=xb.dtype),

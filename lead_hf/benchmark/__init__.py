@@ -22,7 +22,10 @@ __all__ = ["BenchmarkOptions", "BenchmarkResult", "Entry", "run_benchmark"]
 
 
 def __getattr__(name: str):
-    if name in ("BenchmarkResult", "Entry", "run_benchmark"):  # numpy and the scores: imported on first use
-        from . import job
-        return getattr(job, name)
+    if name in ("BenchmarkResult", "Entry"):  # numpy: imported on first use
+        from . import schema
+        return getattr(schema, name)
+    if name == "run_benchmark":
+        from .job import run_benchmark
+        return run_benchmark
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

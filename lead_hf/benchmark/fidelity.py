@@ -10,6 +10,7 @@ import numpy as np
 
 from ..results.ground_truth import dataset_key
 from .options import MEASURES
+from .schema import BenchmarkResult, Entry
 
 
 def agreement_tables(rows: list[dict[str, Any]], min_models: int = 2):

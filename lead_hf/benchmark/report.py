@@ -11,7 +11,7 @@ import numpy as np
 
 from ..results.ground_truth import dataset_key
 from .fidelity import fidelity_document
-from .job import BenchmarkResult
+from .schema import BenchmarkResult
 
 
 def markdown(result: BenchmarkResult, title: str = "Selection fidelity") -> str:
