@@ -58,10 +58,6 @@ def finetune(model_spec, dataset: str | None = None, options: FinetuneOptions | 
     import torch
 
     from ..models import load_plugins, resolve_model
-    from ..models.preprocessing import effective_image_size, resized_ref
-    from ..utils.io import write_json_atomic
-    from ..utils.provenance import package_versions
-    from .loop import load_data as load_image_data
 
     opts = options or FinetuneOptions()
     if dataset is not None:
@@ -70,76 +66,110 @@ def finetune(model_spec, dataset: str | None = None, options: FinetuneOptions | 
     if opts.num_threads:
         torch.set_num_threads(opts.num_threads)
     load_plugins(opts.plugins)
-    ref = resolve_model(model_spec)
-    if ref.modality == "text":  # same grid, search, seeds and cache; the text trainer
+    runs = _Runs(_trainer(resolve_model(model_spec), opts), opts, log)
+    grid = {lr: runs.run(lr, opts.seed) for lr in opts.learning_rates}
+    _extend_grid(grid, runs, opts)
+    if all(r.get("diverged") for r in grid.values()):
+        raise FloatingPointError(f"fine-tuning {runs.trainer.ref.name!r} diverged (non-finite loss) at every "
+                                 f"learning rate {sorted(grid)}; use smaller learning rates")
+    best_lr = _best_lr(grid)
+    repeats = [runs.run(best_lr, s) for s in opts.repeat_seeds]
+    per_seed = [grid[best_lr]["accuracy"], *(r["accuracy"] for r in repeats)]
+    t = runs.trainer
+    return FinetuneResult(model=t.ref.name, dataset=opts.dataset, accuracy=float(sum(per_seed) / len(per_seed)),
+                          best_learning_rate=best_lr, runs=[*grid.values(), *repeats], protocol=t.protocol,
+                          trained=runs.trained, seed_accuracies=per_seed,
+                          accuracy_std=float(statistics.stdev(per_seed)) if len(per_seed) > 1 else None,
+                          image_size=t.size if t.unit == "px" else None)
+
+
+@dataclass
+class _Trainer:
+    """What the runs of one model share: its ref (resized or truncated), the input size, the trainer of its
+    modality, and the protocol its runs are keyed by."""
+
+    ref: Any
+    size: int
+    unit: str
+    load_data: Any
+    train_one: Any
+    run_protocol: Any
+    protocol: dict
+
+
+def _trainer(ref, opts: FinetuneOptions) -> _Trainer:
+    """The image trainer (:mod:`.image`) or the text one (:mod:`.text`): the same grid, search, seeds and
+    cache either way."""
+    from ..models.preprocessing import effective_image_size, resized_ref
+    from .loop import load_data
+
+    if ref.modality == "text":
         from . import text
 
         ref = text.text_ref(ref, opts)
         size = int(ref.preprocess_config["max_length"])
-        load_data = lambda o: load_image_data(o, modality="text")  # noqa: E731
-        train_one, unit = text.train_one, "tokens"
-        run_protocol, protocol = (lambda seed, n: text.run_protocol(opts, seed, n)), text.protocol(opts, size)
-    else:
-        from . import image
+        return _Trainer(ref, size, "tokens", lambda o: load_data(o, modality="text"), text.train_one,
+                        lambda seed, n: text.run_protocol(opts, seed, n), text.protocol(opts, size))
+    from . import image
 
-        ref = resized_ref(ref, opts.image_size)
-        size = effective_image_size(ref.preprocess_config, opts.image_size)
-        load_data, train_one, unit = load_image_data, image.train_one, "px"
-        run_protocol, protocol = opts.run_protocol, opts.protocol()
-    data = None
-    embedded = isinstance(opts.dataset, str) and opts.dataset.startswith("embedded:")
-    if not embedded:
-        data = load_data(opts)
-    fp = _dataset_fingerprint(opts, data)
-    folder = opts.cache_root() / "finetune"
-    trained = 0
+    ref = resized_ref(ref, opts.image_size)
+    size = effective_image_size(ref.preprocess_config, opts.image_size)
+    return _Trainer(ref, size, "px", load_data, image.train_one, opts.run_protocol, opts.protocol())
 
-    def run_one(lr: float, seed: int) -> dict[str, Any]:
-        nonlocal data, trained
-        protocol = run_protocol(seed, size)
-        key = run_key(ref.name, ref.revision, fp, protocol, lr)
-        path = folder / f"{key}.json"
+
+class _Runs:
+    """Runs of one model, each read from its cache record or trained and recorded (atomically)."""
+
+    def __init__(self, trainer: _Trainer, opts: FinetuneOptions, log):
+        embedded = isinstance(opts.dataset, str) and opts.dataset.startswith("embedded:")
+        self.trainer, self.opts, self.log = trainer, opts, log
+        self.data = None if embedded else trainer.load_data(opts)  # embedded sets: decoded only to train
+        self.fingerprint = _dataset_fingerprint(opts, self.data)
+        self.folder = opts.cache_root() / "finetune"
+        self.trained = 0
+
+    def run(self, lr: float, seed: int) -> dict[str, Any]:
+        from ..utils.io import write_json_atomic
+        from ..utils.provenance import package_versions
+
+        t, opts = self.trainer, self.opts
+        protocol = t.run_protocol(seed, t.size)
+        key = run_key(t.ref.name, t.ref.revision, self.fingerprint, protocol, lr)
+        path = self.folder / f"{key}.json"
         record = _read_run(path) if opts.use_cache else None
         if record is None:
             if opts.cached_only:
-                raise LookupError(f"{ref.name} on {opts.dataset} (lr={lr:g}, seed={seed}) is not finished: no run "
+                raise LookupError(f"{t.ref.name} on {opts.dataset} (lr={lr:g}, seed={seed}) is not finished: no run "
                                   f"record {path}; cached_only=True trains nothing")
-            if data is None:
-                data = load_data(opts)
-            log(f"fine-tuning {ref.name} on {opts.dataset} (lr={lr:g}, seed={seed}, {size} {unit})")
-            record = train_one(ref, data, opts, lr, log, seed, size)
-            record.update({"key": key, "model": ref.name, "revision": ref.revision, "dataset": opts.dataset,
-                           "dataset_fingerprint": fp, "protocol": protocol, "versions": package_versions(),
+            if self.data is None:
+                self.data = t.load_data(opts)
+            self.log(f"fine-tuning {t.ref.name} on {opts.dataset} (lr={lr:g}, seed={seed}, {t.size} {t.unit})")
+            record = t.train_one(t.ref, self.data, opts, lr, self.log, seed, t.size)
+            record.update({"key": key, "model": t.ref.name, "revision": t.ref.revision, "dataset": opts.dataset,
+                           "dataset_fingerprint": self.fingerprint, "protocol": protocol,
+                           "versions": package_versions(),
                            "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")})
             if record.pop("is_main"):
                 write_json_atomic(path, record)
-            trained += 1
+            self.trained += 1
         record["cache_file"] = str(path)
         return record
 
-    grid = {lr: run_one(lr, opts.seed) for lr in opts.learning_rates}
+
+def _extend_grid(grid: dict[float, dict], runs: _Runs, opts: FinetuneOptions) -> None:
+    """While the best rate sits on an edge of the grid, add the next rate past that edge (the grid's own
+    ratio), at most ``lr_search_steps`` times; every rate diverging means going lower."""
     ratio = _grid_ratio(opts.learning_rates)
     for _ in range(opts.lr_search_steps):
         tied = _best_lrs(grid)
-        if all(r.get("diverged") for r in grid.values()) or tied == [min(grid)]:  # every rate too large: go lower
+        if all(r.get("diverged") for r in grid.values()) or tied == [min(grid)]:
             new = min(grid) / ratio
         elif tied == [max(grid)]:
             new = max(grid) * ratio
         else:
             break  # bracketed: an interior rate is (among) the best, or both edges tie
         new = float(f"{new:.3g}")
-        grid[new] = run_one(new, opts.seed)
-    if all(r.get("diverged") for r in grid.values()):
-        raise FloatingPointError(f"fine-tuning {ref.name!r} diverged (non-finite loss) at every learning rate "
-                                 f"{sorted(grid)}; use smaller learning rates")
-    best_lr = _best_lr(grid)
-    repeats = [run_one(best_lr, s) for s in opts.repeat_seeds]
-    per_seed = [grid[best_lr]["accuracy"], *(r["accuracy"] for r in repeats)]
-    accuracy = float(sum(per_seed) / len(per_seed))
-    std = float(statistics.stdev(per_seed)) if len(per_seed) > 1 else None
-    return FinetuneResult(model=ref.name, dataset=opts.dataset, accuracy=accuracy, best_learning_rate=best_lr,
-                          runs=[*grid.values(), *repeats], protocol=protocol, trained=trained,
-                          seed_accuracies=per_seed, accuracy_std=std, image_size=size if unit == "px" else None)
+        grid[new] = runs.run(new, opts.seed)
 
 
 def _grid_ratio(rates) -> float:

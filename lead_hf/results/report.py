@@ -242,7 +242,6 @@ def chart_figure(results: RankingResults):
     the primary score against the accuracy (each point labelled with its rank; coinciding points share
     one label) and the right one the weighted Kendall tau of every score, bars from 0 on [-1, 1].
     """
-    import textwrap
 
     import matplotlib
 
@@ -262,10 +261,33 @@ def chart_figure(results: RankingResults):
     fig = plt.figure(figsize=(width, 0.42 * max(rows, 3) + 2.4 + (1.0 if cost_key and rows < 6 else 0.0)))
     grid = fig.add_gridspec(1, panels, width_ratios=ratios)
     ax = fig.add_subplot(grid[0, 0])
-    ds = results.dataset
     # characters that fit over one panel at the title's font size (about 11 per inch of axes)
     title_width = int(11 * 0.55 * width * 1.25 / sum(ratios)) + (8 if panels > 1 else 0)
 
+    dropped = _score_panel(ax, results, ok, failed, title_width)
+
+    if truth:
+        _truth_panels(fig.add_subplot(grid[0, 1]), fig.add_subplot(grid[0, 2]), results, with_gt, title_width)
+    if cost_key:
+        _cost_panel(fig.add_subplot(grid[0, panels - 1]), results, cost_key, ok, title_width)
+    footer = [f"model names without the {dropped} every name shares" if dropped else "",
+              f"hollow dot, *: {primary} is saturated for that model (see results.md)"
+              if any(primary in (m.flags or {}) for m in ok) else "",
+              "bars: 95% bootstrap interval" if any((m.intervals or {}).get(primary) for m in ok) else ""]
+    if any(footer):
+        fig.text(0.01, 0.01, "; ".join(f for f in footer if f), fontsize=7.5)
+    fig.tight_layout()
+    return fig
+
+
+def _score_panel(ax, results: RankingResults, ok, failed, title_width: int) -> str:
+    """The left panel: every model's primary score as a dot (its 95% interval and P(best) when known), best
+    first, failed models listed under the ranked ones with the start of their error. Returns what the shown
+    model names leave out (the prefix every name shares)."""
+    import textwrap
+
+    primary, ds = results.primary, results.dataset
+    rows = len(ok) + len(failed)
     values = [m.scores[primary] for m in ok]
     shown, dropped = short_names([m.model for m in ok])
     labels = [f"#{m.ranks.get(primary, '-')}  {name}" for m, name in zip(ok, shown)]
@@ -314,18 +336,7 @@ def chart_figure(results: RankingResults):
                  fontsize=9.5)
     ax.grid(axis="x", color="#eeeeee", zorder=0)
 
-    if truth:
-        _truth_panels(fig.add_subplot(grid[0, 1]), fig.add_subplot(grid[0, 2]), results, with_gt, title_width)
-    if cost_key:
-        _cost_panel(fig.add_subplot(grid[0, panels - 1]), results, cost_key, ok, title_width)
-    footer = [f"model names without the {dropped} every name shares" if dropped else "",
-              f"hollow dot, *: {primary} is saturated for that model (see results.md)"
-              if any(primary in (m.flags or {}) for m in ok) else "",
-              "bars: 95% bootstrap interval" if any((m.intervals or {}).get(primary) for m in ok) else ""]
-    if any(footer):
-        fig.text(0.01, 0.01, "; ".join(f for f in footer if f), fontsize=7.5)
-    fig.tight_layout()
-    return fig
+    return dropped
 
 
 def _truth_panels(ax, ax_tau, results: RankingResults, with_gt, title_width: int) -> None:

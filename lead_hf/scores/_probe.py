@@ -193,7 +193,8 @@ def ls_svm_decision(rows: Rows | torch.Tensor, labels: torch.Tensor, num_classes
     In the primal one pass over the data takes, per fold (a contiguous run of rows), the Gram matrix and
     the class sums; the training set of a fold is the total minus the fold, so its system costs O(D^2),
     and X^T Y comes from the class sums (no N x D x K product). A second pass predicts each fold.
-    Returns (decision [N, K], C).
+    Returns (decision [N, K], C). (One function of about 60 lines of code: the primal and the dual share the
+    regularisation, the leave-one-out and the fold loop, and splitting them would pass a dozen arrays around.)
     """
     rows = rows if isinstance(rows, Rows) else Rows(rows, None, None)
     mean = rows.mean
@@ -219,18 +220,8 @@ def ls_svm_decision(rows: Rows | torch.Tensor, labels: torch.Tensor, num_classes
             x.mul_(scale)
         y = ovr_targets(labels, k, x.dtype)
         gram = gram_matrix(x, samples=True).add_(1.0)  # kernel of [x, 1], symmetric (sliced below)
-    if C is None and relative_alpha != "gcv":
-        # trace / (D+1) in both the primal and the dual: the same alpha whichever path runs
-        C = 1.0 / (2.0 * relative_alpha * float(torch.diagonal(gram).sum()) / d)
     if C is None:
-        s, v = torch.linalg.eigh(gram)
-        s = s.clamp_min(0)
-        proj = v.T @ (xty if primal else y)
-        # |u_j^T Y|^2 with u_j the left singular vectors; in the primal u_j = X v_j / sqrt(s_j)
-        r2 = (proj ** 2).sum(1)
-        if primal:
-            r2 = torch.where(s > s.max() * 1e-12, r2 / s.clamp_min(1e-300), torch.zeros_like(r2))
-        C = 1.0 / (2.0 * gcv_alpha(s, r2, float(n * k), n))  # |Y|^2 = N K for +-1 targets
+        C = _regularisation(gram, xty if primal else y, primal, n, k, d, relative_alpha)
     alpha = 1.0 / (2.0 * C)
 
     def regularised(a: torch.Tensor) -> torch.Tensor:  # in place: callers pass a matrix they own
@@ -247,16 +238,12 @@ def ls_svm_decision(rows: Rows | torch.Tensor, labels: torch.Tensor, num_classes
     if fold_sizes is None and leave_one_out:
         # ridge regression is a linear smoother f = H y, so y_i - f_-i(x_i) = (y_i - f_i) / (1 - h_ii)
         targets = ovr_targets(labels, k, out.dtype)
-        if primal:
-            system = regularised(gram.clone())
-            inverse = spd_solve(system, torch.eye(d, dtype=gram.dtype, device=gram.device))
-            predict_into(out, 0, n, inverse @ xty)
-            lev = leverages(rows, scale, inverse)
-        else:
-            inverse = spd_solve(regularised(gram.clone()), torch.eye(n, dtype=gram.dtype, device=gram.device))
+        inverse = spd_solve(regularised(gram.clone()), torch.eye(gram.shape[0], dtype=gram.dtype, device=gram.device))
+        if not primal:
             # H = K (K + a I)^-1 = I - a (K + a I)^-1: the residual is a (K + a I)^-1 y, 1 - h_ii = a M_ii
             return targets - (inverse @ targets) / torch.diagonal(inverse)[:, None], C
-        return targets - (targets - out) / (1 - lev)[:, None], C
+        predict_into(out, 0, n, inverse @ xty)
+        return targets - (targets - out) / (1 - leverages(rows, scale, inverse))[:, None], C
     if fold_sizes is None:
         if primal:
             predict_into(out, 0, n, spd_solve(regularised(gram), xty))
@@ -275,6 +262,22 @@ def ls_svm_decision(rows: Rows | torch.Tensor, labels: torch.Tensor, num_classes
             coef = spd_solve(regularised(k_tr), y[keep])
             out[a:b] = gram[a:b][:, keep] @ coef
     return out, C
+
+
+def _regularisation(gram: torch.Tensor, xty: torch.Tensor, primal: bool, n: int, k: int, d: int,
+                    relative_alpha: float | str) -> float:
+    """C of the LS-SVM: ``relative_alpha`` x the mean eigenvalue of the Gram of [x, 1] (its trace / (D+1) =
+    ``d``, the primal and the dual kernel having the same trace: the same alpha whichever path runs), or
+    the GCV choice for 'gcv'. ``xty``: X^T Y in the primal, Y in the dual."""
+    if relative_alpha != "gcv":
+        return 1.0 / (2.0 * relative_alpha * float(torch.diagonal(gram).sum()) / d)
+    s, v = torch.linalg.eigh(gram)
+    s = s.clamp_min(0)
+    # |u_j^T Y|^2 with u_j the left singular vectors; in the primal u_j = X v_j / sqrt(s_j)
+    r2 = ((v.T @ xty) ** 2).sum(1)
+    if primal:
+        r2 = torch.where(s > s.max() * 1e-12, r2 / s.clamp_min(1e-300), torch.zeros_like(r2))
+    return 1.0 / (2.0 * gcv_alpha(s, r2, float(n * k), n))  # |Y|^2 = N K for +-1 targets
 
 
 def leverages(rows: Rows, scale: torch.Tensor | None, inverse: torch.Tensor) -> torch.Tensor:
