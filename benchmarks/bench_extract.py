@@ -10,6 +10,8 @@ the comparison is conservative. Both see the same preprocessed images; features 
 """
 from __future__ import annotations
 
+import _lab  # noqa: F401 - the checkout on sys.path, the benchmark zoo registered
+
 import argparse
 import os
 import statistics

@@ -18,6 +18,8 @@
 """
 from __future__ import annotations
 
+import _lab  # noqa: F401 - the checkout on sys.path, the benchmark zoo registered
+
 import argparse
 import os
 import statistics

@@ -17,6 +17,8 @@ both scores. The same runs record where the time goes (the library's functions w
 """
 from __future__ import annotations
 
+import _lab  # noqa: F401 - the checkout on sys.path, the benchmark zoo registered
+
 import argparse
 import json
 import os
@@ -109,7 +111,8 @@ def run(impl: str, n: int, d: int, k: int, device: str, threads: int, options: d
     # torch's MKL and scipy's OpenBLAS (the syrk of both scores) each read their own variable
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
         env[var] = str(threads)
-    proc = subprocess.run([sys.executable, "-c", CHILD, json.dumps(cfg)], capture_output=True, text=True, env=env)
+    proc = subprocess.run([sys.executable, "-c", CHILD, json.dumps(cfg)], capture_output=True, text=True, env=env,
+                          cwd=_lab.ROOT)  # the child imports tests.support from the checkout
     if proc.returncode != 0:
         raise RuntimeError(f"{impl} n={n} d={d} k={k} failed:\n{proc.stderr[-2000:]}")
     return json.loads(proc.stdout.strip().splitlines()[-1])

@@ -9,6 +9,8 @@ better than another seed of the same protocol does.
 """
 from __future__ import annotations
 
+import _lab  # noqa: F401 - the checkout on sys.path, the benchmark zoo registered
+
 import argparse
 import sys
 from pathlib import Path

@@ -19,6 +19,8 @@ Writes benchmarks/results/lead_ablation.{md,csv,json} (--name changes the stem).
 """
 from __future__ import annotations
 
+import _lab  # noqa: F401 - the checkout on sys.path, the benchmark zoo registered
+
 import argparse
 import csv
 import dataclasses

@@ -13,6 +13,8 @@ far apart its values are (max - min, and the smallest gap between two models' va
 """
 from __future__ import annotations
 
+import _lab  # noqa: F401 - the checkout on sys.path, the benchmark zoo registered
+
 import argparse
 import sys
 from pathlib import Path

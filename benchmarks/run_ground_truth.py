@@ -18,6 +18,8 @@ be committed while it runs. Members derived from a dataset are never fine-tuned 
 """
 from __future__ import annotations
 
+import _lab  # noqa: F401 - the checkout on sys.path, the benchmark zoo registered
+
 import argparse
 import csv
 import io

@@ -11,6 +11,8 @@ the columns of ``benchmarks/run_ground_truth.py``) is rewritten with what is fin
 """
 from __future__ import annotations
 
+import _lab  # noqa: F401 - the checkout on sys.path, the benchmark zoo registered
+
 import argparse
 import shlex
 import sys

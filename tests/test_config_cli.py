@@ -147,3 +147,38 @@ def test_models_are_positional_or_a_flag_and_no_flag_is_taken_for_a_longer_one(c
     with pytest.raises(SystemExit):
         parse_options(["rank", "--models-f", "list.txt"])  # no abbreviations
     assert "--models-f" in capsys.readouterr().err
+
+
+def test_bare_lead_hf_prints_help_and_starts_nothing(capsys, monkeypatch):
+    import lead_hf.rank.job as job
+
+    monkeypatch.setattr(job, "rank_models", lambda *a, **k: (_ for _ in ()).throw(AssertionError("the demo ran")))
+    assert main([]) == 0
+    out = capsys.readouterr().out
+    assert "usage: lead-hf" in out and "lead-hf rank" in out
+
+
+def test_option_errors_name_the_flag_on_the_command_line_and_the_field_in_python(capsys):
+    from lead_hf.rank import RankOptions
+    from lead_hf.utils.constraints import OptionError
+
+    assert main(["rank", "--seed", "-1"]) == 2
+    assert "--seed must be an integer >= 0, got -1" in capsys.readouterr().err
+    with pytest.raises(OptionError, match=r"^seed must be an integer >= 0, got -1"):
+        RankOptions(seed=-1)
+
+
+@pytest.mark.parametrize("argv", [["--help"], *[[name, "--help"] for name in
+                                                 ("rank", "extract", "score", "publish", "finetune", "benchmark")],
+                                  ["rank", "--seed", "-1"], ["rank", "--max-per-class", "0"],
+                                  ["benchmark", "--bootstrap", "-2"], ["finetune", "--epochs", "0"]])
+def test_help_and_option_errors_import_no_ml_framework(argv):
+    """`lead-hf CMD --help` and an option error are instant: no ML framework is imported for them."""
+    import subprocess
+    import sys
+
+    code = ("import sys, runpy\nsys.argv = ['lead-hf', *%r]\ntry:\n    runpy.run_module('lead_hf', run_name='__main__')\n"
+            "except SystemExit as stop:\n    code = stop.code\nprint(sorted(m for m in ('torch', 'transformers', 'timm', "
+            "'datasets', 'accelerate') if m in sys.modules))" % (argv,))
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.stdout.strip().splitlines()[-1] == "[]", (done.stdout[-500:], done.stderr[-500:])

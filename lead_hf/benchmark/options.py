@@ -56,7 +56,7 @@ class BenchmarkOptions(ScoringOptions, OutputOptions, PluginOptions):
         "zoo": (PathLike(), None), "zoo_dir": (PathLike(), None), "models": Items(Text()),
         "datasets": Items(Text()), "ground_truth": (PathLike(), None), "features": (PathLike(), None),
         "split": Text(),
-        "max_per_class": (Interval(int, 1), None), "image_size": Interval(int, 16), "seed": Interval(int),
+        "max_per_class": (Interval(int, 1), None), "image_size": Interval(int, 16), "seed": Interval(int, 0),
         "min_models": Interval(int, 2),           # rank agreement needs two models
         "num_threads": Interval(int, 0), "cache_dir": (PathLike(), None), "name": Text(), "chart": Boolean(),
         "bootstrap": Interval(int, 0),            # 0: no interval

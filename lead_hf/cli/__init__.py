@@ -94,12 +94,24 @@ def passive_openmp_waiting() -> None:
         os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 
+def flag_message(err: Exception) -> str:
+    """An option's error as the command line spells the option: ``--max-per-class must be ...`` (the Python
+    API's message names the field, ``max_per_class must be ...``)."""
+    from ..utils.constraints import OptionError
+
+    if isinstance(err, OptionError) and err.option.isidentifier():
+        return f"--{err.option.replace('_', '-')} must be {err.allowed}, got {err.value!r}"
+    return str(err)
+
+
 def main(argv: list[str] | None = None) -> int:
     passive_openmp_waiting()
     argv = list(sys.argv[1:] if argv is None else argv)
-    if not argv:
-        argv = ["rank"]  # no arguments at all: the offline demo
     parser, args = _parse(argv)
+    if not argv:  # no arguments: the help, and where the demo is (it takes minutes, so never by surprise)
+        parser.print_help()
+        print("\nThe offline demo ranks the embedded ImageNet zoo on scikit-learn's digits: lead-hf rank")
+        return 0
     if args.version:
         from .. import __version__
         print(__version__)
@@ -115,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
         # computation) end with their message, not a traceback; LEAD_HF_TRACEBACK=1 shows it
         if os.environ.get("LEAD_HF_TRACEBACK"):
             raise
-        print(f"lead-hf {args.command}: error: {err}", file=sys.stderr)
+        print(f"lead-hf {args.command}: error: {flag_message(err)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"lead-hf {args.command}: interrupted", file=sys.stderr)

@@ -51,7 +51,7 @@ class ExtractOptions(PluginOptions):
     constraints = {
         "split": Text(), "image_column": (Text(), None), "label_column": (Text(), None),
         "text_column": (Text(), None), "max_length": (Interval(int, 1), None), "dataset_config": (Text(), None),
-        "max_per_class": (Interval(int, 1), None), "seed": Interval(int),
+        "max_per_class": (Interval(int, 1), None), "seed": Interval(int, 0),
         "batch_size": Interval(int, 0),           # 0: automatic
         "num_workers": Interval(int, -1),         # -1: automatic
         "mixed_precision": OneOf(*MIXED_PRECISION), "channels_last": Boolean(), "chunk_size": Interval(int, 1),

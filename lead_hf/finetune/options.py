@@ -82,7 +82,7 @@ class FinetuneOptions(PluginOptions):
         "learning_rates": Items(Interval(float, 0, closed="neither"), min_items=1),
         "momentum": Interval(float, 0, 1, closed="left"), "weight_decay": Interval(float, 0),
         "eval_every_epoch": Boolean(), "head_lr_multiplier": Interval(float, 0, closed="neither"),
-        "seed": Interval(int), "subset_seed": (Interval(int), None), "repeat_seeds": Items(Interval(int), distinct=True),
+        "seed": Interval(int, 0), "subset_seed": (Interval(int, 0), None), "repeat_seeds": Items(Interval(int, 0), distinct=True),
         "lr_search_steps": Interval(int, 0), "protocol_name": Text(), "num_threads": Interval(int, 0),
         "cache_dir": (PathLike(), None), "use_cache": Boolean(), "cached_only": Boolean(),
         "output": (PathLike(), None),

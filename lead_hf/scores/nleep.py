@@ -51,7 +51,7 @@ class NleepOptions(Constrained):
         "components_per_class": Interval(int, 1), "pca_variance": Interval(float, 0, 1, closed="right"),
         "pca_components": (Interval(int, 1), None), "covariance": OneOf(*COVARIANCES),
         "max_iter": Interval(int, 1), "tol": Interval(float, 0), "reg_covar": Interval(float, 0, closed="neither"),
-        "init_iter": Interval(int, 0), "seed": Interval(int),
+        "init_iter": Interval(int, 0), "seed": Interval(int, 0),
     }
 
 

@@ -92,7 +92,7 @@ class LeadOptions(Constrained):
 
     constraints = {
         "t": Interval(float, 0), "samples_per_class": Interval(int, 1),
-        "head_widths": Items(Interval(int, 1), min_items=1), "seed": Interval(int),
+        "head_widths": Items(Interval(int, 1), min_items=1), "seed": Interval(int, 0),
         "eta": Interval(float, 0, closed="neither"), "eta_normalization": OneOf(*ETA_NORMALIZATIONS),
         "evolution": OneOf(*EVOLUTIONS), "evolved_state": OneOf(*EVOLVED_STATES), "class_aware": Boolean(),
         "max_kernel_points": Interval(int, 2), "lambda_max_method": OneOf(*LAMBDA_MAX_METHODS),
