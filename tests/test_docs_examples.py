@@ -170,8 +170,8 @@ def test_the_cheap_examples_run(where, command, argv, tmp_path, monkeypatch, cap
     monkeypatch.chdir(tmp_path)
     if argv[0] == "publish":
         for target in argv[1:]:
-            if target.endswith(".json") or target.endswith("results/"):
-                file = tmp_path / target / "results.json" if target.endswith("/") else tmp_path / target
+            if target.startswith("results/") or target.endswith(".json"):  # a results file or its folder
+                file = tmp_path / target if target.endswith(".json") else tmp_path / target / "results.json"
                 file.parent.mkdir(parents=True, exist_ok=True)
                 _example_results(file)
         argv = [*argv, "--cache-dir", str(tmp_path / "hf-cache")]

@@ -357,7 +357,23 @@ def test_models_filter_and_input_errors(hub, env, capsys):
     with pytest.raises(ValueError, match="one results file per dataset split"):
         run(hub, env, both)
     assert cli_main(["publish", str(env / "missing.json"), "--endpoint", hub.url]) == 2
-    assert "run `lead-hf rank` first" in capsys.readouterr().err
+    assert "do not exist; `lead-hf rank` writes <output-dir>/<dataset>-<split>/results.json" in capsys.readouterr().err
+
+
+def test_publish_takes_a_results_file_its_folder_or_the_output_folder(tmp_path):
+    from lead_hf.results.store import find_results
+
+    one, two = tmp_path / "results" / "a-train", tmp_path / "results" / "b-train"
+    for folder in (one, two):
+        folder.mkdir(parents=True)
+        make_results().save(folder / "results.json")
+    assert find_results(one / "results.json") == [one / "results.json"]
+    assert find_results(one) == [one / "results.json"]
+    assert find_results(tmp_path / "results") == [one / "results.json", two / "results.json"]
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "empty" / "notes.txt").write_text("x")
+    with pytest.raises(FileNotFoundError, match=r"no results.json in .* \(it holds: notes.txt\)"):
+        find_results(tmp_path / "empty")
 
 
 def test_token_from_the_cached_login(hub, env):

@@ -37,7 +37,8 @@ TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 @dataclass
 class PublishOptions(Constrained):
     results: tuple[str, ...] = ()
-    """Results files written by `lead-hf rank` (a results/ folder means its results.json); one per dataset split."""
+    """What `lead-hf rank` wrote: results.json files, their folders (results/<dataset>-<split>), or the output
+    folder itself (results/: every results.json in it); one per dataset split."""
     leaderboard: str | None = None
     """Dataset repo (namespace/name) that gets the results files and a README with the tables; created if missing."""
     cards: bool = True
@@ -355,12 +356,16 @@ class _CacheReader:
 
 # -- planning ----------------------------------------------------------------------------------------------
 def _load_results(items) -> list[RankingResults]:
+    from ..results.store import find_results
+
     if isinstance(items, (RankingResults, str, Path)):
         items = [items]
-    loaded = [r if isinstance(r, RankingResults) else RankingResults.load(r) for r in items]
+    loaded: list[RankingResults] = []
+    for item in items:
+        loaded += [item] if isinstance(item, RankingResults) else [RankingResults.load(p) for p in find_results(item)]
     if not loaded:
-        raise ValueError("no results to publish: pass the results file(s) written by `lead-hf rank`, "
-                         "e.g. `lead-hf publish results/results.json`")
+        raise ValueError("no results to publish: pass what `lead-hf rank` wrote, e.g. "
+                         "`lead-hf publish results/embedded_digits-train` (a results.json, its folder, or results/)")
     for r in loaded:
         if r.primary not in r.scores:
             raise ValueError(f"results for {cards.dataset_label(r.dataset)}: primary score {r.primary!r} is not "

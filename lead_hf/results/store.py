@@ -149,3 +149,25 @@ def save_ranking(results: RankingResults, folder: str | Path, chart: bool = True
             log(f"the earlier results in {folder} are not comparable with this run ({'; '.join(why)}): "
                 f"moved to {archive}")
     return out, write_outputs(out, folder, chart=chart)
+
+
+def find_results(path: str | Path) -> list[Path]:
+    """The results files a path names: a results.json itself, the folder of one dataset split
+    (``results/<dataset>-<split>/``), or an output folder holding several (``results/``: every
+    ``*/results.json`` in it). A path with none is refused, naming what is there."""
+    path = Path(path)
+    if path.is_file():
+        return [path]
+    if not path.exists():
+        raise FileNotFoundError(f"results {str(path)!r} do not exist; `lead-hf rank` writes "
+                                "<output-dir>/<dataset>-<split>/results.json (publish takes that file, its folder, or "
+                                "the output folder)")
+    if (path / "results.json").is_file():
+        return [path / "results.json"]
+    found = sorted(path.glob("*/results.json"))
+    if not found:
+        inside = sorted(p.name for p in path.iterdir())[:10]
+        raise FileNotFoundError(f"no results.json in {str(path)!r} nor in its sub-folders (it holds: "
+                                f"{', '.join(inside) or 'nothing'}); `lead-hf rank` writes "
+                                "<output-dir>/<dataset>-<split>/results.json")
+    return found
