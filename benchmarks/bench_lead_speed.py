@@ -207,7 +207,7 @@ def main() -> None:
         # The reference builds the explicit Jacobian of the head (S*K rows x 4.2M parameters at D = 2048,
         # float64, and a stacked copy): S = 64 would need 2 x 21 GB. S = 8 keeps it to 2 x 2.7 GB, and both
         # sides run with the same options.
-        print(f"# Fast path vs the straightforward reference (lead_hf/testing/lead_reference.py), N=10000, "
+        print(f"# Fast path vs the straightforward reference (tests/support/lead_reference.py), N=10000, "
               f"samples_per_class={REFERENCE_S} on both sides, one run each\n")
         print("| variant | D | K | fast s | reference s | speed-up | |fast - reference| |")
         print("|---|---|---|---|---|---|---|")

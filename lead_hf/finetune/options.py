@@ -73,7 +73,7 @@ class FinetuneOptions(PluginOptions):
     """Text models: the column of texts (default: the only string column besides the label, else 'text')."""
     max_length: int | None = None
     """Text models: truncate at this many tokens (default: the model's own). Text models are trained with
-    AdamW (lead_hf.finetune_text), so their learning rates are AdamW's (e.g. 3e-5,1e-4,3e-4)."""
+    AdamW (lead_hf.finetune.text), so their learning rates are AdamW's (e.g. 3e-5,1e-4,3e-4)."""
 
     constraints = {
         "dataset": PathLike(), "train_split": Text(), "test_split": Text(),
@@ -161,7 +161,7 @@ PROTOCOLS: dict[str, dict[str, Any]] = {
     "ft-v2": {"image_size": 64, "train_per_class": 100, "test_per_class": 100, "epochs": 6,
               "learning_rates": (0.003, 0.01, 0.03), "lr_search_steps": 2, "subset_seed": 0,
               "repeat_seeds": (1, 2)},
-    # ft-text-v1 (docs/text.md): text models, AdamW (lead_hf.finetune_text), 200 training texts per class,
+    # ft-text-v1 (docs/text.md): text models, AdamW (lead_hf.finetune.text), 200 training texts per class,
     # a 3-point grid, fixed subsets; small enough for a CPU.
     "ft-text-v1": {"train_per_class": 200, "test_per_class": 250, "epochs": 3, "batch_size": 16,
                    "learning_rates": (3e-5, 1e-4, 3e-4), "weight_decay": 0.01, "subset_seed": 0},
