@@ -2,9 +2,10 @@
 
 ``reinit`` and ``random`` members need no data and are bit-identical on every machine (seeded fresh
 initialisation, no arithmetic on the weights). ``pretrain`` members are trained by ``lead_hf.finetune`` on
-their source dataset; a training run on a CPU is repeatable on the same CPU and torch build, and may
-differ in the last bits elsewhere (the manifest records each file's sha256, which is the model's
-revision, so ground truth and features are tied to the exact weights).
+their source dataset, in a child process pinned to one thread, MKL's compatible code path, ATen's
+unvectorised kernels and no oneDNN (:data:`DETERMINISTIC_ENV`), so that the same torch build gives the same
+weights on any x86-64 CPU (the manifest records each file's sha256, which is the model's revision, so ground
+truth and features are tied to the exact weights).
 
     python -m benchmarks.zoo.build                        # every member, skipping files that exist
     python -m benchmarks.zoo.build --only mobilenetv2_100.in1k-reinit1 --force
@@ -48,18 +49,61 @@ def reinitialised(parent: str, stages: int | None, seed: int):
     return out, info
 
 
+DETERMINISTIC_ENV = {
+    "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",  # one thread: every sum in one order
+    "MKL_CBWR": "COMPATIBLE",         # MKL's conditional numerical reproducibility: one code path on any x86 CPU
+    "ATEN_CPU_CAPABILITY": "default",  # ATen's kernels without AVX2/AVX-512 vectorisation, on every CPU
+}
+"""The environment the trained members are built in (a fresh process, set before torch loads): the same
+arithmetic in the same order on any x86-64 CPU, so the weights, and with them the ground truth measured on
+them, are the same on every machine. oneDNN, which picks its convolution kernels by instruction set, is
+switched off in the child (``torch.backends.mkldnn.enabled = False``)."""
+
+
 def pretrained(recipe, log: Callable[[str], None]):
-    """(state dict, info) of ``recipe.parent`` trained on ``recipe.dataset`` with ``recipe.train``."""
+    """(state dict, info) of ``recipe.parent`` trained on ``recipe.dataset`` with ``recipe.train``, in a
+    child process with :data:`DETERMINISTIC_ENV` (minutes of CPU: 20,000 image-steps at 64 px)."""
+    import json
+    import os
+    import subprocess
+    import tempfile
+
+    from safetensors.torch import load_file
+
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "member.safetensors"
+        env = {**os.environ, **DETERMINISTIC_ENV}
+        done = subprocess.run([sys.executable, "-m", "benchmarks.zoo.build", "--train-one", recipe.name, str(out)],
+                              env=env, cwd=Path(__file__).resolve().parents[2], capture_output=True, text=True)
+        for line in done.stdout.splitlines():
+            log(line)
+        if done.returncode != 0:
+            raise RuntimeError(f"training {recipe.name} failed:\n{done.stderr[-3000:]}")
+        return load_file(str(out)), json.loads(out.with_suffix(".json").read_text())
+
+
+def _train_one(name: str, out: str) -> None:
+    """The child of :func:`pretrained`: train ``name`` and write its weights and info next to ``out``."""
+    import json
+
+    from safetensors.torch import save_file
+
     from lead_hf.finetune import FinetuneOptions
     from lead_hf.finetune.image import train_model
 
-    opts = FinetuneOptions(dataset=recipe.dataset, seed=recipe.seed, num_threads=0, **recipe.train)
-    module, record = train_model(f"zoo:{recipe.parent}", opts, log=log)
-    sd = {k: v.detach().clone().contiguous() for k, v in module.state_dict().items()}
+    from .derived import RECIPES
+
+    torch.backends.mkldnn.enabled = False  # oneDNN chooses kernels by the CPU's instruction set
+    torch.use_deterministic_algorithms(True)
+    recipe = RECIPES[name]
+    opts = FinetuneOptions(dataset=recipe.dataset, seed=recipe.seed, num_threads=1, **recipe.train)
+    module, record = train_model(f"zoo:{recipe.parent}", opts, log=lambda m: print(m, flush=True))
+    save_file({k: v.detach().clone().contiguous() for k, v in module.state_dict().items()}, out)
     info = {"parent": f"zoo:{recipe.parent}", "dataset": recipe.dataset, "training": opts.protocol_string(),
             "source_test_accuracy": record["accuracy"], "train_loss": record["train_loss"],
-            "seconds": record["seconds"]}
-    return sd, info
+            "seconds": record["seconds"], "deterministic_env": DETERMINISTIC_ENV, "mkldnn": False,
+            "torch": torch.__version__}
+    Path(out).with_suffix(".json").write_text(json.dumps(info))
 
 
 def build(names=None, force: bool = False, log: Callable[[str], None] = print) -> dict[str, dict]:
@@ -124,7 +168,11 @@ def main(argv=None) -> int:
     parser.add_argument("--no-train", action="store_true",
                         help="skip the members that need training (kind 'pretrain'; minutes of CPU each)")
     parser.add_argument("--force", action="store_true", help="rebuild files that exist")
+    parser.add_argument("--train-one", nargs=2, metavar=("NAME", "OUT"), help=argparse.SUPPRESS)  # the child
     args = parser.parse_args(argv)
+    if args.train_one:
+        _train_one(*args.train_one)
+        return 0
     names = args.only
     if args.no_train:
         names = [n for n in (names or RECIPES) if RECIPES[n].kind != "pretrain"]
