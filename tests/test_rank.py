@@ -93,7 +93,8 @@ def test_rank_scores_every_model_and_writes_every_file(setup, tmp_path):
 
 
 def test_bootstrap_on_a_class_too_small_fails_before_scoring(setup, tmp_path):
-    with pytest.raises(ValueError, match=r"cannot resample class .*1 sample.*--bootstrap 0"):
+    # one sample per class cannot be scored at all (N = K): refused before any model, bootstrap or not
+    with pytest.raises(ValueError, match=r"selects 3 samples for 3 classes.*--max-per-class"):
         rank_models(_opts(setup, tmp_path, max_per_class=1, scores=("logme",), bootstrap=5), log=lambda m: None)
     off = rank_models(_opts(setup, tmp_path, max_per_class=2, scores=("logme",), bootstrap=0), log=lambda m: None)
     assert [(m.status, m.error, m.p_best, m.intervals) for m in off.models] == [("ok", None, {}, {})] * 2
@@ -145,7 +146,8 @@ def test_cli_rank(setup, tmp_path, capsys):
     assert code == 0
     assert "rank  model" in out and "lead" in out and "hscore" in out
     files = list((tmp_path / "o").rglob("*"))
-    assert {f.name for f in files if f.is_file()} == {"results.json", "results.csv", "results.md"}
+    # the results, and the folder's lock (a hidden file that stays: locks are taken on it, never removed)
+    assert {f.name for f in files if f.is_file()} == {"results.json", "results.csv", "results.md", ".lock"}
 
 
 def test_option_errors(setup, tmp_path, capsys):

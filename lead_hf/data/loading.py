@@ -46,7 +46,7 @@ def load_split(spec, split: str = "train", *, image_column: str | None = None,
     if max_per_class is not None:
         ds = ds.select(stratified_indices(np.asarray(ds["label"]), max_per_class, seed))
     if len(ds) == 0:
-        raise ValueError(f"split {split!r} of dataset {label!r} is empty; check the split name and slice")
+        check_selection([], split, label)  # the one wording of "selects no sample"
     return ds
 
 
@@ -165,8 +165,12 @@ class DatasetSplit:
             if base not in self.embedded.splits:
                 raise ValueError(no_split_message(self.spec, base, ", ".join(self.embedded.splits)))
             self.embedded.files()  # raises the install hint when the package or files are missing
+            sel = self.selection
+            _, _, labels, idx = _embedded_rows(self.spec[len("embedded:"):], self.split, sel["max_per_class"],
+                                               sel["seed"])
+            check_selection(labels[idx], self.split, self.label)
         else:
-            self.load()
+            check_selection(self.load()["label"], self.split, self.label)
         return self
 
     def load(self, modality: str | None = None):
@@ -279,21 +283,45 @@ def _has_text_besides_label(ds, label_column: str | None, label: str) -> bool:
     return has_text(ds, exclude=(lab,))
 
 
+def _embedded_rows(name: str, split: str, max_per_class: int | None, seed: int):
+    """(source, its items, labels, the selected indices) of an embedded split, nothing encoded yet."""
+    source = embedded_source(name)
+    base, start, stop = parse_split(split)
+    if base not in source.splits:
+        raise ValueError(no_split_message(f"embedded:{name}", base, ", ".join(source.splits)))
+    items, labels = source.load(base)
+    idx = slice_indices(len(labels), start, stop)
+    if max_per_class is not None:
+        idx = idx[stratified_indices(labels[idx], max_per_class, seed)]
+    return source, items, labels, idx
+
+
+def check_selection(labels, split: str, label: str) -> None:
+    """The selected rows can be scored: not empty, two classes at least, more samples than classes (every
+    score needs N > K). Raised before any model runs."""
+    labels = np.asarray(labels)
+    n, k = labels.size, np.unique(labels).size
+    if n == 0:
+        raise ValueError(f"split {split!r} of dataset {label!r} selects no sample; check the split's slice "
+                         "(e.g. train[10:50], train[:20%])")
+    if k < 2:
+        raise ValueError(f"split {split!r} of dataset {label!r} selects a single class ({n} samples); ranking "
+                         "needs at least 2 classes: use a larger slice or another split")
+    if n <= k:
+        raise ValueError(f"split {split!r} of dataset {label!r} selects {n} samples for {k} classes; the scores "
+                         "need more samples than classes: raise --max-per-class (max_per_class= in Python) to "
+                         "2 or more, or use a larger slice")
+
+
 def _load_embedded(name: str, split: str, max_per_class: int | None, seed: int):
     import datasets
     from datasets.table import InMemoryTable
     import pyarrow as pa
 
-    source = embedded_source(name)
-    base, start, stop = parse_split(split)
-    if base not in source.splits:
-        raise ValueError(no_split_message(f"embedded:{name}", base, ", ".join(source.splits)))
-    images, labels = source.load(base)
-    idx = slice_indices(len(labels), start, stop)
-    if max_per_class is not None:
-        idx = idx[stratified_indices(labels[idx], max_per_class, seed)]
+    source, images, labels, idx = _embedded_rows(name, split, max_per_class, seed)
     if idx.size == 0:
-        raise ValueError(f"split {split!r} of dataset 'embedded:{name}' is empty; check the slice")
+        check_selection([], split, f"embedded:{name}")
+    base = parse_split(split)[0]
     h = hashlib.sha256(f"{source_fingerprint(source)}|{split}|{max_per_class}|{seed}".encode())
     if source.kind == "text":
         from .text import text_dataset

@@ -176,11 +176,16 @@ def score_model(spec: str, plan: RankPlan, opts: RankOptions, log) -> ModelResul
             raise FileNotFoundError(missing)
         out = extract(spec, plan.split, plan.extract_options)
     except Exception as err:  # noqa: BLE001 - report and go on with the other models
+        if type(err).__name__ == "BadSampleError":  # the data's problem: every model would fail on it
+            raise
         entry.status, entry.error = "failed", f"{type(err).__name__}: {err}"
         log(f"    skipped: {entry.error}")
         return entry
     entry.seconds["extract"] = round(time.perf_counter() - start, 3)
     _describe(entry, out, plan)
+    if out.skipped:
+        log(f"    {len(out.skipped)} sample(s) left out, unreadable: rows "
+            + ", ".join(str(s["row"]) for s in out.skipped[:10]) + (", ..." if len(out.skipped) > 10 else ""))
     if plan.dataset is None:
         plan.dataset = DatasetInfo(id=out.provenance.dataset.id, split=opts.split, config=opts.dataset_config,
                                    fingerprint=out.provenance.dataset.fingerprint, num_samples=out.num_samples,
@@ -206,6 +211,7 @@ def _describe(entry: ModelResult, out, plan: RankPlan) -> None:
     model = out.provenance.model
     entry.hub_id, entry.revision = model.hub_id, model.revision
     entry.feature_dim = int(out.features.shape[1])
+    entry.skipped_samples = [int(s["row"]) for s in out.skipped]
     entry.cost = out.provenance.cost
     entry.modality = model.modality
     if entry.modality == "text":

@@ -21,7 +21,7 @@ from typing import Any
 from .coercion import coerce
 from .constraints import Constrained, Items, Text, declared_error
 
-LIST_HELP = "a list: values separated by spaces or commas"
+LIST_HELP = "a list: values separated by spaces or commas; quote a path that holds either"
 
 
 def plain_text(text: str) -> str:
