@@ -29,18 +29,17 @@ def bootstrap_indices(labels, draws: int, seed: int = 0) -> list:
     return out
 
 
-def bootstrap_score(method: str, out, draws, device, options) -> tuple[list[float], float]:
+def bootstrap_score(method: str, out, draws, device, options, fast: bool = True) -> tuple[list[float], float]:
     """The score of ``method`` on every resample of ``out``'s cached features/logits (no model re-run).
-    ``options``: the score's options (a dict, or its options dataclass). Returns (the values, seconds)."""
-    from ..scores import compute_score
+    ``options``: the score's options (a dict, or its options dataclass). The resamples are scored together
+    by the score's resampled form where it has one (:mod:`lead_hf.scores.draws`: the same values, without
+    recomputing per draw what the draws share); ``fast=False`` scores them one by one.
+    Returns (the values, seconds)."""
+    from ..scores.draws import score_draws
 
     opts = options if not isinstance(options, dict) else None
     kwargs = options if isinstance(options, dict) else {}
     start = time.perf_counter()
-    values = []
-    for idx in draws:
-        feats = None if out.features is None else out.features[idx]
-        logits = None if out.logits is None else out.logits[idx]
-        values.append(float(compute_score(method, feats, out.labels[idx], source_logits=logits, device=device,
-                                          opts=opts, **kwargs).value))
+    values = score_draws(method, out.features, out.labels, draws, source_logits=out.logits, device=device,
+                         opts=opts, fast=fast, **kwargs)
     return values, time.perf_counter() - start

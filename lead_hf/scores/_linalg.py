@@ -159,6 +159,19 @@ def spd_solve(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return torch.from_numpy(x)
 
 
+def symmetric_eigh(a: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(eigenvalues ascending, eigenvectors) of a symmetric matrix, reading its lower triangle.
+
+    Float64 CPU tensors go to LAPACK's divide-and-conquer dsyevd through scipy (OpenBLAS): on one thread
+    it took 0.08 s for 632 x 632 here, torch.linalg.eigh (MKL) 0.15-0.18 s. Others go to torch."""
+    if _dpotrf is None or a.device.type != "cpu" or a.dtype != torch.float64:
+        return torch.linalg.eigh(a)
+    from scipy.linalg import eigh
+
+    w, v = eigh(a.numpy(), lower=True, driver="evd", check_finite=False)
+    return torch.from_numpy(w), torch.from_numpy(v)
+
+
 def addmm_rows_(out: torch.Tensor, bias: torch.Tensor, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
     """out = bias + x @ w (``out`` [m, K] C-contiguous, ``bias`` [1, K] or [K], ``x`` [m, D], ``w`` [D, K]).
 

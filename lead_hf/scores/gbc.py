@@ -16,8 +16,9 @@ from dataclasses import dataclass
 import torch
 
 from ..utils.constraints import Constrained, Interval, OneOf
+from ._linalg import gram
 from ._stats import class_counts, class_means, principal_scores
-from .registry import ScoreResult, register_score
+from .registry import ScoreResult, register_draws, register_score
 from .validation import ScoreInputs
 
 GAUSSIAN_TYPES = ("diagonal", "spherical")
@@ -85,3 +86,52 @@ def gbc(inputs: ScoreInputs, opts: GbcOptions) -> ScoreResult:
         "mean_pair_coefficient": float(bc.sum() / (k * (k - 1))),
         "single_sample_classes": int((inputs.class_counts() == 1).sum()),
     })
+
+
+def weighted_principal_scores(x: torch.Tensor, w: torch.Tensor, components: int) -> torch.Tensor:
+    """``principal_scores(x repeated w times, components)`` for the distinct rows ``x`` (one score row each:
+    a row's copies share it). The eigenproblem is W^1/2 Xc Xc^T W^1/2 (its eigenvector u gives the row j the
+    score u_j / sqrt(w_j) sqrt(l)) or Xc^T W Xc, whichever is smaller; the D - rank directions that the
+    repeated rows' N x N matrix has in addition have eigenvalue 0 and are never among the kept ones."""
+    n = w.sum()
+    xc = x - (w @ x) / n
+    root = w.sqrt()
+    by_scatter = x.shape[0] > x.shape[1]
+    lam, vectors = torch.linalg.eigh(gram(xc * root[:, None], samples=not by_scatter))
+    lam, vectors = lam.flip(0).clamp_min(0), vectors.flip(1)
+    if not bool(lam.sum() > 0):
+        return xc.new_zeros(x.shape[0], 1)
+    q = max(1, min(components, int((lam > lam[0] * 1e-12).sum())))
+    if by_scatter:
+        return xc @ vectors[:, :q]
+    return vectors[:, :q] / root[:, None] * lam[:q].sqrt()
+
+
+@register_draws("gbc")
+def gbc_draws(inputs: ScoreInputs, counts: torch.Tensor, opts: GbcOptions) -> list[float] | None:
+    """GBC of B resamples (``counts`` [B, N]): the PCA and the class Gaussians of each resample's distinct
+    rows with their multiplicities as weights. Not handled (None): PCA to more components than the smaller
+    side of the problem, where the explicit eigensolver's zero eigenvalues could be among the kept ones."""
+    z0, y, k = inputs.features, inputs.labels, inputs.num_classes
+    values = []
+    for w in counts:
+        keep = (w > 0).nonzero().squeeze(1)
+        wk, yk = w[keep], y[keep]
+        if opts.pca_dim and opts.pca_dim >= min(keep.numel(), z0.shape[1]):
+            return None
+        z = weighted_principal_scores(z0[keep], wk, opts.pca_dim) if opts.pca_dim else z0[keep]
+        n_k = torch.zeros(k, dtype=z.dtype, device=z.device).index_add_(0, yk, wk)
+        means = torch.zeros(k, z.shape[1], dtype=z.dtype, device=z.device).index_add_(0, yk, wk[:, None] * z)
+        means = means / n_k[:, None]
+        centred = z - means[yk]
+        var = torch.zeros_like(means).index_add_(0, yk, wk[:, None] * centred * centred) / n_k[:, None]
+        mu = (wk @ z) / wk.sum()
+        total = ((wk @ (z - mu) ** 2) / wk.sum()).mean()
+        floor = opts.var_floor * (total if total > 0 else torch.ones_like(total))
+        var = var.clamp_min(floor)
+        if opts.gaussian_type == "spherical":
+            var = var.mean(1, keepdim=True).expand_as(var)
+        bc = bhattacharyya_matrix(means, var)
+        bc.fill_diagonal_(0)
+        values.append(-float(bc.sum()))
+    return values

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import torch
 
 from ..utils.constraints import Constrained, Interval
-from .registry import ScoreResult, register_score
+from .registry import ScoreResult, register_draws, register_score
 from .validation import ScoreInputs
 
 # rows of source logits turned into probabilities at a time: keeps memory at O(chunk * C) when N * C
@@ -84,3 +84,34 @@ def leep(inputs: ScoreInputs, opts: LeepOptions) -> ScoreResult:
         # accuracy of mapping each source class to its most frequent target label: sum_z max_y P(y, z)
         "mapped_accuracy": float(joint.max(0).values.sum()),
     })
+
+
+@register_draws("leep")
+def leep_draws(inputs: ScoreInputs, counts: torch.Tensor, opts: LeepOptions) -> torch.Tensor:
+    """LEEP of B resamples (``counts`` [B, N]: each row's multiplicity): the joint is a weighted sum of the
+    softmaxes, which do not depend on the resample. Per class k, the rows of k give the joint's row k of
+    every resample at once (counts [B, n_k] @ probabilities [n_k, C]); the log-likelihood sums the same
+    rows with the same weights."""
+    logits, y, k = inputs.source_logits, inputs.labels, inputs.num_classes
+    c = logits.shape[1]
+    members = [(y == j).nonzero().squeeze(1) for j in range(k)]
+
+    def blocks():  # (class, its weights [B, m], its probabilities [m, C]) in row chunks
+        for j, rows in enumerate(members):
+            for start in range(0, rows.numel(), _CHUNK):
+                part = rows[start:start + _CHUNK]
+                yield j, counts[:, part], torch.softmax(logits[part] / opts.temperature, dim=1)
+
+    joint = logits.new_zeros(counts.shape[0], k, c)
+    for j, w, probs in blocks():
+        joint[:, j] += w @ probs
+    n = counts.sum(1)
+    joint /= n[:, None, None]
+    marginal = joint.sum(1, keepdim=True)
+    cond = torch.where(marginal > 0, joint / marginal.clamp_min(1e-300), torch.zeros_like(joint))
+    total = logits.new_zeros(counts.shape[0])
+    for j, w, probs in blocks():
+        eep = probs @ cond[:, j].T                      # [m, B]: sum_z theta_i(z) P_b(y = j | z)
+        # a row a resample leaves out has weight 0 and may have eep = 0 there (log 0 = -inf)
+        total += torch.where(w > 0, w * torch.log(eep.T.clamp_min(1e-300)), torch.zeros_like(w)).sum(1)
+    return total / n

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import torch
 
 from ..utils.constraints import Constrained
-from .registry import ScoreResult, register_score
+from .registry import ScoreResult, register_draws, register_score
 from .validation import ScoreInputs
 
 
@@ -44,3 +44,19 @@ def nce(inputs: ScoreInputs, opts: NceOptions) -> ScoreResult:
         "num_source_classes": int(logits.shape[1]),
         "source_classes_used": int(torch.unique(z).numel()),
     })
+
+
+@register_draws("nce")
+def nce_draws(inputs: ScoreInputs, counts: torch.Tensor, opts: NceOptions) -> list[float]:
+    """NCE of B resamples (``counts`` [B, N]): the joint counts of (label, argmax) are the multiplicities
+    summed per pair; the argmax does not depend on the resample."""
+    logits, k = inputs.source_logits, inputs.num_classes
+    c = logits.shape[1]
+    pair = inputs.labels * c + logits.argmax(1)
+    values = []
+    for w in counts:
+        joint = torch.bincount(pair, weights=w, minlength=k * c).view(k, c)
+        per_source = joint.sum(0, keepdim=True).expand_as(joint)
+        seen = joint > 0
+        values.append(float((joint[seen] * torch.log(joint[seen] / per_source[seen])).sum() / w.sum()))
+    return values

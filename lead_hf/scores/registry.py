@@ -46,6 +46,8 @@ class ScoreSpec:
 
 
 _REGISTRY: dict[str, ScoreSpec] = {}
+_DRAWS: dict[str, Callable] = {}
+"""score name -> its resampled form, ``fn(inputs, counts, options) -> values [B] | None`` (:mod:`.draws`)."""
 
 SCORE_MODULES = ("lead", "logme", "leep", "nce", "nleep", "hscore", "transrate", "gbc", "sfda", "ped")
 """The modules of lead_hf.scores that register a score, imported in this order on first use."""
@@ -80,6 +82,25 @@ def register_score(name: str, *, options: type, summary: str, citation: str,
         return fn
 
     return decorate
+
+
+def register_draws(name: str):
+    """Decorator: register the resampled form of score ``name``: ``fn(inputs, counts, options)`` with ``counts``
+    [B, N] float64, how many times each sample of ``inputs`` is in each of B resamples, returns the B values
+    the score takes on the resamples (each one equal to the score of the resampled rows), or None when it
+    does not handle these options (then :func:`lead_hf.scores.draws.score_draws` scores every resample)."""
+    def decorate(fn):
+        if name in _DRAWS:
+            raise ValueError(f"the resampled form of score {name!r} is registered twice")
+        _DRAWS[name] = fn
+        return fn
+
+    return decorate
+
+
+def draws_function(name: str) -> Callable | None:
+    """The resampled form of score ``name`` (:func:`register_draws`), or None when it has none."""
+    return _DRAWS.get(get_score_spec(name).name)
 
 
 def available_scores() -> list[str]:

@@ -18,7 +18,7 @@ import torch
 
 from ..utils.constraints import Constrained, Interval, OneOf
 from ._stats import class_counts
-from .registry import ScoreResult, register_score
+from .registry import ScoreResult, register_draws, register_score
 from .validation import ScoreInputs
 
 NORMALIZATIONS = ("mean_norm", "l2", "none")
@@ -91,3 +91,50 @@ def transrate(inputs: ScoreInputs, opts: TransRateOptions) -> ScoreResult:
         "rate_given_labels": float(rzy),
         "class_rates": rates.tolist(),
     })
+
+
+def _weighted_rate(g: torch.Tensor, root: torch.Tensor, n: float, eps: float) -> torch.Tensor:
+    """``coding_rate`` of rows repeated root**2 times, from the Gram matrix ``g`` of the distinct rows:
+    logdet(I_D + Z^T W Z / (n eps)) = logdet(I + W^1/2 Z Z^T W^1/2 / (n eps))."""
+    m = root[:, None] * g * root / (n * eps)
+    m.diagonal().add_(1.0)
+    return torch.linalg.cholesky(m).diagonal().log().sum()
+
+
+@register_draws("transrate")
+def transrate_draws(inputs: ScoreInputs, counts: torch.Tensor, opts: TransRateOptions) -> list[float]:
+    """TransRate of B resamples (``counts`` [B, N]): per resample, the Gram matrix of its distinct rows
+    (prepared as ``prepare_features`` prepares the repeated ones: the centring and the scale are weighted)
+    gives the coding rate of all rows and, by its diagonal blocks, of every class."""
+    z0, y, k = inputs.features, inputs.labels, inputs.num_classes
+    if opts.normalize == "l2":
+        norms = z0.norm(dim=1, keepdim=True)
+        z0 = z0 / torch.where(norms > 0, norms, torch.ones_like(norms))
+    values = []
+    for w in counts:
+        keep = (w > 0).nonzero().squeeze(1)
+        wk, yk = w[keep], y[keep]
+        n = float(wk.sum())
+        z = z0[keep] - (wk @ z0[keep]) / n
+        if opts.normalize == "mean_norm":
+            rms = ((wk @ z.pow(2).sum(1)) / n).sqrt()
+            if rms > 0:
+                z = z / rms
+        small = z.shape[0] <= z.shape[1]
+        g = z @ z.T if small else None
+        root = wk.sqrt()
+
+        def rate(rows):
+            if small:
+                return _weighted_rate(g[rows][:, rows], root[rows], float(wk[rows].sum()), opts.eps)
+            zr = z[rows] * root[rows][:, None]
+            m = zr.T @ zr / (float(wk[rows].sum()) * opts.eps)
+            m.diagonal().add_(1.0)
+            return torch.linalg.cholesky(m).diagonal().log().sum()
+
+        rz = rate(torch.arange(keep.numel(), device=z.device))
+        per_class = torch.zeros(k, dtype=z.dtype, device=z.device).index_add_(0, yk, wk)
+        rates = torch.stack([rate((yk == c).nonzero().squeeze(1)) for c in range(k)])
+        weights = torch.full_like(rates, 1.0 / k) if opts.class_weights == "uniform" else per_class / n
+        values.append(float(rz - (weights * rates).sum()))
+    return values

@@ -26,6 +26,8 @@ from .kernel import (class_ntk_rates, class_rates, head_kernel, kernel_inputs, k
 from .options import PROBABILITY_FLOOR, LeadOptions
 from .probe import initial_state, svm_decision
 
+from . import draws  # noqa: E402,F401 - registers LEAD's resampled form (rank --bootstrap)
+
 __all__ = ["PROBABILITY_FLOOR", "LeadOptions", "class_ntk_rates", "evolve_with_kernel", "fit_logit_scale",
            "head_kernel", "lanczos_top_eigenvalue", "lead", "logit_scale_cap", "make_head", "ntk_traces",
            "ovr_targets", "scores_to_probabilities", "select_ntk_samples", "squared_hinge_svm_weights",
