@@ -10,6 +10,7 @@ import torch
 import datasets
 from lead_hf.extract import ExtractOptions, extract
 from lead_hf.extract import cache as cache_mod
+from lead_hf.extract import runtime as runtime_mod
 from lead_hf.models import ModelRef, load_model, resolve_model
 
 
@@ -132,19 +133,16 @@ def test_resume_after_failure_gives_identical_arrays(timm_model, opts, tmp_path,
                                                                            "chunk-00001.safetensors"]
     monkeypatch.setattr(cache_mod.ChunkStore, "write", real_write)
     seen = []
-    real_load = ModelRef.load
+    real_forward_for = runtime_mod.forward_for
 
-    def counting_load(self):
-        m = real_load(self)
-        inner = m._both
-        m._both = lambda x: (seen.append(x.shape[0]), inner(x))[1]
-        return m
+    def counting_forward_for(*args, **kwargs):  # the batches the loop runs, whichever runtime runs them
+        forward, info = real_forward_for(*args, **kwargs)
+        return (lambda x: (seen.append(x.shape[0]), forward(x))[1]), info
 
-    monkeypatch.setattr(ModelRef, "load", counting_load)
+    monkeypatch.setattr(runtime_mod, "forward_for", counting_forward_for)
     resumed = extract(timm_model, ds, opts)
-    # one image for the FLOP count (lead_hf.extract.cost), then only the missing last chunk (rows 16-22),
-    # batched as before
-    assert seen == [1, 4, 3]
+    # only the missing last chunk (rows 16-22), batched as before
+    assert seen == [4, 3]
     np.testing.assert_array_equal(resumed.features, clean.features)
     np.testing.assert_array_equal(resumed.logits, clean.logits)
 

@@ -4,7 +4,8 @@ Every process reads its shard of the not-yet-done samples (accelerate's sampler 
 uneven batch is padded and the padding dropped again by ``gather_for_metrics``), so the main process
 receives the outputs in dataset order and writes them chunk by chunk; a killed run restarts at the first
 missing chunk. Images are decoded and preprocessed in DataLoader workers, the forward runs in inference
-mode, channels-last, optionally under autocast. Text models (``modality="text"``) go through the same
+mode, by ONNX Runtime where it applies (:mod:`.runtime`: image models on the CPU, float32), else by PyTorch,
+channels-last, optionally under autocast. Text models (``modality="text"``) go through the same
 loop: the workers hand over batches their tokenizer made (``LoadedModel.preprocess`` on the batch's texts).
 """
 from __future__ import annotations
@@ -326,7 +327,13 @@ def _loop(plan: _Plan, ref, ds_label, opts, acc) -> None:
     """Run the model over the rows still to extract; the main process writes each chunk once it is whole."""
     from tqdm.auto import tqdm
 
+    from .runtime import forward_for, warn
+
     model, text, device, chunk_rows, store = plan.model, plan.text, acc.device, plan.chunk_rows, plan.store
+    # ONNX Runtime where it applies (image models, CPU, float32), on the cores the decoding workers leave
+    forward, plan.cost["runtime"] = forward_for(model, device, opts, opts.cache_root(),
+                                                max(1, torch.get_num_threads() - plan.workers),
+                                                log=warn if acc.is_local_main_process else None)
     loader = torch.utils.data.DataLoader(
         _Texts(plan.ds, plan.todo) if text else _Images(plan.ds, plan.todo, model.preprocess, model.image_size),
         batch_size=plan.batch_size, shuffle=False, num_workers=plan.workers,
@@ -341,10 +348,8 @@ def _loop(plan: _Plan, ref, ds_label, opts, acc) -> None:
     next_chunk = 0
     loop_start = time.perf_counter()
     for pixels, rows, bad, errors in loader:
-        if opts.channels_last and not text:
-            pixels = pixels.contiguous(memory_format=torch.channels_last)
         with torch.inference_mode(), torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
-            feats, logits = model(pixels)
+            feats, logits = forward(pixels)
         feats, logits, rows, bad = acc.gather_for_metrics((feats.float(), logits.float(), rows, bad))
         if int(bad.sum()):
             _bad_samples(rows, bad, errors, plan, ds_label, opts, text)

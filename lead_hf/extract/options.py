@@ -9,6 +9,7 @@ from ..utils.constraints import Boolean, Interval, OneOf, PathLike, Text
 from ..utils.io import default_cache_root
 
 MIXED_PRECISION = ("no", "fp16", "bf16")
+RUNTIMES = ("auto", "eager", "onnxruntime")
 
 
 @dataclass
@@ -37,7 +38,13 @@ class ExtractOptions(PluginOptions):
     mixed_precision: str = "no"
     """no | fp16 | bf16 (autocast for the forward pass; outputs are stored in float32)."""
     channels_last: bool = True
-    """Run the model and its input in channels-last memory format (faster convolutions)."""
+    """Run the model and its input in channels-last memory format (faster convolutions; PyTorch runtime)."""
+    runtime: str = "auto"
+    """What runs an image model's forward pass: auto (ONNX Runtime on the CPU in float32 when onnxruntime is
+    installed, else PyTorch) | eager (PyTorch) | onnxruntime (ask for it; where it does not apply or fails
+    its check against PyTorch on the first batch, PyTorch runs the model and the log says why). ONNX
+    Runtime's features equal PyTorch's to 1e-4 relative (checked on every run), so the cache does not tell
+    them apart."""
     chunk_size: int = 1024
     """Samples per resume chunk written to the cache while running (rounded up to whole steps of
     batch_size x processes)."""
@@ -57,7 +64,8 @@ class ExtractOptions(PluginOptions):
         "max_per_class": (Interval(int, 1), None), "seed": Interval(int, 0),
         "batch_size": Interval(int, 0),           # 0: automatic
         "num_workers": Interval(int, -1),         # -1: automatic
-        "mixed_precision": OneOf(*MIXED_PRECISION), "channels_last": Boolean(), "chunk_size": Interval(int, 1),
+        "mixed_precision": OneOf(*MIXED_PRECISION), "channels_last": Boolean(), "runtime": OneOf(*RUNTIMES),
+        "chunk_size": Interval(int, 1),
         "cache_dir": (PathLike(), None), "use_cache": Boolean(), "progress": Boolean(),
         "skip_bad_samples": Boolean(),
     }

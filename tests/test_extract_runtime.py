@@ -1,0 +1,110 @@
+"""ONNX Runtime in the extraction loop (lead_hf/extract/runtime.py): its features equal a plain float32
+``model(x)`` loop within the stated tolerance, it is not part of the cache key, the exported graph is cached,
+and every way it can fail falls back to PyTorch with the reason recorded."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from lead_hf.extract import ExtractOptions, extract
+from lead_hf.extract import runtime as rt
+from lead_hf.models import load_model
+
+from test_extract import make_dataset, timm_model  # noqa: F401 - the tiny timm model fixture
+
+pytest.importorskip("onnxruntime")
+
+
+@pytest.fixture
+def opts(tmp_path):
+    return ExtractOptions(cache_dir=str(tmp_path / "cache"), batch_size=4, chunk_size=8, num_workers=0,
+                          progress=False)
+
+
+def plain_loop(spec, ds):
+    """What the fast path must equal: float32, eager, NCHW, ``model(x)`` batch by batch."""
+    m = load_model(spec)
+    feats, logits = [], []
+    with torch.no_grad():
+        for start in range(0, len(ds), 4):
+            x = torch.stack([m.preprocess(img) for img in ds[start:start + 4]["image"]])
+            f, lg = m(x)
+            feats.append(f)
+            logits.append(lg)
+    return torch.cat(feats).numpy(), torch.cat(logits).numpy()
+
+
+def within_tolerance(got, want):
+    return np.abs(got - want).max() <= rt.TOLERANCE * max(1.0, np.abs(want).max())
+
+
+def test_onnxruntime_equals_the_plain_loop(timm_model, opts):  # noqa: F811
+    ds = make_dataset()
+    out = extract(timm_model, ds, opts)
+    cost = out.provenance.cost
+    assert cost["runtime"]["runtime"] == "onnxruntime", cost["runtime"]
+    assert 0 <= cost["runtime"]["checked_difference"] <= rt.TOLERANCE
+    want_f, want_l = plain_loop(timm_model, ds)
+    assert within_tolerance(out.features, want_f) and within_tolerance(out.logits, want_l)
+    eager = extract(timm_model, ds, opts, runtime="eager", use_cache=False)
+    assert eager.provenance.cost["runtime"] == {"runtime": "eager", "why": "runtime='eager'"}
+    assert within_tolerance(eager.features, want_f)
+
+
+def test_the_runtime_is_not_in_the_cache_key_and_the_export_is_cached(timm_model, opts, monkeypatch):  # noqa: F811
+    ds = make_dataset(n=9)
+    first = extract(timm_model, ds, opts, runtime="eager")
+    assert extract(timm_model, ds, opts, runtime="onnxruntime").from_cache  # same numbers: the same entry
+    extract(timm_model, ds, opts, use_cache=False)
+    assert len(list((opts.cache_root() / "onnx").glob("*.onnx"))) == 1
+
+    def no_export(*args, **kwargs):
+        raise AssertionError("exported twice")
+
+    monkeypatch.setattr(rt, "export", no_export)
+    again = extract(timm_model, ds, opts, use_cache=False)
+    assert again.provenance.cost["runtime"]["runtime"] == "onnxruntime"
+    assert within_tolerance(again.features, first.features)
+
+
+def test_an_export_that_fails_falls_back_to_pytorch(timm_model, opts, monkeypatch):  # noqa: F811
+    def broken(*args, **kwargs):
+        raise RuntimeError("operator not supported")
+
+    monkeypatch.setattr(rt, "export", broken)
+    ds = make_dataset(n=6)
+    with pytest.warns(rt.RuntimeFallbackWarning, match="operator not supported"):
+        out = extract(timm_model, ds, opts, runtime="onnxruntime")
+    info = out.provenance.cost["runtime"]
+    assert info["runtime"] == "eager" and "operator not supported" in info["why"]
+    assert within_tolerance(out.features, plain_loop(timm_model, ds)[0])
+    # asked for nothing in particular: no warning, the reason is still recorded
+    out = extract(timm_model, ds, opts, use_cache=False)
+    assert out.provenance.cost["runtime"]["runtime"] == "eager"
+
+
+def test_a_check_that_fails_falls_back_to_pytorch(timm_model, opts, monkeypatch):  # noqa: F811
+    real_run = rt.OrtForward.run
+
+    def off_by_a_bit(self, pixels):
+        f, lg = real_run(self, pixels)
+        return f + 1e-2, lg
+
+    monkeypatch.setattr(rt.OrtForward, "run", off_by_a_bit)
+    ds = make_dataset(n=10)
+    with pytest.warns(rt.RuntimeFallbackWarning, match="differs from PyTorch"):
+        out = extract(timm_model, ds, opts, runtime="onnxruntime")
+    assert out.provenance.cost["runtime"]["runtime"] == "eager"
+    assert within_tolerance(out.features, plain_loop(timm_model, ds)[0])
+
+
+def test_where_onnxruntime_does_not_apply(timm_model):  # noqa: F811
+    model = load_model(timm_model)
+    cpu = torch.device("cpu")
+    assert rt.onnxruntime_applies(model, cpu, ExtractOptions()) is None
+    assert rt.onnxruntime_applies(model, cpu, ExtractOptions(runtime="eager")) == "runtime='eager'"
+    assert "mixed_precision" in rt.onnxruntime_applies(model, cpu, ExtractOptions(mixed_precision="bf16"))
+    assert "cuda" in rt.onnxruntime_applies(model, torch.device("cuda"), ExtractOptions())
+    with pytest.raises(ValueError, match="runtime must be one of"):
+        ExtractOptions(runtime="tensorrt")
