@@ -14,7 +14,12 @@
 
     python benchmarks/bench_gpu.py                       # the README table on a GPU machine
     python benchmarks/bench_gpu.py --quick               # small sizes, two models, one repeat
-    python benchmarks/bench_gpu.py --device cpu --quick  # a dry run of the script itself, no GPU
+    python benchmarks/bench_gpu.py --device cpu --quick  # a dry run of the script itself, no GPU (< 1 min)
+
+The dry run (``--quick`` on a device that is not CUDA) goes through every step with the smallest sizes that
+still run every code path: every score at 400 x 32 x 5 with 100 source classes, one model, one batch of
+8 images, one repeat, and writes its tables to a temporary folder unless ``--out`` is given. Its
+figures measure nothing; they show the script works before a GPU is lent.
 """
 from __future__ import annotations
 
@@ -66,7 +71,8 @@ def within(name: str, a: float, b: float) -> tuple[bool, str]:
     return diff <= bound * max(abs(a), abs(b), 1e-300), f"rel {bound:g}"
 
 
-def score_rows(sizes, device: str, repeats: int, scores, cpu_repeats: int = 1) -> tuple[list[str], bool]:
+def score_rows(sizes, device: str, repeats: int, scores, cpu_repeats: int = 1,
+               source_classes: int = 1000) -> tuple[list[str], bool]:
     import lead_hf
 
     warm = make_data(60, 8, 3, 5, seed=1)
@@ -77,7 +83,7 @@ def score_rows(sizes, device: str, repeats: int, scores, cpu_repeats: int = 1) -
              "|---|---|---:|---:|---:|---:|---|:---:|"]
     ok = True
     for n, d, k in sizes:
-        data = make_data(n, d, k, 1000)
+        data = make_data(n, d, k, source_classes)
         for name in scores:
             t_cpu, v_cpu = time_score(name, data, "cpu", cpu_repeats)
             t_dev, v_dev = time_score(name, data, device, repeats)
@@ -115,9 +121,10 @@ def extraction_rows(models, num_images: int, batch_size: int, device: torch.devi
     from lead_hf.models import load_model
 
     ds = load_split("embedded:digits", f"train[:{num_images}]")
-    variants = {"float32 NCHW": dict(mixed_precision="no", channels_last=False),
-                "float32 channels-last": dict(mixed_precision="no", channels_last=True),
-                "bf16 channels-last": dict(mixed_precision="bf16", channels_last=True)}
+    # PyTorch in every variant (runtime="eager"): ONNX Runtime runs only on the CPU, measured by bench_extract.py
+    variants = {"float32 NCHW": dict(mixed_precision="no", channels_last=False, runtime="eager"),
+                "float32 channels-last": dict(mixed_precision="no", channels_last=True, runtime="eager"),
+                "bf16 channels-last": dict(mixed_precision="bf16", channels_last=True, runtime="eager")}
     lines = ["| model | plain loop img/s | " + " | ".join(f"extract {v} img/s (max abs diff)" for v in variants) + " |",
              "|---|---:|" + "---:|" * len(variants)]
     with tempfile.TemporaryDirectory() as tmp:
@@ -161,7 +168,8 @@ def main(argv=None) -> int:
     p.add_argument("--num-images", type=int, default=1000)
     p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--models", nargs="*", default=None, help="default: the demo zoo")
-    p.add_argument("--quick", action="store_true", help="2000x256x10 only, two models, 256 images, one repeat")
+    p.add_argument("--quick", action="store_true", help="2000x256x10 only, two models, 256 images, one repeat; "
+                   "with a device that is not CUDA, the dry run (see above)")
     p.add_argument("--out", default=None, help="Markdown file for the tables (default benchmarks/results/gpu_<device>.md)")
     args = p.parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -172,29 +180,39 @@ def main(argv=None) -> int:
         return 2
     if args.threads:
         torch.set_num_threads(args.threads)
+    dry_run = args.quick and not args.device.startswith("cuda")
+    source_classes = 100 if dry_run else 1000
     if args.quick:
         args.sizes, args.lead_sizes, args.repeats, args.num_images = ["2000x256x10"], [], 1, 256
+    if dry_run:
+        args.sizes, args.num_images, args.batch_size = ["400x32x5"], 8, 8
     parse = lambda texts: [tuple(int(v) for v in s.lower().split("x")) for s in texts]  # noqa: E731
     scores = args.scores or lead_hf.available_scores()
     big_scores = [s for s in ("lead", "logme") if s in scores]
     models = args.models or [f"zoo:{n}" for n in list_zoo(available_only=True) if n in DEMO_MODELS]
     if args.quick:
-        models = models[:2]
+        models = models[:1 if dry_run else 2]
     device_name = torch.cuda.get_device_name(0) if args.device.startswith("cuda") else "cpu (dry run)"
     header = (f"# GPU check: {device_name}, torch {torch.__version__}, CPU {os.cpu_count()} cores with "
               f"{torch.get_num_threads()} torch threads; medians of {args.repeats} (CUDA, extraction) and "
               f"{args.cpu_repeats} (CPU scores)")
     print(header + "\n", flush=True)
-    lines, ok = score_rows(parse(args.sizes), args.device, args.repeats, scores, args.cpu_repeats)
+    lines, ok = score_rows(parse(args.sizes), args.device, args.repeats, scores, args.cpu_repeats, source_classes)
     if args.lead_sizes and big_scores:
-        more, ok_big = score_rows(parse(args.lead_sizes), args.device, args.repeats, big_scores, args.cpu_repeats)
+        more, ok_big = score_rows(parse(args.lead_sizes), args.device, args.repeats, big_scores, args.cpu_repeats,
+                                  source_classes)
         lines, ok = lines + more[2:], ok and ok_big
     ext = extraction_rows(models, args.num_images, args.batch_size, torch.device(args.device), args.repeats)
     cmd = "python benchmarks/bench_gpu.py " + " ".join(sys.argv[1:] if argv is None else argv)
     text = "\n".join([header, "", f"`{cmd.strip()}`", "", "## Scores, CUDA vs CPU", "", *lines, "",
                       f"## Extraction, embedded:digits, {args.num_images} images, batch {args.batch_size}", "",
                       *ext, ""])
-    out = Path(args.out) if args.out else Path(__file__).resolve().parent / "results" / f"gpu_{args.device.replace(':', '')}.md"
+    if args.out:
+        out = Path(args.out)
+    elif dry_run:  # a dry run's figures are no result: nothing is written into benchmarks/results/
+        out = Path(tempfile.mkdtemp(prefix="bench_gpu_dry_run_")) / f"gpu_{args.device.replace(':', '')}.md"
+    else:
+        out = Path(__file__).resolve().parent / "results" / f"gpu_{args.device.replace(':', '')}.md"
     from lead_hf.utils.io import atomic_path
 
     out.parent.mkdir(parents=True, exist_ok=True)
