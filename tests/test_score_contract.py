@@ -19,6 +19,7 @@ from helpers import EDGE_CASE_IDS, EDGE_CASES, gaussian_classes, within_ulps
 # Options under which a score takes another path worth holding to the same contract.
 VARIANTS = {
     "gbc": [{"gaussian_type": "spherical"}],
+    "knn": [{"metric": "euclidean", "soft": True}],
     "lead": [{"svm_loss": "squared_hinge"}],
     "nleep": [{"covariance": "diag"}],
     "ped": [{"base": "transrate"}],
