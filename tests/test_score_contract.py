@@ -23,6 +23,7 @@ VARIANTS = {
     "lead": [{"svm_loss": "squared_hinge"}],
     "nleep": [{"covariance": "diag"}],
     "ped": [{"base": "transrate"}],
+    "probe_accuracy": [{"loss": "squared_hinge"}, {"fit": "leave_one_out"}],
 }
 SCORE_CASES = [(name, opts) for name in available_scores() for opts in [{}] + VARIANTS.get(name, [])]
 SCORE_CASE_IDS = [name + "".join(f"-{k}={v}" for k, v in opts.items()) for name, opts in SCORE_CASES]
