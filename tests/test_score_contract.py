@@ -21,6 +21,7 @@ VARIANTS = {
     "gbc": [{"gaussian_type": "spherical"}],
     "knn": [{"metric": "euclidean", "soft": True}],
     "lead": [{"svm_loss": "squared_hinge"}],
+    "ncti": [{"shrinkage": 0.5}],
     "nleep": [{"covariance": "diag"}],
     "ped": [{"base": "transrate"}],
     "probe_accuracy": [{"loss": "squared_hinge"}, {"fit": "leave_one_out"}],
