@@ -18,6 +18,7 @@ from helpers import EDGE_CASE_IDS, EDGE_CASES, gaussian_classes, within_ulps
 
 # Options under which a score takes another path worth holding to the same contract.
 VARIANTS = {
+    "etran": [{"lda": "euclidean", "energy_input": "source_logits"}],
     "gbc": [{"gaussian_type": "spherical"}],
     "knn": [{"metric": "euclidean", "soft": True}],
     "lead": [{"svm_loss": "squared_hinge"}],
