@@ -20,6 +20,7 @@ from helpers import EDGE_CASE_IDS, EDGE_CASES, gaussian_classes, within_ulps
 VARIANTS = {
     "etran": [{"lda": "euclidean", "energy_input": "source_logits"}],
     "gbc": [{"gaussian_type": "spherical"}],
+    "itm": [{"hidden_layers": 1, "evolution_steps": 2, "steps": 50}],
     "knn": [{"metric": "euclidean", "soft": True}],
     "lead": [{"svm_loss": "squared_hinge"}],
     "ncti": [{"shrinkage": 0.5}],

@@ -48,7 +48,7 @@ class ScoreSpec:
 _REGISTRY: dict[str, ScoreSpec] = {}
 
 SCORE_MODULES = ("lead", "logme", "leep", "nce", "nleep", "hscore", "transrate", "gbc", "sfda", "ped", "ncti", "etran",
-                 "knn", "probe_accuracy")
+                 "itm", "knn", "probe_accuracy")
 """The modules of lead_hf.scores that register a score, imported in this order on first use."""
 _LOADED = False
 
