@@ -124,3 +124,16 @@ def test_fewer_samples_than_components_and_constant_features():
     assert r.details["pca_dim"] <= 29 and math.isfinite(r.value)
     r = lead_hf.compute_score("ncti", np.zeros((12, 5)), np.arange(12) % 3)
     assert r.details["terms"]["seli"] == 0 and r.details["terms"]["ncc"] == pytest.approx(1 / 3)
+
+
+def test_combine_over_models_edge_cases():
+    from lead_hf.scores._hub import combine_over_models
+
+    terms = {"a": {"x": 1.0, "y": 5.0}, "b": {"x": 3.0, "y": 5.0}, "c": {"x": 2.0, "y": 5.0}}
+    # a term equal for every model adds nothing (the authors' code would divide by zero)
+    assert combine_over_models(terms, {"x": 2.0, "y": -1.0}) == {"a": 0.0, "b": 2.0, "c": 1.0}
+    assert combine_over_models({}, {"x": 1.0}) == {}
+    with pytest.raises(ValueError, match="missing for b"):
+        combine_over_models({"a": {"x": 1.0}, "b": {}}, {"x": 1.0})
+    with pytest.raises(ValueError, match="not finite"):
+        combine_over_models({"a": {"x": float("nan")}, "b": {"x": 1.0}}, {"x": 1.0})

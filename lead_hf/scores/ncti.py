@@ -1,4 +1,4 @@
-"""NCTI: how far a model's features on the target set are from neural collapse (Wang et al., CVPR 2023).
+"""NCTI: how far a model's features on the target set are from neural collapse (Wang et al., ICCV 2023).
 
 Neural collapse is the geometry that fine-tuning drives the last layer towards: each class collapses to its
 mean, the class means form a simplex equiangular tight frame, and the classifier becomes the nearest class
@@ -151,7 +151,7 @@ def class_prediction_nuclear_norms(prob: torch.Tensor, labels: torch.Tensor, k: 
     summary="NCTI: nearness to neural collapse in an LDA space (nearest-centre accuracy, simplex-ETF nuclear "
             "norm, within-class collapse of the predictions)",
     citation="Wang et al., How Far Pre-trained Models Are from Neural Collapse on the Target Dataset Informs "
-             "their Transferability, CVPR 2023")
+             "their Transferability, ICCV 2023")
 def ncti(inputs: ScoreInputs, opts: NctiOptions) -> ScoreResult:
     x, y, k = inputs.features, inputs.labels, inputs.num_classes
     n = inputs.num_samples
