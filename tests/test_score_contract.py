@@ -21,7 +21,7 @@ VARIANTS = {
     "etran": [{"lda": "euclidean", "energy_input": "source_logits"}],
     "gbc": [{"gaussian_type": "spherical"}],
     "itm": [{"hidden_layers": 1, "evolution_steps": 2, "steps": 50}],
-    "knn": [{"metric": "euclidean", "soft": True}],
+    "knn": [{"metric": "cosine", "soft": True}],
     "lead": [{"svm_loss": "squared_hinge"}],
     "ncti": [{"shrinkage": 0.5}],
     "nleep": [{"covariance": "diag"}],

@@ -30,10 +30,10 @@ _BLOCK_ELEMS = 1 << 22   # distances held at once (a block of query rows x N): 3
 @dataclass
 class KnnOptions(Constrained):
     k: int = 20
-    """Neighbours that vote (at most N - 1 are used). 20 as the k-NN evaluations of DINO and of te-guide."""
-    metric: str = "cosine"
-    """Distance between feature rows: cosine (1 - cosine similarity; an all-zero row is at distance 1 from
-    every row) | euclidean."""
+    """Neighbours that vote (at most N - 1 are used). 20 as te-guide's k-NN score and DINO's k-NN evaluation."""
+    metric: str = "euclidean"
+    """Distance between feature rows: euclidean (as te-guide's k-NN score, scikit-learn's default) | cosine
+    (1 - cosine similarity, as DINO's evaluation; an all-zero row is at distance 1 from every row)."""
     soft: bool = False
     """The value: False, the leave-one-out accuracy of the majority vote; True, the mean share of every
     sample's k neighbours that carry its label. Both are in details."""
