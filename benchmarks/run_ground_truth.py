@@ -15,6 +15,15 @@ be committed while it runs. Members derived from a dataset are never fine-tuned 
     python benchmarks/run_ground_truth.py --protocol ft-v1 --seed 1 --out benchmarks/ground_truth_seed1
     python benchmarks/run_ground_truth.py --protocol ft-v2 --shard 0/2 &   # and 1/2: parallel workers
     python benchmarks/run_ground_truth.py --protocol ft-v2 --collect       # CSVs of the finished pairs
+
+Protocol ft-v3 (docs/benchmark_v3.md) sweeps "rows" (``ROWS["ft-v3"]``) instead of datasets: each row names a
+dataset and its settings (splits, images per class, seeds) and has its own CSV, ``<row>.csv``, with a
+``row`` column; ``--datasets`` takes row names or dataset specs (every row of that dataset). Its records
+go to ``benchmarks/ground_truth_v3/runs/``; the ft-v2 records copied there are reused (same training recipe,
+same run keys: ``repeat_seeds`` is not part of a run's key), so v2 pairs train their extra seeds only.
+
+    python benchmarks/run_ground_truth.py --protocol ft-v3 --shard 0/2 --num-threads 1 &   # and 1/2
+    python benchmarks/run_ground_truth.py --protocol ft-v3 --collect       # one CSV per row
 """
 from __future__ import annotations
 
@@ -43,19 +52,50 @@ DATASETS = {
         "embedded:digits": {"train_split": "all", "test_split": "all"},
     },
 }
+# ft-v3: rows (name -> dataset + FinetuneOptions fields beyond the protocol's), in sweep order. The
+# protocol's own repeat seeds are 1-5 (6 seeds); the low-data rows run 8 (their accuracies are noisier).
+_EIGHT_SEEDS = {"repeat_seeds": (1, 2, 3, 4, 5, 6, 7)}
+_CLIPART = {"dataset": "embedded:clipart", "train_split": "train", "test_split": "test", "test_per_class": None}
+ROWS = {
+    "ft-v3": {
+        "clipart": {**_CLIPART, "train_per_class": 75},
+        "fashion_mnist": {"dataset": "embedded:fashion_mnist", **DATASETS["ft-v2"]["embedded:fashion_mnist"]},
+        "clipart_10pc": {**_CLIPART, "train_per_class": 10, **_EIGHT_SEEDS},
+        "clipart_25pc": {**_CLIPART, "train_per_class": 25, **_EIGHT_SEEDS},
+        "fashion_mnist_10pc": {"dataset": "embedded:fashion_mnist", "train_per_class": 10, "test_per_class": 100,
+                               **_EIGHT_SEEDS},
+        "fashion_mnist_25pc": {"dataset": "embedded:fashion_mnist", "train_per_class": 25, "test_per_class": 100,
+                               **_EIGHT_SEEDS},
+        "mnist": {"dataset": "embedded:mnist", **DATASETS["ft-v2"]["embedded:mnist"]},
+        "digits": {"dataset": "embedded:digits", **DATASETS["ft-v2"]["embedded:digits"]},
+        "lfw_faces": {"dataset": "embedded:lfw_faces", **DATASETS["ft-v2"]["embedded:lfw_faces"]},
+    },
+}
 DEFAULTS = {"ft-v1": {"zoo": "zoo.txt", "out": "ground_truth", "runs": None},
-            "ft-v2": {"zoo": "zoo_v2.txt", "out": "ground_truth_v2", "runs": "ground_truth_v2/runs"}}
+            "ft-v2": {"zoo": "zoo_v2.txt", "out": "ground_truth_v2", "runs": "ground_truth_v2/runs"},
+            "ft-v3": {"zoo": "zoo_v3.txt", "out": "ground_truth_v3", "runs": "ground_truth_v3/runs"}}
 COLUMNS = ["model", "dataset", "accuracy", "accuracy_std", "seed_accuracies", "best_lr", "lr_grid", "image_size",
            "train_split", "train_per_class", "test_split", "test_per_class", "subset_seed", "protocol", "command", "revision", "devices"]
 # revision: the sha256 of the weights fine-tuned (a derived member rebuilt on another CPU differs in the last
 # bits, so its features must come from the same file); devices: where its runs were trained.
+ROW_COLUMNS = COLUMNS + ["row"]
+"""The columns of a row's CSV (ft-v3): ``row`` names the row, since two rows may share a dataset."""
 
 
-def write_csv(path: Path, rows: list[dict]) -> None:
+def sweep_rows(protocol: str) -> list[tuple[str, str, dict]]:
+    """(CSV name, dataset, FinetuneOptions fields) in sweep order: ft-v3's rows, or one per dataset of the
+    earlier protocols (named by the dataset's key)."""
+    if protocol in ROWS:
+        return [(row, fields["dataset"], {k: v for k, v in fields.items() if k != "dataset"})
+                for row, fields in ROWS[protocol].items()]
+    return [(dataset.split(":", 1)[-1], dataset, fields) for dataset, fields in DATASETS[protocol].items()]
+
+
+def write_csv(path: Path, rows: list[dict], columns: list[str] = COLUMNS) -> None:
     from lead_hf.utils.io import write_text_atomic
 
     buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=COLUMNS, lineterminator="\n", extrasaction="ignore")
+    writer = csv.DictWriter(buf, fieldnames=columns, lineterminator="\n", extrasaction="ignore")
     writer.writeheader()
     writer.writerows(rows)
     write_text_atomic(path, buf.getvalue())
@@ -117,9 +157,12 @@ def main(argv=None) -> int:
     from lead_hf.models import excluded_datasets
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--protocol", default="ft-v2", choices=sorted(DATASETS))
-    parser.add_argument("--zoo", default=None, help="model list (default: benchmarks/zoo_v2.txt for ft-v2)")
-    parser.add_argument("--datasets", nargs="+", default=None, help="default: every dataset of the protocol")
+    parser.add_argument("--protocol", default="ft-v2", choices=sorted({*DATASETS, *ROWS}))
+    parser.add_argument("--zoo", default=None, help="model list (default: benchmarks/zoo_v2.txt for ft-v2, "
+                                                    "zoo_v3.txt for ft-v3)")
+    parser.add_argument("--datasets", nargs="+", default=None,
+                        help="default: every dataset of the protocol (ft-v3: row names, or datasets for all "
+                             "their rows)")
     parser.add_argument("--models", nargs="+", default=None, help="only these specs of the zoo file")
     parser.add_argument("--out", default=None, help="folder of the <dataset>.csv files")
     parser.add_argument("--runs-dir", default=None,
@@ -141,10 +184,15 @@ def main(argv=None) -> int:
     models = zoo_order = read_zoo(args.zoo or HERE / defaults["zoo"])
     if args.models:
         models = [m for m in models if m in set(args.models)]
-    datasets = args.datasets or list(DATASETS[args.protocol])
-    unknown = [d for d in datasets if d not in DATASETS[args.protocol]]
-    if unknown:
-        raise SystemExit(f"datasets {unknown} have no {args.protocol} settings; known: {list(DATASETS[args.protocol])}")
+    rows = sweep_rows(args.protocol)
+    if args.datasets:  # in the order given; ft-v3 also by row name
+        def names(r):
+            return (r[0], r[1]) if args.protocol in ROWS else (r[1],)
+        known = [row for row, _, _ in rows] if args.protocol in ROWS else list(DATASETS[args.protocol])
+        unknown = [d for d in args.datasets if not any(d in names(r) for r in rows)]
+        if unknown:
+            raise SystemExit(f"datasets {unknown} have no {args.protocol} settings; known: {known}")
+        rows = [r for d in args.datasets for r in rows if d in names(r)]
     out = Path(args.out) if args.out else HERE / defaults["out"]
     runs = args.runs_dir or (str(HERE / defaults["runs"]) if defaults["runs"] else None)
     base = {"num_threads": args.num_threads, "cache_dir": runs}
@@ -156,18 +204,20 @@ def main(argv=None) -> int:
         base["cached_only"] = True
     start = time.time()
     pair = -1
-    for dataset in datasets:
+    for row, dataset, fields in rows:
         name = dataset.split(":", 1)[-1]
-        opts = FinetuneOptions.preset(args.protocol, dataset=dataset, **base, **DATASETS[args.protocol][dataset])
-        extra = {**PROTOCOLS[args.protocol], **DATASETS[args.protocol][dataset], "protocol_name": args.protocol}
+        opts = FinetuneOptions.preset(args.protocol, dataset=dataset, **base, **fields)
+        extra = {**PROTOCOLS[args.protocol], **fields, "protocol_name": args.protocol}
         if args.seed:
             extra["seed"] = args.seed
         flags = _flags(extra) + f" --num-threads {args.num_threads}"
-        csv_path = out / f"{name}.csv"
+        csv_path = out / f"{row}.csv"
+        columns = ROW_COLUMNS if args.protocol in ROWS else COLUMNS
+        label = f"{dataset} [{row}]" if args.protocol in ROWS else dataset
         previous, fresh = read_rows(csv_path), {}
         for spec in models:
             if name in excluded_datasets(spec):
-                print(f"[{time.time() - start:.0f}s] {dataset} {spec}: skipped (derived from this dataset)", flush=True)
+                print(f"[{time.time() - start:.0f}s] {label} {spec}: skipped (derived from this dataset)", flush=True)
                 continue
             pair += 1
             if shard and pair % shard[1] != shard[0]:
@@ -175,16 +225,18 @@ def main(argv=None) -> int:
             try:
                 res = finetune(spec, options=opts, log=lambda m: print(m, flush=True))
             except (ValueError, FloatingPointError) as err:  # weights not built, diverged at every rate, ...
-                print(f"[{time.time() - start:.0f}s] {dataset} {spec}: not run ({err})", flush=True)
+                print(f"[{time.time() - start:.0f}s] {label} {spec}: not run ({err})", flush=True)
                 continue
             except LookupError as err:  # --collect: a run of this pair is not finished yet
-                print(f"[{time.time() - start:.0f}s] {dataset} {spec}: not finished ({err})", flush=True)
+                print(f"[{time.time() - start:.0f}s] {label} {spec}: not finished ({err})", flush=True)
                 continue
             fresh[spec] = row_of(res, opts, spec, dataset, flags)
+            if args.protocol in ROWS:
+                fresh[spec]["row"] = row
             if not shard:  # parallel shards would race on the CSV
-                write_csv(csv_path, merged_rows(previous, fresh, zoo_order))
+                write_csv(csv_path, merged_rows(previous, fresh, zoo_order), columns)
             spread = f" +- {res.accuracy_std:.4f}" if res.accuracy_std is not None else ""
-            print(f"[{time.time() - start:.0f}s] {dataset} {res.model}: {res.accuracy:.4f}{spread} "
+            print(f"[{time.time() - start:.0f}s] {label} {res.model}: {res.accuracy:.4f}{spread} "
                   f"(lr {res.best_learning_rate:g}, trained {res.trained})", flush=True)
     return 0
 

@@ -134,7 +134,7 @@ def test_missing_label_and_empty_split():
     ds = _gen_dataset().remove_columns("label")
     with pytest.raises(ValueError, match="no label column"):
         load_split(ds)
-    with pytest.raises(ValueError, match="empty"):
+    with pytest.raises(ValueError, match="selects no sample"):
         load_split(_gen_dataset(), "train[:0]")
     with pytest.raises(ValueError, match="no split 'validation'"):
         load_split("embedded:digits", "validation")
@@ -167,7 +167,7 @@ def test_messages_a_new_user_meets(tmp_path):
 
 
 def test_check_dataset_fails_before_any_model_and_is_quiet_when_fine(tmp_path, monkeypatch):
-    check_dataset(_image_folder(tmp_path / "ok", ["a", "b"]), "train[:50%]")
+    check_dataset(_image_folder(tmp_path / "ok", ["a", "b"]), "train[:75%]")
     from lead_hf.data import loading
     calls = []
     monkeypatch.setattr(loading, "png_bytes", lambda *a: calls.append(a) or b"")

@@ -461,3 +461,12 @@ def test_caller_features_are_not_modified(svm_fit):
     before = xt.clone()
     lead_hf.score("lead", xt, y, **SMALL, svm_fit=svm_fit)
     assert torch.equal(xt, before)
+
+
+@pytest.mark.parametrize("scale", [1e-20, 1e-6, 1e6, 1e20])
+def test_lead_is_free_of_the_features_scale(scale):
+    """The probe is scale-free (its ridge is relative to the data) and the head sees the features at unit RMS
+    norm, so scaling every feature by a constant leaves LEAD's value (issue 20: 1e20 raised a LinAlgError)."""
+    x, y = gaussian_classes(num_classes=3, per_class=40, dim=16, seed=0)
+    base = lead_hf.score("lead", x, y)
+    assert lead_hf.score("lead", x * scale, y) == pytest.approx(base, rel=1e-7)

@@ -3,7 +3,8 @@ the benchmark needs. Importing this package registers them.
 
 - Real backbones of other domains, converted by project code from other runtimes: TF.js (nsfwjs, npm),
   TorchScript (the FID InceptionV3), ONNX (Yahoo open_nsfw, the reCAPTCHA net) and Keras h5 (a CIFAR-10
-  CNN); :mod:`.converted`, :mod:`.nsfwjs`, :mod:`.tfjs`, with the conversion cache :mod:`.convert`.
+  CNN); :mod:`.converted`, :mod:`.nsfwjs`, :mod:`.tfjs`, with the conversion cache :mod:`.convert`;
+- small CNNs whose packages carry their weights (ccexam's SVHN net, captum's CIFAR-10 LeNet): :mod:`.small_cnns`.
 - Members the project derives from the embedded ImageNet checkpoints (re-initialised, random, trained
   on another embedded dataset): :mod:`.derived`, built by ``python -m benchmarks.zoo.build``.
 
@@ -101,3 +102,4 @@ register_zoo(ZooEntry(
 
 
 from . import derived  # noqa: E402,F401 - the project's derived members (their parents are registered above)
+from . import small_cnns  # noqa: E402,F401 - zoo:svhn_cnn.ccexam and zoo:lenet.captum_cifar10 (the v3 zoo)

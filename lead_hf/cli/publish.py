@@ -17,7 +17,8 @@ Re-publishing the same results changes nothing; a different existing value is re
 Results computed on local data (an image folder, parquet files, embedded:) are published only under the
 Hub dataset id you name with --dataset-id ORG/NAME; no local path ever goes into a card or a leaderboard.
 Start with --dry-run: it prints the diff of every file that would change and sends nothing.
-The token comes from --token, HF_TOKEN or `hf auth login`, and is never printed.
+The token comes from HF_TOKEN or `hf auth login` (best), --token-file FILE (- for standard input), or --token
+(visible in the process list while publish runs); it is never printed.
 
 examples:
   lead-hf publish results/my-org_pets-train/results.json --dry-run

@@ -1,6 +1,7 @@
 """Embedded offline datasets: real labelled images (and texts) that ship inside packages, as ``datasets.Dataset``.
 
-Each source returns raw arrays (uint8 images [N, H, W], int labels, class names);
+Each source returns raw arrays (uint8 images [N, H, W], or [N, H, W, 3] for colour sets such as
+clipart, :mod:`lead_hf.data.clipart`; int labels, class names);
 ``lead_hf.data.loading._load_embedded`` turns the selected rows into a Dataset with ``Image`` (3-channel PNG)
 and ``ClassLabel`` features.
 Sources without official splits (digits, lfw_faces) get a fixed one: every 5th sample (i % 5 == 4) is
@@ -29,7 +30,8 @@ class EmbeddedSource:
     name: str
     splits: tuple[str, ...]
     load: Callable[[str], tuple[np.ndarray, np.ndarray]]
-    """split -> (uint8 images [N, H, W], int64 labels [N]); for text, (list of N strings, labels)."""
+    """split -> (uint8 images [N, H, W] grey or [N, H, W, 3] RGB, int64 labels [N]); for text, (list of N
+    strings, labels)."""
     class_names: tuple[str, ...]
     files: Callable[[], list[Path]]
     """Files the data comes from (their hashes go into the dataset fingerprint)."""
@@ -186,6 +188,17 @@ def _register_text_sources() -> None:
 _register_text_sources()
 
 
+def _register_clipart() -> None:
+    from . import clipart
+
+    register_embedded(EmbeddedSource(
+        "clipart", ("train", "test", "all"), clipart.load, clipart.CLASSES, clipart.files,
+        clipart.DESCRIPTION, version=clipart.VERSION))
+
+
+_register_clipart()
+
+
 def source_fingerprint(source: EmbeddedSource) -> str:
     from ..utils.io import file_sha256
     h = hashlib.sha256(source.name.encode())
@@ -197,8 +210,14 @@ def source_fingerprint(source: EmbeddedSource) -> str:
 
 
 def png_bytes(image: np.ndarray) -> bytes:
-    """Encode a grayscale uint8 image as a 3-channel PNG (ImageNet backbones expect RGB)."""
+    """Encode a uint8 image, grayscale [H, W] or RGB [H, W, 3], as a 3-channel PNG (ImageNet backbones
+    expect RGB)."""
     from PIL import Image
     buf = io.BytesIO()
-    Image.fromarray(image, mode="L").convert("RGB").save(buf, format="PNG", compress_level=1)
+    if image.ndim == 3:
+        if image.shape[-1] != 3 or image.dtype != np.uint8:
+            raise ValueError(f"an embedded colour image must be uint8 [H, W, 3], got {image.dtype} {image.shape}")
+        Image.fromarray(image).save(buf, format="PNG", compress_level=1)
+    else:
+        Image.fromarray(image, mode="L").convert("RGB").save(buf, format="PNG", compress_level=1)
     return buf.getvalue()

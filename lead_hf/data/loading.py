@@ -24,7 +24,8 @@ def load_split(spec, split: str = "train", *, image_column: str | None = None,
 
     ``spec``: ``embedded:NAME`` (digits, mnist, fashion_mnist, lfw_faces; text: rotten_tomatoes,
     tweets_sentiment), ``imagefolder:DIR``,
-    ``parquet:GLOB`` (or a path ending in .parquet), a ``save_to_disk`` directory, a Hub dataset name, or a
+    ``parquet:GLOB``, ``csv:GLOB``, ``json:GLOB`` (JSON or JSON lines; or a path ending in .parquet, .csv,
+    .tsv, .json, .jsonl), a ``save_to_disk`` directory, a Hub dataset name, or a
     ``datasets.Dataset`` / ``DatasetDict``. ``split`` may carry a slice (``train[:20%]``).
     ``max_per_class``: low-data mode, at most that many samples per class drawn with ``seed`` (stratified).
     ``name``: the dataset configuration (Hub datasets with several).
@@ -46,7 +47,7 @@ def load_split(spec, split: str = "train", *, image_column: str | None = None,
     if max_per_class is not None:
         ds = ds.select(stratified_indices(np.asarray(ds["label"]), max_per_class, seed))
     if len(ds) == 0:
-        raise ValueError(f"split {split!r} of dataset {label!r} is empty; check the split name and slice")
+        check_selection([], split, label)  # the one wording of "selects no sample"
     return ds
 
 
@@ -71,13 +72,14 @@ def _load_any(spec, split: str, name: str | None, label: str):
             if "label" not in ds.column_names:
                 raise ValueError(_one_class_message(folder, label))
             return ds
-        if spec.startswith("parquet:") or spec.endswith(".parquet"):
-            pattern = spec[len("parquet:"):] if spec.startswith("parquet:") else spec
+        builder = file_builder(spec)
+        if builder is not None:
+            pattern = spec.split(":", 1)[1] if spec.startswith(f"{builder}:") else spec
             files = sorted(glob.glob(str(Path(pattern).expanduser())))
             if not files:
-                raise FileNotFoundError(f"no parquet file matches {pattern!r}")
+                raise FileNotFoundError(f"no {builder} file matches {pattern!r}")
             base, _, _ = parse_split(split)
-            return datasets.load_dataset("parquet", data_files={base: files}, split=split)
+            return datasets.load_dataset(builder, data_files={base: files}, split=split)
         path = Path(spec).expanduser()
         if path.is_dir() and ((path / "dataset_info.json").is_file() or (path / "dataset_dict.json").is_file()
                               or (path / "state.json").is_file()):
@@ -101,6 +103,18 @@ def _load_any(spec, split: str, name: str | None, label: str):
         raise ValueError(_dataset_hint(label, err)) from None
 
 
+FILE_BUILDERS = {"parquet": (".parquet",), "csv": (".csv", ".tsv"), "json": (".json", ".jsonl")}
+"""datasets' file builders a spec may name (``csv:FILES``) or imply by its files' extension (``reviews.csv``)."""
+
+
+def file_builder(spec: str) -> str | None:
+    """The datasets builder of data files named ``builder:GLOB`` or by a path with its extension, else None."""
+    for builder, suffixes in FILE_BUILDERS.items():
+        if spec.startswith(f"{builder}:") or spec.lower().endswith(suffixes):
+            return builder
+    return None
+
+
 _UNKNOWN_SPLIT = re.compile(r'Unknown split "([^"]+)"\. Should be one of \[([^\]]*)\]')
 
 
@@ -109,7 +123,7 @@ def is_hub_dataset(spec) -> bool:
     folders, parquet files and existing directories are local."""
     if not isinstance(spec, str) or looks_like_local_path(spec):
         return False
-    if spec.startswith(("embedded:", "imagefolder:", "parquet:")) or spec.endswith(".parquet"):
+    if spec.startswith(("embedded:", "imagefolder:")) or file_builder(spec) is not None:
         return False
     if Path(spec).expanduser().exists():
         return False
@@ -165,8 +179,12 @@ class DatasetSplit:
             if base not in self.embedded.splits:
                 raise ValueError(no_split_message(self.spec, base, ", ".join(self.embedded.splits)))
             self.embedded.files()  # raises the install hint when the package or files are missing
+            sel = self.selection
+            _, _, labels, idx = _embedded_rows(self.spec[len("embedded:"):], self.split, sel["max_per_class"],
+                                               sel["seed"])
+            check_selection(labels[idx], self.split, self.label)
         else:
-            self.load()
+            check_selection(self.load()["label"], self.split, self.label)
         return self
 
     def load(self, modality: str | None = None):
@@ -204,7 +222,7 @@ def check_dataset(spec, split: str = "train", *, image_column: str | None = None
 def _dataset_hint(label: str, err: Exception) -> str:
     return (f"dataset {label!r} could not be loaded ({type(err).__name__}: {str(err)[:300]}). Offline, only "
             "datasets already in the local cache load by Hub name; otherwise pass imagefolder:DIR, "
-            "parquet:FILES, a save_to_disk directory, or an embedded set (embedded:digits, embedded:mnist, "
+            "parquet:FILES, csv:FILES, json:FILES, a save_to_disk directory, or an embedded set (embedded:digits, embedded:mnist, "
             "embedded:fashion_mnist, embedded:lfw_faces; text: embedded:rotten_tomatoes, "
             "embedded:tweets_sentiment)")
 
@@ -249,7 +267,7 @@ def normalize_columns(ds, image_column: str | None, label_column: str | None, la
     if img is None:
         raise ValueError(f"dataset {label!r} has no image column (no Image feature and none of "
                          f"{', '.join(IMAGE_COLUMN_GUESSES)}); its columns: {', '.join(cols)}; "
-                         "name it with image_column=..."
+                         "name it with --image-column (image_column= in Python)"
                          + ("; it has text columns: rank a text model (e.g. zoo:all-minilm-l6-v2), naming the "
                             "column with --text-column" if texty else ""))
     if not isinstance(feats[img], datasets.Image):
@@ -257,7 +275,7 @@ def normalize_columns(ds, image_column: str | None, label_column: str | None, la
             ds = ds.cast_column(img, datasets.Image())  # paths or encoded bytes
         else:
             raise ValueError(f"column {img!r} of dataset {label!r} is {feats[img]}, not images; name the "
-                             f"image column with image_column=... (columns: {', '.join(cols)})")
+                             f"image column with --image-column (image_column= in Python; columns: {', '.join(cols)})")
     lab = label_column_of(ds, label_column, (img,), label)
     if lab == img:
         raise ValueError(f"image_column and label_column are both {img!r} in dataset {label!r}")
@@ -279,21 +297,45 @@ def _has_text_besides_label(ds, label_column: str | None, label: str) -> bool:
     return has_text(ds, exclude=(lab,))
 
 
+def _embedded_rows(name: str, split: str, max_per_class: int | None, seed: int):
+    """(source, its items, labels, the selected indices) of an embedded split, nothing encoded yet."""
+    source = embedded_source(name)
+    base, start, stop = parse_split(split)
+    if base not in source.splits:
+        raise ValueError(no_split_message(f"embedded:{name}", base, ", ".join(source.splits)))
+    items, labels = source.load(base)
+    idx = slice_indices(len(labels), start, stop)
+    if max_per_class is not None:
+        idx = idx[stratified_indices(labels[idx], max_per_class, seed)]
+    return source, items, labels, idx
+
+
+def check_selection(labels, split: str, label: str) -> None:
+    """The selected rows can be scored: not empty, two classes at least, more samples than classes (every
+    score needs N > K). Raised before any model runs."""
+    labels = np.asarray(labels)
+    n, k = labels.size, np.unique(labels).size
+    if n == 0:
+        raise ValueError(f"split {split!r} of dataset {label!r} selects no sample; check the split's slice "
+                         "(e.g. train[10:50], train[:20%])")
+    if k < 2:
+        raise ValueError(f"split {split!r} of dataset {label!r} selects a single class ({n} samples); ranking "
+                         "needs at least 2 classes: use a larger slice or another split")
+    if n <= k:
+        raise ValueError(f"split {split!r} of dataset {label!r} selects {n} samples for {k} classes; the scores "
+                         "need more samples than classes: raise --max-per-class (max_per_class= in Python) to "
+                         "2 or more, or use a larger slice")
+
+
 def _load_embedded(name: str, split: str, max_per_class: int | None, seed: int):
     import datasets
     from datasets.table import InMemoryTable
     import pyarrow as pa
 
-    source = embedded_source(name)
-    base, start, stop = parse_split(split)
-    if base not in source.splits:
-        raise ValueError(no_split_message(f"embedded:{name}", base, ", ".join(source.splits)))
-    images, labels = source.load(base)
-    idx = slice_indices(len(labels), start, stop)
-    if max_per_class is not None:
-        idx = idx[stratified_indices(labels[idx], max_per_class, seed)]
+    source, images, labels, idx = _embedded_rows(name, split, max_per_class, seed)
     if idx.size == 0:
-        raise ValueError(f"split {split!r} of dataset 'embedded:{name}' is empty; check the slice")
+        check_selection([], split, f"embedded:{name}")
+    base = parse_split(split)[0]
     h = hashlib.sha256(f"{source_fingerprint(source)}|{split}|{max_per_class}|{seed}".encode())
     if source.kind == "text":
         from .text import text_dataset

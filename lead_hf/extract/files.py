@@ -31,18 +31,41 @@ def _read_arrays(path: Path) -> dict[str, np.ndarray]:
     if not path.is_file():
         raise FileNotFoundError(f"{str(path)!r} does not exist")
     suffix = path.suffix.lower()
-    if suffix == ".npy":
-        return {"features": np.load(path, allow_pickle=False)}
-    if suffix == ".npz":
-        with np.load(path, allow_pickle=False) as data:
-            return {k: data[k] for k in data.files}
-    if suffix == ".safetensors":
-        from safetensors.numpy import load_file
-        return load_file(str(path))
-    if suffix in {".txt", ".csv"}:
-        return {"labels": np.array([ln.strip() for ln in path.read_text().splitlines() if ln.strip()])}
-    raise ValueError(f"{str(path)!r}: unsupported file type {suffix!r}; use .npy, .npz, .safetensors or a "
-                     "cache entry folder")
+    if suffix not in READERS:
+        raise ValueError(f"{str(path)!r}: unsupported file type {suffix!r}; use .npy, .npz, .safetensors, a text "
+                         "file of labels or a cache entry folder")
+    try:
+        return READERS[suffix](path)
+    except Exception as err:  # noqa: BLE001 - safetensors raises its own type; numpy ValueError, OSError, ...
+        raise ValueError(f"{str(path)!r} cannot be read as a {suffix} file of arrays ({_detail(err)}); is it "
+                         "truncated, or another kind of file?") from None
+
+
+def _detail(err: Exception) -> str:
+    """What went wrong, in one line; never numpy's advice to load a pickle 'unsafely'."""
+    text = str(err).strip().splitlines()
+    if "pickle" in str(err).lower():
+        return "it holds pickled Python objects, not plain arrays, and lead-hf never loads pickles"
+    return f"{type(err).__name__}: {text[0][:200] if text else 'no detail'}"
+
+
+def _npz(path: Path) -> dict[str, np.ndarray]:
+    with np.load(path, allow_pickle=False) as data:
+        return {k: data[k] for k in data.files}
+
+
+def _safetensors(path: Path) -> dict[str, np.ndarray]:
+    from safetensors.numpy import load_file
+    return load_file(str(path))
+
+
+def _text_labels(path: Path) -> dict[str, np.ndarray]:
+    return {"labels": np.array([ln.strip() for ln in path.read_text().splitlines() if ln.strip()])}
+
+
+READERS = {".npy": lambda p: {"features": np.load(p, allow_pickle=False)}, ".npz": _npz,
+           ".safetensors": _safetensors, ".txt": _text_labels, ".csv": _text_labels}
+"""File type -> reader of its arrays (pickles never: ``allow_pickle=False``)."""
 
 
 def load_feature_files(features: str | None, labels: str | None = None, source_logits: str | None = None):

@@ -14,7 +14,7 @@ import datetime as _dt
 import io
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +42,8 @@ class Extracted:
     """Model, dataset split, options and cost of the extraction (what the cache entry's manifest holds)."""
     cache_path: Path | None = None
     from_cache: bool = False
+    skipped: list[dict[str, Any]] = field(default_factory=list)
+    """Samples left out because they could not be read (``skip_bad_samples``): their rows and why."""
 
     @property
     def num_samples(self) -> int:
@@ -171,7 +173,7 @@ def extract(model_spec, dataset_spec, options: ExtractOptions | None = None, **o
         ref = with_max_length(ref, opts.max_length)
     split = dataset_split(dataset_spec, opts)
     _check_modality(split, ref)
-    fingerprint, ds_label = split.fingerprint(ref.modality), split.label
+    fingerprint = split.fingerprint(ref.modality)
     key_parts = {
         "model": ref.name, "revision": ref.revision, "family": ref.family, "preprocess": ref.preprocess_config,
         "dataset": fingerprint, "split": opts.split, "image_column": opts.image_column,
@@ -183,26 +185,50 @@ def extract(model_spec, dataset_spec, options: ExtractOptions | None = None, **o
         key_parts.update(modality="text", text_column=opts.text_column)
     key = _cache.request_key(key_parts)
     directory = _cache.entry_dir(opts.cache_root(), key)
-    if opts.use_cache:
-        hit = _cache.read_entry(directory)
-        if hit is not None:
-            out = _result(hit[0], hit[1], directory, from_cache=True)
-            if out.provenance.cost is None:  # an entry written before costs were recorded: no throughput
-                from .cost import model_cost
-                out.provenance.cost = {**model_cost(ref.load()), "images_per_second": None,
-                                       "throughput_images": 0, "device": None, "processes": None}
-            return out
+    hit = _cache.read_entry(directory) if opts.use_cache else None
+    hit = (*hit, True) if hit is not None else _extract_locked(ref, split, key, key_parts, directory, opts)
+    out = _result(hit[0], hit[1], directory, from_cache=hit[2])
+    if out.provenance.cost is None:  # an entry written before costs were recorded: no throughput
+        from .cost import model_cost
+        out.provenance.cost = {**model_cost(ref.load()), "images_per_second": None,
+                               "throughput_images": 0, "device": None, "processes": None}
+    return out
+
+
+def _extract_locked(ref, split, key, key_parts, directory, opts):
+    """Extract into the entry as its only writer: the main process holds the entry's lock, looks again (a
+    process that held it before may have finished it, then this one just reads it) and, while it holds
+    it, every process of the launch works on it. Returns (arrays, manifest, from_cache)."""
+    import contextlib
+
+    from accelerate.utils import broadcast_object_list
 
     acc = accelerator()
-    try:
-        _run(ref, lambda: split.load(ref.modality), ds_label, key, key_parts, directory, opts, acc)
-    finally:
-        acc.wait_for_everyone()
+    lock = _cache.entry_lock(directory) if acc.is_main_process else contextlib.nullcontext()
+    with lock:
+        done = None
+        if acc.is_main_process:
+            from ..utils.io import remove_stale_temporaries
+
+            remove_stale_temporaries(directory)  # a killed writer's temporaries: no one else writes here now
+            remove_stale_temporaries(directory / "partial")
+            done = _cache.read_entry(directory) if opts.use_cache else None
+        finished = broadcast_object_list([done is not None])[0]
+        if not finished:
+            try:
+                _run(ref, lambda: split.load(ref.modality), split.label, key, key_parts, directory, opts, acc)
+            except BadSampleError:
+                if acc.is_main_process:  # what it extracted cannot be resumed once the data is fixed
+                    import shutil
+                    shutil.rmtree(directory, ignore_errors=True)
+                raise
+            finally:
+                acc.wait_for_everyone()
     hit = _cache.read_entry(directory)
     if hit is None:
-        raise RuntimeError(f"extraction of {ref.name!r} on {ds_label!r} finished but its cache entry "
+        raise RuntimeError(f"extraction of {ref.name!r} on {split.label!r} finished but its cache entry "
                            f"{str(directory)!r} cannot be read; is the cache directory shared by all processes?")
-    return _result(hit[0], hit[1], directory, from_cache=False)
+    return hit[0], hit[1], finished
 
 
 def accelerator():
@@ -217,7 +243,7 @@ def _result(arrays, manifest, directory, from_cache) -> Extracted:
     if logits is not None and logits.ndim == 2 and logits.shape[1] == 0:
         logits = None  # a headless model (zoo entries with num_classes=0): no source logits
     return Extracted(features=arrays["features"], logits=logits, labels=arrays["labels"],
-                     label_names=list(manifest["label_names"]),
+                     label_names=list(manifest["label_names"]), skipped=list(manifest.get("skipped_samples", [])),
                      provenance=ExtractionProvenance.from_dict(manifest["provenance"]),
                      cache_path=directory, from_cache=from_cache)
 
@@ -241,6 +267,8 @@ class _Plan:
     store: Any
     """The main process's chunk store (None in the others)."""
     start: float
+    skipped: dict[int, str] = field(default_factory=dict)
+    """Rows that could not be read, and why (``skip_bad_samples``)."""
 
 
 def _run(ref, build, ds_label, key, key_parts, directory, opts, acc) -> None:
@@ -308,7 +336,7 @@ def _loop(plan: _Plan, ref, ds_label, opts, acc) -> None:
     dtype = {"fp16": torch.float16, "bf16": torch.bfloat16}.get(opts.mixed_precision)
     bar = tqdm(total=len(plan.todo), desc=f"extract {ref.name}", unit="img",
                disable=not (opts.progress and acc.is_local_main_process))
-    pending: dict[str, list[np.ndarray]] = {"features": [], "logits": []}
+    pending: dict[str, list[np.ndarray]] = {"features": [], "logits": [], "bad": []}
     buffered = 0
     next_chunk = 0
     loop_start = time.perf_counter()
@@ -319,17 +347,13 @@ def _loop(plan: _Plan, ref, ds_label, opts, acc) -> None:
             feats, logits = model(pixels)
         feats, logits, rows, bad = acc.gather_for_metrics((feats.float(), logits.float(), rows, bad))
         if int(bad.sum()):
-            first = int(rows[bad.bool()][0])
-            detail = next((e for i, e in errors if i == first), "unreadable image")
-            what = "text" if text else "image"
-            raise ValueError(f"{what} {first} of dataset {ds_label!r} (split {opts.split!r}) could not be "
-                             f"read ({detail}); fix or delete {'that row' if text else 'that file'} (or drop "
-                             "the row with dataset.select(...)) and run again")
+            _bad_samples(rows, bad, errors, plan, ds_label, opts, text)
         bar.update(int(rows.shape[0]))
         if not acc.is_main_process:
             continue
         pending["features"].append(feats.cpu().numpy())
         pending["logits"].append(logits.cpu().numpy())
+        pending["bad"].append(bad.cpu().numpy().astype(np.uint8))
         buffered += int(rows.shape[0])
         while next_chunk < len(chunk_rows) and buffered >= len(chunk_rows[next_chunk][1]):
             c, r = chunk_rows[next_chunk]
@@ -348,11 +372,38 @@ def _loop(plan: _Plan, ref, ds_label, opts, acc) -> None:
                            f"{chunk_rows[next_chunk][0]}; this is a bug, please report it")
 
 
+class BadSampleError(ValueError):
+    """A sample of the dataset that cannot be read (a corrupt image, a missing text): the data's problem, not
+    the model's, so a rank stops at the first one instead of failing every model on it."""
+
+
+def _bad_samples(rows, bad, errors, plan: _Plan, ds_label, opts, text: bool) -> None:
+    """Unreadable samples in a batch: an error naming the first (nothing of the entry is kept), or, with
+    ``skip_bad_samples``, remembered so that ``_finish`` leaves them out and records them."""
+    flagged = [int(r) for r in rows[bad.bool()]]
+    detail = {i: e for i, e in errors}
+    if not opts.skip_bad_samples:
+        what = "text" if text else "image"
+        raise BadSampleError(f"{what} {flagged[0]} of dataset {ds_label!r} (split {opts.split!r}) could not be "
+                             f"read ({detail.get(flagged[0], 'unreadable')}); fix or delete "
+                             f"{'that row' if text else 'that file'}, or pass --skip-bad-samples "
+                             "(skip_bad_samples=True in Python) to leave such samples out")
+    for row in flagged:
+        plan.skipped.setdefault(row, detail.get(row, "unreadable (read by another process)"))
+
+
 def _finish(plan: _Plan, ref, ds_label, key, key_parts, directory, opts, acc) -> None:
-    """Main process: check the gathered arrays and write the cache entry (arrays + manifest)."""
-    n = len(plan.labels)
+    """Main process: check the gathered arrays and write the cache entry (arrays + manifest); samples that
+    could not be read (``skip_bad_samples``) are left out here and listed in the manifest."""
     arrays = plan.store.read_all()
-    arrays["labels"] = plan.labels
+    bad = arrays.pop("bad", np.zeros(len(plan.labels), dtype=np.uint8)).astype(bool)
+    keep = ~bad
+    if not keep.any():
+        raise BadSampleError(f"no sample of dataset {ds_label!r} (split {opts.split!r}) could be read")
+    arrays = {k: v[keep] for k, v in arrays.items()}
+    arrays["labels"] = plan.labels[keep]
+    n = int(keep.sum())
+    skipped = [{"row": int(r), "error": plan.skipped.get(int(r), "unreadable")} for r in np.flatnonzero(bad)]
     if arrays["features"].shape[0] != n or not np.isfinite(arrays["features"]).all():
         raise ValueError(f"model {ref.name!r} produced non-finite features on {ds_label!r}; try "
                          "mixed_precision='no'")
@@ -362,6 +413,7 @@ def _finish(plan: _Plan, ref, ds_label, key, key_parts, directory, opts, acc) ->
         "feature_dim": int(arrays["features"].shape[1]),
         "num_source_classes": int(arrays["logits"].shape[1]),
         "label_names": plan.label_names,
+        "skipped_samples": skipped,
         "provenance": ExtractionProvenance(
             model=ModelProvenance(name=ref.name, family=ref.family, revision=ref.revision, hub_id=ref.hub_id,
                                   preprocess=ref.preprocess_config),

@@ -161,6 +161,11 @@ PROTOCOLS: dict[str, dict[str, Any]] = {
     "ft-v2": {"image_size": 64, "train_per_class": 100, "test_per_class": 100, "epochs": 6,
               "learning_rates": (0.003, 0.01, 0.03), "lr_search_steps": 2, "subset_seed": 0,
               "repeat_seeds": (1, 2)},
+    # ft-v3 (docs/benchmark.md): ft-v2's recipe with 6 training seeds; repeat_seeds is not in a run's key,
+    # so ft-v2's runs of seeds 0-2 are reused as they are.
+    "ft-v3": {"image_size": 64, "train_per_class": 100, "test_per_class": 100, "epochs": 6,
+              "learning_rates": (0.003, 0.01, 0.03), "lr_search_steps": 2, "subset_seed": 0,
+              "repeat_seeds": (1, 2, 3, 4, 5)},
     # ft-text-v1 (docs/text.md): text models, AdamW (lead_hf.finetune.text), 200 training texts per class,
     # a 3-point grid, fixed subsets; small enough for a CPU.
     "ft-text-v1": {"train_per_class": 200, "test_per_class": 250, "epochs": 3, "batch_size": 16,

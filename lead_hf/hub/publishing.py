@@ -51,7 +51,11 @@ class PublishOptions(Constrained):
     overwrite: bool = False
     """Replace an existing different value for the same dataset, split and score (otherwise publishing is refused)."""
     token: str | None = field(default=None, repr=False)
-    """Hub token with write access. Default: HF_TOKEN, else the token saved by `hf auth login`. Never printed."""
+    """Hub token with write access. Prefer HF_TOKEN or the login saved by `hf auth login` (the default), or
+    --token-file: a token on the command line is visible to every user of the machine (ps) while publish
+    runs. Never printed."""
+    token_file: str | None = None
+    """A file holding the Hub token (its first line); '-' reads it from standard input."""
     endpoint: str | None = None
     """Hub URL. Default: HF_ENDPOINT, else https://huggingface.co."""
     models: tuple[str, ...] = ()
@@ -76,7 +80,7 @@ class PublishOptions(Constrained):
         "results": (PathLike(), Items(PathLike())),
         "leaderboard": (Text(r"[^/]+/[^/]+", "a dataset repo id 'namespace/name'", invalid=("board",)), None),
         "cards": Boolean(), "pr": Boolean(), "dry_run": Boolean(), "overwrite": Boolean(),
-        "token": (Text(), None),
+        "token": (Text(), None), "token_file": (PathLike(), None),
         "endpoint": (Text(r"https?://.+", "an http(s) URL, e.g. https://huggingface.co",
                           invalid=("huggingface.co",)), None),
         "models": Items(Text(r"[^/]+/[^/]+", "a Hub id 'namespace/name'", invalid=("bert",))),
@@ -227,9 +231,29 @@ class _State:
     label: str
 
 
+def _token_from_file(path: str | None) -> str | None:
+    """The token in ``path``'s first line ('-': standard input); None without a path."""
+    if path is None:
+        return None
+    if path == "-":
+        import sys
+        line = sys.stdin.readline()
+    else:
+        try:
+            line = Path(path).expanduser().read_text().splitlines()[0] if Path(path).expanduser().stat().st_size else ""
+        except OSError as err:
+            raise ValueError(f"--token-file {path!r} cannot be read ({err.strerror or err})") from None
+    token = line.strip()
+    if not token:
+        raise ValueError(f"--token-file {path!r} holds no token (its first line is empty)")
+    return token
+
+
 def _describe_source(opts: PublishOptions) -> str:
     if opts.token:
         return "--token"
+    if opts.token_file:
+        return "--token-file"
     if os.environ.get("HF_TOKEN"):
         return "HF_TOKEN"
     return "your saved login (`hf auth login`)"
@@ -571,7 +595,7 @@ def _apply(pub: _Publication) -> PublishReport:
 def _connect(opts: PublishOptions, endpoint: str):
     from huggingface_hub import HfApi, constants, get_token
 
-    token = opts.token or get_token()
+    token = opts.token or _token_from_file(opts.token_file) or get_token()
     guard = _Guard(token, endpoint, _describe_source(opts))
     if constants.is_offline_mode():
         raise PublishError("publishing needs the network but HF_HUB_OFFLINE=1 is set: run with HF_HUB_OFFLINE=0 "

@@ -32,6 +32,31 @@ def _offline_hint(name: str) -> str:
             "timm.models.save_for_hf), or use an embedded model: lead-hf extract --list-zoo")
 
 
+def read_config(path: str | os.PathLike, name: str) -> dict[str, Any]:
+    """A model's config.json, or a ValueError that names the file and what is wrong with it."""
+    try:
+        config = json.loads(Path(path).read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise ValueError(f"config file {str(path)!r} of model {name!r} is not UTF-8 text; save the model again "
+                         "(save_pretrained / timm.models.save_for_hf)") from None
+    except json.JSONDecodeError as err:
+        raise ValueError(f"config file {str(path)!r} of model {name!r} is not valid JSON ({err})") from None
+    if not isinstance(config, dict):
+        raise ValueError(f"config file {str(path)!r} of model {name!r} holds {type(config).__name__}, not a "
+                         "JSON object")
+    return config
+
+
+def _unsafe_pickle_message(weights, err: Exception) -> str | None:
+    """The message for weights that are a pickle of Python objects (torch.save of a whole model), which
+    ``weights_only=True`` refuses to unpickle; None for any other failure."""
+    if "globals" not in str(err).lower():  # torch names the classes a whole saved model would unpickle
+        return None
+    return (f"the weights file {str(weights)!r} is a pickle of Python objects (a whole saved model), not a "
+            "state dict of tensors, and lead-hf does not unpickle objects (that can run any code): save the "
+            "model with timm.models.save_for_hf(model, DIR) or save_pretrained, which write safetensors")
+
+
 def load_state_dict_file(path: str | os.PathLike, name: str) -> dict[str, torch.Tensor]:
     path = Path(path)
     if not path.is_file():
@@ -43,8 +68,8 @@ def load_state_dict_file(path: str | os.PathLike, name: str) -> dict[str, torch.
         else:
             sd = torch.load(str(path), map_location="cpu", weights_only=True)
     except Exception as err:  # noqa: BLE001 - any unreadable file gets the same advice
-        raise ValueError(f"weights file {str(path)!r} for model {name!r} could not be read ({err}); "
-                         "pass a safetensors or torch state-dict file") from None
+        raise ValueError(_unsafe_pickle_message(path, err) or f"weights file {str(path)!r} for model {name!r} could "
+                         f"not be read ({err}); pass a safetensors or torch state-dict file") from None
     for key in ("state_dict", "model", "model_state_dict"):  # common checkpoint wrappers
         if isinstance(sd, dict) and key in sd and isinstance(sd[key], dict):
             sd = sd[key]
@@ -160,13 +185,16 @@ def _timm_pretrained_ref(spec: str) -> ModelRef:
         hub_id = spec[len("hf-hub:"):]
         config_file, revision = _hub_file(hub_id, "config.json", spec)
         name = spec
-    config = json.loads(Path(config_file).read_text())
+    config = read_config(config_file, spec)
     data_config = _timm_data_config(config.get("pretrained_cfg", {}))
 
     def load():
         try:
             module = timm.create_model(spec, pretrained=True)
         except (OSError, RuntimeError) as err:
+            if hub_id is None:  # a local folder: nothing to do with the Hub
+                raise ValueError(_unsafe_pickle_message(weights[0], err) or f"timm could not load the model folder "
+                                 f"{str(folder)!r} ({type(err).__name__}: {str(err)[:300]})") from None
             raise ValueError(f"{_offline_hint(spec)} ({type(err).__name__}: {str(err)[:200]})") from None
         return timm_loaded(name, module, revision, hub_id, data_config)
 
@@ -464,7 +492,7 @@ def resolve_model(spec) -> ModelRef:
         if not config_file.is_file():
             raise FileNotFoundError(f"model directory {spec!r} has no config.json; save the model with "
                                     "save_pretrained (transformers) or timm.models.save_for_hf (timm)")
-        config = json.loads(config_file.read_text())
+        config = read_config(config_file, spec)
         if "model_type" not in config and "architecture" in config:
             return _timm_pretrained_ref(f"local-dir:{path}")
         weights = [path / f for f in _WEIGHT_FILES if (path / f).is_file()] or sorted(path.glob("*.safetensors"))
@@ -479,7 +507,7 @@ def resolve_model(spec) -> ModelRef:
                          f"timm:ARCH@{spec} or torchvision:ARCH@{spec}")
     if re.fullmatch(r"[\w.\-]+/[\w.\-]+", spec):
         config_file, revision = _hub_file(spec, "config.json", spec)
-        config = json.loads(Path(config_file).read_text())
+        config = read_config(config_file, spec)
         if "model_type" not in config and "architecture" in config:
             return _timm_pretrained_ref("hf-hub:" + spec)
         from .text import hub_text_folder, text_ref

@@ -84,6 +84,8 @@ class RankPlan:
     """method -> its options as given (what results.json records)."""
     parsed_options: dict[str, Any]
     """method -> its options dataclass, parsed once."""
+    data_free: set[str]
+    """The methods that read no data (the static orders): no bootstrap for them."""
     truth: dict[str, float]
     models: list[str]
     candidates: dict
@@ -122,7 +124,10 @@ def plan_rank(opts: RankOptions, log=print) -> RankPlan:
     models = models or default_models(modality, candidates)
     _check_zoo_models(models, modality, split.label)
     extract_opts = ExtractOptions(**{f.name: getattr(opts, f.name) for f in dataclasses.fields(ExtractOptions)})
-    return RankPlan(methods=methods, score_options=per_method, parsed_options=parsed, truth=truth, models=models,
+    from ..scores.registry import data_free_scores
+
+    return RankPlan(methods=methods, score_options=per_method, parsed_options=parsed,
+                    data_free=set(data_free_scores()) & set(methods), truth=truth, models=models,
                     candidates=candidates, split=split, extract_options=extract_opts,
                     created=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"))
 
@@ -176,11 +181,16 @@ def score_model(spec: str, plan: RankPlan, opts: RankOptions, log) -> ModelResul
             raise FileNotFoundError(missing)
         out = extract(spec, plan.split, plan.extract_options)
     except Exception as err:  # noqa: BLE001 - report and go on with the other models
+        if type(err).__name__ == "BadSampleError":  # the data's problem: every model would fail on it
+            raise
         entry.status, entry.error = "failed", f"{type(err).__name__}: {err}"
         log(f"    skipped: {entry.error}")
         return entry
     entry.seconds["extract"] = round(time.perf_counter() - start, 3)
     _describe(entry, out, plan)
+    if out.skipped:
+        log(f"    {len(out.skipped)} sample(s) left out, unreadable: rows "
+            + ", ".join(str(s["row"]) for s in out.skipped[:10]) + (", ..." if len(out.skipped) > 10 else ""))
     if plan.dataset is None:
         plan.dataset = DatasetInfo(id=out.provenance.dataset.id, split=opts.split, config=opts.dataset_config,
                                    fingerprint=out.provenance.dataset.fingerprint, num_samples=out.num_samples,
@@ -206,6 +216,7 @@ def _describe(entry: ModelResult, out, plan: RankPlan) -> None:
     model = out.provenance.model
     entry.hub_id, entry.revision = model.hub_id, model.revision
     entry.feature_dim = int(out.features.shape[1])
+    entry.skipped_samples = [int(s["row"]) for s in out.skipped]
     entry.cost = out.provenance.cost
     entry.modality = model.modality
     if entry.modality == "text":
@@ -219,12 +230,13 @@ def _describe(entry: ModelResult, out, plan: RankPlan) -> None:
 def _score_one(entry: ModelResult, method: str, out, plan: RankPlan, opts: RankOptions, log) -> None:
     from ..scores import compute_score
 
-    if missing_input(method, out.features, out.logits):
-        log(f"    {method}: n/a, {entry.model} has no source head (no source logits)")
+    missing = missing_input(method, out.features, out.logits, entry.cost)
+    if missing:
+        log(f"    {method}: n/a, {entry.model} has no {'source head (no source logits)' if missing == 'source logits' else missing}")
         return
     try:
         r = compute_score(method, out.features, out.labels, source_logits=out.logits, device=opts.device,
-                          opts=plan.parsed_options[method])
+                          opts=plan.parsed_options[method], model=entry.cost)
     except Exception as err:  # noqa: BLE001 - one score failing leaves the others
         entry.status, entry.error = "failed", f"{method}: {type(err).__name__}: {err}"
         log(f"    {method} failed: {type(err).__name__}: {err}")
@@ -235,7 +247,7 @@ def _score_one(entry: ModelResult, method: str, out, plan: RankPlan, opts: RankO
     flag = score_flag(method, r, out.num_samples, entry.feature_dim)
     if flag:
         entry.flags[method] = flag
-    if plan.draws:
+    if plan.draws and method not in plan.data_free:  # a data-free score does not move with the data
         from .bootstrap import bootstrap_score
 
         try:

@@ -33,8 +33,9 @@ have no bootstrap fields, still load):
                   "throughput_images": int, "device": str|null, "processes": int|null}|null,  # (v2)
          "pareto": bool,                          # on the primary-score-vs-FLOPs Pareto front (v2)
          "modality": "image"|"text"|null,         # what the model reads (null: rows from before it was recorded)
-         "text": {"kind", "pooling", "normalize", "max_length", "tokenizer", "tokenizer_class"}|null}
+         "text": {"kind", "pooling", "normalize", "max_length", "tokenizer", "tokenizer_class"}|null,
                                                   # text models: how texts became features (optional)
+         "skipped_samples": [int]}                # rows left out, unreadable (--skip-bad-samples)
       ],
       "agreement": {method: {"weighted_tau", "kendall_tau", "pearson", "top1_regret"}},  # with ground truth
       "warnings": {method: str},                  # a score that cannot rank these models, and what to do
@@ -52,6 +53,7 @@ have no bootstrap fields, still load):
 from __future__ import annotations
 
 import json
+import dataclasses
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -103,6 +105,8 @@ class ModelResult:
     text: dict[str, Any] | None = None
     """Text models: how the texts became features (sequence classifier or encoder, pooling, L2
     normalisation, truncation length, tokenizer files' sha256)."""
+    skipped_samples: list[int] = field(default_factory=list)
+    """Rows of the split left out because they could not be read (``--skip-bad-samples``)."""
 
 
 @dataclass
@@ -137,24 +141,24 @@ class RankingResults:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "RankingResults":
-        if data.get("schema") not in READABLE_SCHEMAS:
-            raise ValueError(f"not a lead-hf results file (schema {data.get('schema')!r}, expected {SCHEMA!r})")
-        try:
-            return cls(
-                dataset=DatasetInfo(**data["dataset"]),
-                scores=list(data["scores"]),
-                primary=data["primary"],
-                models=[ModelResult(**m) for m in data["models"]],
-                agreement=data.get("agreement", {}),
-                warnings=data.get("warnings", {}),
-                options=data.get("options", {}),
-                versions=data.get("versions", {}),
-                git_commit=data.get("git_commit"),
-                created=data.get("created"),
-                candidates=data.get("candidates") or {},
-            )
-        except (KeyError, TypeError) as err:
-            raise ValueError(f"malformed lead-hf results file: {err}") from None
+        """The results a JSON document holds, its shape checked first (:func:`check_document`): a document of
+        the wrong shape is refused with a ValueError that says where, never read half-way."""
+        check_document(data)
+        known = {f.name for f in dataclasses.fields(ModelResult)}
+        return cls(
+            dataset=DatasetInfo(**{k: v for k, v in data["dataset"].items()
+                                   if k in {f.name for f in dataclasses.fields(DatasetInfo)}}),
+            scores=list(data["scores"]),
+            primary=data["primary"],
+            models=[ModelResult(**{k: v for k, v in m.items() if k in known}) for m in data["models"]],
+            agreement=data.get("agreement") or {},
+            warnings=data.get("warnings") or {},
+            options=data.get("options") or {},
+            versions=data.get("versions") or {},
+            git_commit=data.get("git_commit"),
+            created=data.get("created"),
+            candidates=data.get("candidates") or {},
+        )
 
     @classmethod
     def load(cls, path: str | Path) -> "RankingResults":
@@ -167,4 +171,89 @@ class RankingResults:
             data = json.loads(path.read_text())
         except json.JSONDecodeError as err:
             raise ValueError(f"{str(path)!r} is not valid JSON: {err}") from None
-        return cls.from_dict(data)
+        except UnicodeDecodeError:
+            raise ValueError(f"{str(path)!r} is not a text file (not UTF-8), so not a lead-hf results file") from None
+        try:
+            return cls.from_dict(data)
+        except ValueError as err:
+            raise ValueError(f"{str(path)!r}: {err}") from None
+
+
+# ------------------------------------------------------------------------------------------ shape check
+
+def _number(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _opt(check):
+    return lambda v: v is None or check(v)
+
+
+def _map_of(check):
+    return lambda v: isinstance(v, dict) and all(isinstance(k, str) and check(x) for k, x in v.items())
+
+
+def _list_of(check):
+    return lambda v: isinstance(v, list) and all(check(x) for x in v)
+
+
+_TEXT = lambda v: isinstance(v, str)  # noqa: E731
+_DICT = lambda v: isinstance(v, dict)  # noqa: E731
+DATASET_FIELDS = {"id": (_TEXT, "a string"), "split": (_TEXT, "a string"),
+                  "config": (_opt(_TEXT), "a string or null"), "num_samples": (_opt(_number), "a number"),
+                  "num_classes": (_opt(_number), "a number"), "label_names": (_opt(_list_of(_TEXT)), "a list of strings"),
+                  "fingerprint": (_opt(_TEXT), "a string or null"), "revision": (_opt(_TEXT), "a string or null"),
+                  "local": (_opt(lambda v: isinstance(v, bool)), "true, false or null")}
+MODEL_FIELDS = {"model": (_TEXT, "a string"), "status": (lambda v: v in ("ok", "failed"), '"ok" or "failed"'),
+                "error": (_opt(_TEXT), "a string or null"), "hub_id": (_opt(_TEXT), "a string or null"),
+                "revision": (_opt(_TEXT), "a string or null"),
+                "scores": (_map_of(_number), "a mapping of score -> number"),
+                "ranks": (_map_of(_number), "a mapping of score -> number"),
+                "seconds": (_map_of(_number), "a mapping of name -> number"),
+                "finetune_accuracy": (_opt(_number), "a number or null"), "feature_dim": (_opt(_number), "a number"),
+                "flags": (_map_of(_TEXT), "a mapping of score -> text"),
+                "bootstrap": (_map_of(_list_of(_number)), "a mapping of score -> list of numbers"),
+                "bootstrap_seconds": (_map_of(_number), "a mapping of score -> number"),
+                "intervals": (_map_of(lambda x: _list_of(_number)(x) and len(x) == 2), "a mapping of score -> [lo, hi]"),
+                "p_best": (_map_of(_number), "a mapping of score -> number"), "cost": (_opt(_DICT), "a mapping or null"),
+                "pareto": (lambda v: isinstance(v, bool), "true or false"), "details": (_map_of(_DICT), "a mapping"),
+                "modality": (_opt(_TEXT), "a string or null"), "text": (_opt(_DICT), "a mapping or null"),
+                "ranked": (_opt(_TEXT), "a string or null"),
+                "skipped_samples": (_list_of(_number), "a list of row numbers")}
+TOP_FIELDS = {"scores": (_list_of(_TEXT), "a list of score names"), "primary": (_TEXT, "a score name"),
+              "agreement": (_opt(_map_of(_map_of(lambda x: x is None or _number(x)))), "a mapping"),
+              "warnings": (_opt(_map_of(_TEXT)), "a mapping of score -> text"), "options": (_opt(_DICT), "a mapping"),
+              "versions": (_opt(_DICT), "a mapping"), "candidates": (_opt(_DICT), "a mapping"),
+              "created": (_opt(_TEXT), "a string"), "git_commit": (_opt(_TEXT), "a string or null")}
+
+
+def check_document(data) -> None:
+    """Refuse a results document of the wrong shape, naming the first field that is wrong; every field the
+    readers use is checked (``TOP_FIELDS``, ``DATASET_FIELDS``, ``MODEL_FIELDS``)."""
+    def fail(where: str, what: str, value) -> None:
+        raise ValueError(f"not a lead-hf results file of the expected shape: {where} must be {what}, got "
+                         f"{type(value).__name__} {str(value)[:60]!r}; move the file away (or delete it) and rank again")
+
+    if not isinstance(data, dict):
+        fail("the document", "a JSON object", data)
+    if data.get("schema") not in READABLE_SCHEMAS:
+        raise ValueError(f"not a lead-hf results file (schema {data.get('schema')!r}, expected {SCHEMA!r})")
+    for name in ("dataset", "scores", "primary", "models"):
+        if name not in data:
+            raise ValueError(f"not a lead-hf results file of the expected shape: it has no {name!r}")
+    for fields, where, value in [(TOP_FIELDS, "", data), (DATASET_FIELDS, "dataset.", data["dataset"])]:
+        if not isinstance(value, dict):
+            fail(where.rstrip(".") or "the document", "a JSON object", value)
+        for name, (check, what) in fields.items():
+            if name in value and not check(value[name]):
+                fail(where + name, what, value[name])
+    if data["primary"] not in data["scores"]:
+        fail("primary", f"one of the scores {data['scores']}", data["primary"])
+    if not isinstance(data["models"], list):
+        fail("models", "a list", data["models"])
+    for i, row in enumerate(data["models"]):
+        if not isinstance(row, dict) or "model" not in row:
+            fail(f"models[{i}]", "an object with a 'model'", row)
+        for name, (check, what) in MODEL_FIELDS.items():
+            if name in row and not check(row[name]):
+                fail(f"models[{i}].{name}", what, row[name])

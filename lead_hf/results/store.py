@@ -6,9 +6,10 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import tempfile
 from pathlib import Path
 
-from ..utils.io import write_bytes_atomic, write_text_atomic
+from ..utils.io import file_lock, remove_stale_temporaries, write_bytes_atomic, write_text_atomic
 from .schema import ModelResult, RankingResults
 from .summary import summarize
 
@@ -22,23 +23,25 @@ def output_folder(opts, results: RankingResults | None = None) -> Path:
 
 
 def check_output_dir(folder: str | Path) -> None:
-    """Refuse, before any work, an output folder that cannot be created or written."""
+    """Refuse, before any work, an output folder that cannot be created or written: a file is created (and
+    removed) in the folder, or in the nearest folder above it that exists."""
     folder = Path(folder)
-    for p in [folder, *folder.parents]:
-        if not p.exists():
-            continue
-        if not p.is_dir():
-            raise ValueError(f"output folder {str(folder)!r} cannot be created: {str(p)!r} is a file, not a "
-                             "folder; pass --output-dir a folder")
-        if not os.access(p, os.W_OK | os.X_OK):
-            raise ValueError(f"output folder {str(folder)!r} cannot be written ({str(p)!r} is not writable); "
-                             "pass --output-dir a folder you can write to")
-        return
+    existing = next((p for p in [folder, *folder.parents] if p.exists()), Path("."))
+    if not existing.is_dir():
+        raise ValueError(f"output folder {str(folder)!r} cannot be created: {str(existing)!r} is a file, not a "
+                         "folder; pass --output-dir a folder")
+    try:
+        with tempfile.NamedTemporaryFile(dir=existing, prefix=".lead-hf-write-check.", suffix=".tmp"):
+            pass
+    except OSError as err:
+        raise ValueError(f"output folder {str(folder)!r} cannot be written ({str(existing)!r}: "
+                         f"{err.strerror or err}); pass --output-dir a folder you can write to") from None
 
 
 # rank options that change which samples are scored or how: rows of runs that differ here are not comparable
+# (--bootstrap is not one: it only adds intervals, and P(best) compares draws of the same count)
 _SELECTION = ("split", "max_per_class", "seed", "image_column", "label_column", "dataset_config", "mixed_precision",
-              "bootstrap", "text_column", "max_length")
+              "text_column", "max_length")
 
 
 def incomparable(old: RankingResults, new: RankingResults) -> list[str]:
@@ -95,36 +98,82 @@ def merge_results(old: RankingResults, new: RankingResults, log=print) -> Rankin
     return summarize(merged)
 
 
-OUTPUT_FILES = ("results.json", "results.csv", "results.md", "chart.png")
+OUTPUT_FILES = ("results.csv", "results.md", "chart.png", "results.json")
+"""The four files of a results folder, in the order they are put in place (results.json, which every reader
+reads first, last)."""
+STAGING = ".staging"
+"""The folder the next set of files is written into before any of them replaces the current ones."""
 
 
 def write_outputs(results: RankingResults, folder: Path, chart: bool = True) -> list[Path]:
-    """Write results.json, .csv, .md and chart.png of ``results`` into ``folder``: every file is rendered
-    before the first is written, so they always describe the same ranking (without ``chart``, a stale
-    chart.png is removed)."""
+    """Write results.json, .csv, .md and chart.png of ``results`` into ``folder``, the four together or not at
+    all: every file is rendered, then written whole into ``folder/.staging/`` with a COMPLETE record, then
+    moved into place (results.json last). A process killed before COMPLETE leaves the earlier files as they
+    were; one killed after it leaves a set that :func:`recover` finishes putting in place. Without
+    ``chart``, a stale chart.png is removed with the same step."""
     from .report import chart_png, csv_text, markdown_report
 
-    rendered = {"results.json": json.dumps(results.to_dict(), indent=2) + "\n",
-                "results.csv": csv_text(results), "results.md": markdown_report(results)}
-    png = chart_png(results) if chart else None
     folder = Path(folder)
-    written = [write_text_atomic(folder / name, text) for name, text in rendered.items()]
-    if png is not None:
-        written.append(write_bytes_atomic(folder / "chart.png", png))
-    elif (folder / "chart.png").exists():
-        (folder / "chart.png").unlink()
-    return written
+    files = {"results.json": (json.dumps(results.to_dict(), indent=2) + "\n").encode(),
+             "results.csv": csv_text(results).encode(), "results.md": markdown_report(results).encode()}
+    if chart:
+        files["chart.png"] = chart_png(results)
+    staging = folder / STAGING
+    shutil.rmtree(staging, ignore_errors=True)
+    for name, data in files.items():
+        write_bytes_atomic(staging / name, data)
+    write_text_atomic(staging / "COMPLETE", json.dumps({"files": sorted(files)}) + "\n")
+    return _put_in_place(folder)
+
+
+def _put_in_place(folder: Path) -> list[Path]:
+    """Move a complete staged set into place (results.json last), remove what it does not have, and the
+    staging folder."""
+    staging = folder / STAGING
+    names = json.loads((staging / "COMPLETE").read_text())["files"]
+    written = []
+    for name in OUTPUT_FILES:
+        if name in names:
+            if (staging / name).exists():  # absent: moved already by an interrupted earlier attempt
+                os.replace(staging / name, folder / name)
+            written.append(folder / name)
+        elif (folder / name).exists():
+            (folder / name).unlink()  # a chart.png the new set does not have
+    shutil.rmtree(staging, ignore_errors=True)
+    return sorted(written, key=lambda p: ("results.json", "results.csv", "results.md", "chart.png").index(p.name))
+
+
+def recover(folder: str | Path) -> None:
+    """Finish or undo an interrupted write of a results folder (call it holding the folder's lock): a
+    complete staged set is put in place, an incomplete one dropped; temporaries of killed writers go."""
+    folder = Path(folder)
+    staging = folder / STAGING
+    if (staging / "COMPLETE").is_file():
+        _put_in_place(folder)
+    elif staging.exists():
+        shutil.rmtree(staging, ignore_errors=True)
+    remove_stale_temporaries(folder)
+
+
+def folder_lock(folder: str | Path, log=None):
+    """The lock of a results folder: held across reading, merging and writing its files."""
+    return file_lock(Path(folder) / ".lock", f"results folder {str(folder)!r}", log)
 
 
 def save_ranking(results: RankingResults, folder: str | Path, chart: bool = True,
                  log=print) -> tuple[RankingResults, list[Path]]:
-    """Write ``results`` into ``folder`` without losing earlier results there: a comparable earlier ranking
-    (same dataset split, sample selection and score options) is merged by model; one that is not is moved
-    to ``folder/previous/<its date>/`` first. Returns the ranking written (merged) and the files."""
+    """Write ``results`` into ``folder`` without losing earlier results there, holding the folder's lock from
+    reading to writing (two ranks into one folder both keep their rows): a comparable earlier ranking (same
+    dataset split, sample selection and score options) is merged by model; one that is not is moved to
+    ``folder/previous/<its date>/`` first, unless every model of this run failed, which then writes nothing.
+    Returns the ranking written (merged) and the files."""
     folder = Path(folder)
-    previous = folder / "results.json"
-    out = results
-    if previous.is_file():
+    folder.mkdir(parents=True, exist_ok=True)
+    with folder_lock(folder, log):
+        recover(folder)
+        previous = folder / "results.json"
+        if not previous.is_file():
+            return results, write_outputs(results, folder, chart=chart)
         try:
             old = RankingResults.load(previous)
             why = incomparable(old, results)
@@ -135,20 +184,29 @@ def save_ranking(results: RankingResults, folder: str | Path, chart: bool = True
             kept = len([m for m in out.models if m.model not in {n.model for n in results.models}])
             if kept:
                 log(f"merged with the earlier results in {previous}: {kept} model(s) kept from earlier runs")
-        else:
-            stamp = "".join(c if c.isalnum() else "-" for c in (old.created if old and old.created else "unknown"))
-            archive = folder / "previous" / stamp
-            n = 1
-            while archive.exists():
-                n += 1
-                archive = folder / "previous" / f"{stamp}-{n}"
-            archive.mkdir(parents=True)
-            for name in OUTPUT_FILES:
-                if (folder / name).exists():
-                    shutil.move(str(folder / name), str(archive / name))
-            log(f"the earlier results in {folder} are not comparable with this run ({'; '.join(why)}): "
-                f"moved to {archive}")
-    return out, write_outputs(out, folder, chart=chart)
+            return out, write_outputs(out, folder, chart=chart)
+        if not any(m.status == "ok" for m in results.models):
+            log(f"every model of this run failed: the earlier results in {folder} are left as they were")
+            return results, []
+        archive = _archive(folder, old)
+        log(f"the earlier results in {folder} are not comparable with this run ({'; '.join(why)}): "
+            f"moved to {archive}")
+        return results, write_outputs(results, folder, chart=chart)
+
+
+def _archive(folder: Path, old: RankingResults | None) -> Path:
+    """Move the current files of ``folder`` to ``previous/<their date>[-n]/``."""
+    stamp = "".join(c if c.isalnum() else "-" for c in (old.created if old and old.created else "unknown"))
+    archive = folder / "previous" / stamp
+    n = 1
+    while archive.exists():
+        n += 1
+        archive = folder / "previous" / f"{stamp}-{n}"
+    archive.mkdir(parents=True)
+    for name in OUTPUT_FILES:
+        if (folder / name).exists():
+            shutil.move(str(folder / name), str(archive / name))
+    return archive
 
 
 def find_results(path: str | Path) -> list[Path]:
@@ -162,6 +220,10 @@ def find_results(path: str | Path) -> list[Path]:
         raise FileNotFoundError(f"results {str(path)!r} do not exist; `lead-hf rank` writes "
                                 "<output-dir>/<dataset>-<split>/results.json (publish takes that file, its folder, or "
                                 "the output folder)")
+    for folder in [path, *(p for p in path.iterdir() if p.is_dir())]:
+        if (folder / STAGING).exists():  # a write that was interrupted: finish or undo it first
+            with folder_lock(folder):
+                recover(folder)
     if (path / "results.json").is_file():
         return [path / "results.json"]
     found = sorted(path.glob("*/results.json"))

@@ -11,6 +11,7 @@ systems instead of the data.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -447,6 +448,11 @@ def probe_decision(features: torch.Tensor, labels: torch.Tensor, num_classes: in
     by the probe fitted on the others) | in_sample | leave_one_out (least_squares: exact, closed form).
     ``standardize``: z-score every feature first. ``C`` overrides ``alpha``. The rows are read in a seeded
     order free of their positions (:mod:`._order`), so a shuffled split gives the same scores."""
+    peak = float(features.abs().max())
+    if peak > 2.0 ** 40 or 0 < peak < 2.0 ** -40:
+        # the probe is free of the features' scale, but float32 Gram products of values near 1e20 overflow
+        # (and near 1e-20 underflow): bring them near 1 by a power of two, which rounds nothing
+        features = features * 2.0 ** -math.ceil(math.log2(peak))
     order, sizes = None, None
     if fit == "out_of_fold":
         # rows grouped by fold (every fold is a contiguous block), in an order free of the rows' positions

@@ -6,8 +6,19 @@ every route accepts the same spellings. Imports nothing from lead_hf, so every l
 from __future__ import annotations
 
 import os
+import re
 import typing
 from typing import Any
+
+
+def split_list_item(item: str) -> list[str]:
+    """The values one list item holds: split on commas and whitespace, unless the item names a file or folder
+    that exists (as ``local-dir:PATH``, ``timm:ARCH@PATH`` or a bare path), which is kept whole."""
+    path = item.split(":", 1)[1] if re.match(r"^[A-Za-z][\w-]*:(?!\\)", item) else item
+    path = path.split("@", 1)[1] if "@" in path else path
+    if path.strip() and (" " in item or "," in item) and os.path.exists(os.path.expanduser(path)):
+        return [item]
+    return item.replace(",", " ").split()
 
 
 def coerce(value: Any, annotation: Any) -> Any:
@@ -32,8 +43,9 @@ def coerce(value: Any, annotation: Any) -> Any:
             value = [value]
         if not isinstance(value, (list, tuple)):
             value = [value]
-        # every string item may itself hold several values: "a,b", "a b" (the CLI and YAML spellings)
-        items = [part for v in value for part in (v.replace(",", " ").split() if isinstance(v, str) else [v])]
+        # every string item may itself hold several values: "a,b", "a b" (the CLI and YAML spellings); an
+        # item that names an existing file or folder is kept whole (a quoted path with spaces or commas)
+        items = [part for v in value for part in (split_list_item(v) if isinstance(v, str) else [v])]
         inner = args[0] if args else Any
         return tuple(coerce(v, inner) for v in items)
     if annotation is bool:

@@ -1,5 +1,6 @@
-"""Files: atomic writes (every file lead-hf writes appears whole or not at all: temp file + rename), the
-cache root, and the file hash the caches and revisions are keyed by. Imports nothing from lead_hf."""
+"""Files: atomic writes (every file lead-hf writes appears whole or not at all: temp file + rename), locks
+(one process at a time in a results folder or a cache entry), the cache root, and the file hash the caches
+and revisions are keyed by. Imports nothing from lead_hf."""
 from __future__ import annotations
 
 import contextlib
@@ -8,8 +9,9 @@ import json
 import math
 import os
 import tempfile
+import time
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 
 def default_cache_root() -> Path:
@@ -22,17 +24,70 @@ _SHA_CACHE: dict[tuple[str, int, int], str] = {}
 
 
 def file_sha256(path: str | os.PathLike) -> str:
-    """sha256 of a file, memoised on (path, size, mtime) so repeated cache look-ups stay cheap."""
+    """sha256 of a file, memoised on (path, size, mtime) so repeated look-ups of model weights stay cheap
+    (:func:`sha256_now` reads the file every time: what an integrity check needs)."""
     path = Path(path).resolve()
     st = path.stat()
     key = (str(path), st.st_size, st.st_mtime_ns)
     if key not in _SHA_CACHE:
-        h = hashlib.sha256()
-        with path.open("rb") as fh:
-            for block in iter(lambda: fh.read(1 << 20), b""):
-                h.update(block)
-        _SHA_CACHE[key] = h.hexdigest()
+        _SHA_CACHE[key] = sha256_now(path)
     return _SHA_CACHE[key]
+
+
+def sha256_now(path: str | os.PathLike) -> str:
+    """sha256 of a file's bytes as they are on disk now."""
+    h = hashlib.sha256()
+    with Path(path).open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+@contextlib.contextmanager
+def file_lock(path: str | os.PathLike, what: str = "", log: Callable[[str], None] | None = None,
+              timeout: float | None = None) -> Iterator[None]:
+    """Hold an exclusive lock (``flock`` on the file ``path``, created when missing) for the block. Another
+    process asking for it waits until it is released (``log`` says once that it waits; ``timeout`` seconds
+    at most, then TimeoutError). The lock goes with the process: a killed holder releases it. Locks on a
+    network filesystem without ``flock`` support are not reliable."""
+    import fcntl
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            if log is not None:
+                log(f"waiting for {what or path}: another process is using it")
+            start = time.monotonic()
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if timeout is not None and time.monotonic() - start > timeout:
+                        raise TimeoutError(f"{what or path} is still locked by another process after "
+                                           f"{timeout:g} s ({str(path)!r})") from None
+                    time.sleep(0.1)
+        yield
+    finally:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)
+
+
+def remove_stale_temporaries(folder: str | os.PathLike) -> list[Path]:
+    """Remove the temporary files an interrupted :func:`atomic_path` left in ``folder`` (``.<name>.*.tmp``).
+    Call it only while holding the folder's lock: then no other writer is using them."""
+    removed = []
+    folder = Path(folder)
+    if folder.is_dir():
+        for tmp in folder.glob(".*.tmp"):
+            with contextlib.suppress(FileNotFoundError):
+                tmp.unlink()
+                removed.append(tmp)
+    return removed
 
 
 def looks_like_local_path(spec: str) -> bool:

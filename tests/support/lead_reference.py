@@ -18,10 +18,8 @@ from lead_hf.scores.lead import (PROBABILITY_FLOOR, LeadOptions, logit_scale_cap
 
 def _sampled_points(features: torch.Tensor, labels: torch.Tensor, num_classes: int, opts: LeadOptions):
     idx = select_ntk_samples(features, labels, num_classes, opts.samples_per_class, opts.seed)
-    z = features[idx]
-    if opts.eta_normalization == "unit_features":
-        z = z / features.pow(2).sum(1).mean().sqrt()
-    return idx, z
+    # the head sees the features at unit RMS norm (LEAD is free of their scale)
+    return idx, features[idx] / features.pow(2).sum(1).mean().sqrt()
 
 
 def jacobian_rows(head: torch.nn.Module, rows: torch.Tensor) -> torch.Tensor:

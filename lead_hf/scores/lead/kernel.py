@@ -162,9 +162,9 @@ def select_ntk_samples(features: torch.Tensor, labels: torch.Tensor, num_classes
 def kernel_inputs(features: torch.Tensor, labels: torch.Tensor, num_classes: int, opts: LeadOptions):
     """(indices of the S samples per class, the head's NTK on them as layer signals)."""
     idx = select_ntk_samples(features, labels, num_classes, opts.samples_per_class, opts.seed)
-    z = features[idx]
-    if opts.eta_normalization == "unit_features":
-        z = z / features.pow(2).sum(1).mean().sqrt().clamp_min(1e-12)
+    # the head sees the features at unit RMS norm, so that the score is free of their scale: a random
+    # head's biases would otherwise weigh differently against features 10x larger (and overflow at 1e20)
+    z = features[idx] / features.pow(2).sum(1).mean().sqrt().clamp_min(1e-300)
     # float32 is plenty for the kernel (relative error ~1e-6 of entries that only set exp(-rate)) and
     # halves the cost of the largest products
     z = z.float()

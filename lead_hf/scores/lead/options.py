@@ -37,7 +37,8 @@ class LeadOptions(Constrained):
     eta_normalization: str = "class_mean"
     """The kernel's scale: eta*Theta*t is divided by the mean (class_mean) or largest (class_max) class
     rate lambda_k, by lambda_max, the top eigenvalue of the NTK over all sampled points (lambda_max), by K
-    after scaling the features to unit RMS norm (unit_features), or not at all (none)."""
+    (unit_features), or not at all (none). The head always sees the features scaled to unit RMS norm, so
+    the score is free of their scale."""
     evolution: str = "class_mean"
     """Which kernel moves the logits: class_mean (each class's mean eigenvalue lambda_k, a scalar rate: the
     paper's class-aware decomposition) | class_block (each class's own S x S NTK block, its whole spectrum)
