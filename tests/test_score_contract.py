@@ -18,10 +18,15 @@ from helpers import EDGE_CASE_IDS, EDGE_CASES, gaussian_classes, within_ulps
 
 # Options under which a score takes another path worth holding to the same contract.
 VARIANTS = {
+    "etran": [{"lda": "euclidean", "energy_input": "source_logits"}],
     "gbc": [{"gaussian_type": "spherical"}],
+    "itm": [{"hidden_layers": 1, "evolution_steps": 2, "steps": 50}],
+    "knn": [{"metric": "cosine", "soft": True}],
     "lead": [{"svm_loss": "squared_hinge"}],
+    "ncti": [{"shrinkage": 0.5}],
     "nleep": [{"covariance": "diag"}],
     "ped": [{"base": "transrate"}],
+    "probe_accuracy": [{"loss": "squared_hinge"}, {"fit": "leave_one_out"}],
 }
 # the data-free orders read no data (tests/test_score_static.py holds them to their own contract)
 DATA_SCORES = [name for name in available_scores() if not get_score_spec(name).data_free]

@@ -63,7 +63,8 @@ class ModelFacts:
 
 _REGISTRY: dict[str, ScoreSpec] = {}
 
-SCORE_MODULES = ("lead", "logme", "leep", "nce", "nleep", "hscore", "transrate", "gbc", "sfda", "ped", "static")
+SCORE_MODULES = ("lead", "logme", "leep", "nce", "nleep", "hscore", "transrate", "gbc", "sfda", "ped", "ncti", "etran",
+                 "itm", "knn", "probe_accuracy", "static")
 """The modules of lead_hf.scores that register a score, imported in this order on first use."""
 _LOADED = False
 
