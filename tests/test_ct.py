@@ -448,3 +448,42 @@ def test_ct6_is_the_difference_of_two_cts_and_symmetric_about_three():
         tol = 2 * (1 - beta) * math.exp(-20) + 1e-12
         torch.testing.assert_close(ct_relu6(x, beta), ct_relu(x, beta) - ct_relu(x - 6, beta), rtol=0, atol=tol)
         torch.testing.assert_close(ct_relu6(x, beta), 6 - ct_relu6(6 - x, beta), rtol=0, atol=tol)
+
+
+def test_ct_betas_from_yaml_and_flags(tmp_path):
+    from lead_hf.rank import RankOptions
+    from lead_hf.utils.config import load_yaml, options_from
+    from lead_hf.utils.constraints import OptionError
+
+    cfg = tmp_path / "rank.yaml"
+    cfg.write_text("models: [zoo:mobilenetv2_100.in1k]\nct_betas: [0.7, 0.9, 1]\n")
+    assert options_from(RankOptions, load_yaml(cfg)).ct_betas == (0.7, 0.9, 1.0)
+    assert options_from(RankOptions, load_yaml(cfg), {"ct_betas": "0.8,1"}).ct_betas == (0.8, 1.0)
+    with pytest.raises(OptionError, match="ct_betas"):
+        options_from(RankOptions, {"ct_betas": "0.8,0.8"})
+
+
+def test_lead_copes_with_the_tiny_values_of_steered_dead_units():
+    """A ReLU unit dead on every sample gives 0; steered, it gives values down to float32's subnormals
+    (CT_beta(x) for x << 0). LEAD's probe standardises every column and takes float32 Gram products, in which
+    such columns are noise: they count as constant now; they made the Gram indefinite (LinAlgError).
+    The fixture: 100 digits of zoo:cifar10_cnn.keras@ct=0.95's features, 4 live columns and 20 such ones."""
+    from pathlib import Path
+
+    import lead_hf
+    import lead_hf.scores._probe as probe
+
+    data = np.load(Path(__file__).parent / "fixtures" / "ct_dead_units.npz")
+    features, labels = data["features"], data["labels"]
+    dead = features[:, 4:]
+    assert np.abs(dead).max() < 1e-13 and (dead != 0).any()
+    value = lead_hf.score("lead", features, labels)
+    assert np.isfinite(value)
+    assert value == pytest.approx(lead_hf.score("lead", features[:, :4], labels), abs=0.01)
+    floor = probe.VARIANCE_FLOOR["float32"]
+    try:  # without the floor: the failure this guards against
+        probe.VARIANCE_FLOOR["float32"] = 0.0
+        with pytest.raises(RuntimeError, match="positive definite"):
+            lead_hf.score("lead", features, labels)
+    finally:
+        probe.VARIANCE_FLOOR["float32"] = floor
