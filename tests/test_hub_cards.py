@@ -194,3 +194,12 @@ def test_score_display_names_come_from_the_registry():
         ["LEAD", "LogME", "N-LEEP", "H-score", "TransRate"]
     assert cards.score_name("hscore_reg") == "hscore_reg"  # registered without a title: its name, as before
     assert cards.score_name("etran") == "etran"  # not a score of this installation: shown as written
+
+
+def test_float_noise_is_the_same_value_and_a_changed_result_is_not():
+    """A re-extraction on another machine moves a score by ~1e-7 relative (6e-8 seen): the same value; a
+    changed result (1e-5 relative, far below the gap between models) is a different one."""
+    from lead_hf.hub.cards import _values_equal
+
+    assert _values_equal(-1.8867, -1.8867 * (1 + 6e-8))
+    assert not _values_equal(-1.8867, -1.8867 * (1 + 1e-5))

@@ -84,7 +84,7 @@ def extracted_entries(models: list[str], dataset: str, truth: dict[str, GroundTr
                             cache_dir=opts.cache_dir, num_workers=0, progress=False)
         out = extract(ref, dataset, ex)
         entries.append(Entry(ref.name, dataset, out.features, out.labels, out.logits, gt.accuracy,
-                             gt.seed_accuracies, gt.protocol))
+                             gt.seed_accuracies, gt.protocol, cost=out.provenance.cost))
     return entries
 
 
@@ -105,11 +105,11 @@ def score_entries(entries: list[Entry], methods: list[str], score_opts: dict[str
     rows = []
     for e in entries:
         for method in methods:
-            if missing_input(method, e.features, e.logits):
-                continue  # only this case is skipped: a score that cannot run without source logits
+            if missing_input(method, e.features, e.logits, e.cost):
+                continue  # only this case is skipped: no source logits, or no model size for a static order
             start = time.perf_counter()
             res = compute_score(method, e.features, e.labels, source_logits=e.logits, device=dev,
-                                opts=score_opts.get(method))
+                                opts=score_opts.get(method), model=e.cost)
             rows.append({"dataset": e.dataset, "model": e.model, "score": method, "value": float(res.value),
                          "seconds": time.perf_counter() - start, "accuracy": e.accuracy})
     return rows

@@ -21,6 +21,8 @@ class Entry:
     """Accuracy of each fine-tuning seed (its mean is ``accuracy``), when the ground truth has them."""
     protocol: str = ""
     """The ground truth's protocol string (its first word names it: ft-v1, ft-v2)."""
+    cost: dict[str, Any] | None = None
+    """The model's size (parameters, FLOPs per input) from its extraction: what the data-free orders read."""
 
 
 @dataclass

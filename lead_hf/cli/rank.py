@@ -26,8 +26,6 @@ def run(opts: RankOptions) -> int:
         print(line)
     for method, a in results.agreement.items():
         print(f"  agreement of {method} with fine-tuned accuracy: weighted tau {a['weighted_tau']:.3f}")
-    for method, text in results.warnings.items():
-        print(f"lead-hf rank: warning: {text}", file=sys.stderr)
     print("\nwrote " + ", ".join(str(p) for p in written))
     failed = [m.model for m in ran.models if m.status != "ok"]
     if len(failed) == len(ran.models):

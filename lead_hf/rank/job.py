@@ -85,6 +85,8 @@ class RankPlan:
     """method -> its options as given (what results.json records)."""
     parsed_options: dict[str, Any]
     """method -> its options dataclass, parsed once."""
+    data_free: set[str]
+    """The methods that read no data (the static orders): no bootstrap for them."""
     truth: dict[str, float]
     models: list[str]
     candidates: dict
@@ -128,7 +130,10 @@ def plan_rank(opts: RankOptions, log=print) -> RankPlan:
     models = expand_ct(models, opts.ct_betas)  # Curvature Tuning: a candidate per (model, beta)
     ct_census = check_models(models, log)
     extract_opts = ExtractOptions(**{f.name: getattr(opts, f.name) for f in dataclasses.fields(ExtractOptions)})
-    return RankPlan(methods=methods, score_options=per_method, parsed_options=parsed, truth=truth, models=models,
+    from ..scores.registry import data_free_scores
+
+    return RankPlan(methods=methods, score_options=per_method, parsed_options=parsed,
+                    data_free=set(data_free_scores()) & set(methods), truth=truth, models=models,
                     candidates=candidates, split=split, extract_options=extract_opts,
                     created=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"), ct_census=ct_census)
 
@@ -235,12 +240,13 @@ def _describe(entry: ModelResult, out, plan: RankPlan) -> None:
 def _score_one(entry: ModelResult, method: str, out, plan: RankPlan, opts: RankOptions, log) -> None:
     from ..scores import compute_score
 
-    if missing_input(method, out.features, out.logits):
-        log(f"    {method}: n/a, {entry.model} has no source head (no source logits)")
+    missing = missing_input(method, out.features, out.logits, entry.cost)
+    if missing:
+        log(f"    {method}: n/a, {entry.model} has no {'source head (no source logits)' if missing == 'source logits' else missing}")
         return
     try:
         r = compute_score(method, out.features, out.labels, source_logits=out.logits, device=opts.device,
-                          opts=plan.parsed_options[method])
+                          opts=plan.parsed_options[method], model=entry.cost)
     except Exception as err:  # noqa: BLE001 - one score failing leaves the others
         entry.status, entry.error = "failed", f"{method}: {type(err).__name__}: {err}"
         log(f"    {method} failed: {type(err).__name__}: {err}")
@@ -251,7 +257,7 @@ def _score_one(entry: ModelResult, method: str, out, plan: RankPlan, opts: RankO
     flag = score_flag(method, r, out.num_samples, entry.feature_dim)
     if flag:
         entry.flags[method] = flag
-    if plan.draws:
+    if plan.draws and method not in plan.data_free:  # a data-free score does not move with the data
         from .bootstrap import bootstrap_score
 
         try:
