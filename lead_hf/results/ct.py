@@ -175,15 +175,18 @@ def chart_figure(results: RankingResults, max_scores: int = 6):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from .report import _plain_numbers
+
     groups = model_betas(results)
     methods = [m for m in results.scores if any(m in g.preferences for g in groups)][:max_scores]
     truth = any(g.best_accuracy_beta is not None for g in groups)
     panels = len(methods) + (1 if truth else 0)
-    cols = min(3, panels)
+    cols = min(2, panels)  # at most two panels a row, as the ranking's own chart
     nrows = -(-panels // cols)
-    fig, axes = plt.subplots(nrows, cols, figsize=(5.2 * cols, 3.9 * nrows + 0.9), squeeze=False)
+    fig, axes = plt.subplots(nrows, cols, figsize=(6.2 * cols, 4.0 * nrows + 1.3), squeeze=False)
     colours = plt.get_cmap("tab10")
     ds = results.dataset
+    betas = sorted({b for g in groups for b in g.rows})
     for i, ax in enumerate(axes.flat):
         if i >= panels:
             ax.set_visible(False)
@@ -211,10 +214,16 @@ def chart_figure(results: RankingResults, max_scores: int = 6):
         ax.set_title(f"{'ground-truth accuracy' if method is None else method} against beta, minus its value at "
                      "beta = 1", fontsize=9.5)
         ax.grid(color="#eeeeee")
-    handles, labels = axes.flat[0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="lower center", ncol=min(3, max(1, len(labels))), fontsize=8, frameon=False)
+        ax.set_xticks(betas, [format_beta(b) for b in betas])  # ticks at the betas ranked, nowhere else
+        _plain_numbers(ax)  # the y axis in full (the x ticks, fixed, are left)
+    legend = {}  # every model that any panel draws (a model may lack a score, and so the first panel)
+    for ax in axes.flat:
+        for handle, label in zip(*ax.get_legend_handles_labels()):
+            legend.setdefault(label, handle)
+    fig.legend(list(legend.values()), list(legend), loc="lower center", ncol=min(2, max(1, len(legend))),
+               fontsize=8, frameon=False)
     fig.suptitle(f"Curvature Tuning on {ds.id} ({ds.split}), {ds.num_samples} samples: each score against beta, "
-                 "per model, as its change from beta = 1 (above 0: steering scores higher; ringed: the beta the "
+                 "per model,\nas its change from beta = 1 (above 0: steering scores higher; ringed: the beta the "
                  "score prefers)", fontsize=10)
-    fig.tight_layout(rect=(0, 0.04 + 0.025 * math.ceil(len(labels) / 3), 1, 0.96))
+    fig.tight_layout(rect=(0, 0.03 + 0.03 * math.ceil(len(legend) / 2) / nrows, 1, 0.95))
     return fig
