@@ -360,9 +360,13 @@ def test_rank_refuses_a_model_with_nothing_to_steer_before_any_work(tiny_data, t
     ran = []
     monkeypatch.setattr(loop, "_extract_locked", lambda *a, **k: ran.append(a))
     ref = _every_form_ref("test:smooth-only", SmoothOnly)
+    import lead_hf.models as models
     import lead_hf.models.loaders as loaders
     real = loaders.resolve_model
-    monkeypatch.setattr(loaders, "resolve_model", lambda spec: ref if spec == "test:smooth-only" else real(spec))
+    fake = lambda spec: ref if spec == "test:smooth-only" else real(spec)  # noqa: E731
+    # both names: rank's check imports lead_hf.models.resolve_model, a steered spec resolves its base by loaders'
+    monkeypatch.setattr(loaders, "resolve_model", fake)
+    monkeypatch.setattr(models, "resolve_model", fake)
     with pytest.raises(NothingToSteerError, match="test:smooth-only.*GELU"):
         rank_models(_rank_opts("test:smooth-only", tiny_data, tmp_path), log=lambda m: None)
     assert ran == [] and not (tmp_path / "cache" / "extract").exists()
