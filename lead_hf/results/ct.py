@@ -174,8 +174,7 @@ def chart_figure(results: RankingResults, max_scores: int = 6):
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-
-    from .report import _plain_numbers
+    from matplotlib.ticker import MaxNLocator, ScalarFormatter
 
     groups = model_betas(results)
     methods = [m for m in results.scores if any(m in g.preferences for g in groups)][:max_scores]
@@ -215,7 +214,10 @@ def chart_figure(results: RankingResults, max_scores: int = 6):
                      "beta = 1", fontsize=9.5)
         ax.grid(color="#eeeeee")
         ax.set_xticks(betas, [format_beta(b) for b in betas])  # ticks at the betas ranked, nowhere else
-        _plain_numbers(ax)  # the y axis in full (the x ticks, fixed, are left)
+        plain = ScalarFormatter(useOffset=False)  # numbers in full, as the ranking's chart writes them: an
+        plain.set_scientific(False)               # offset ("1e-4 + -1.538") reads as another value
+        ax.yaxis.set_major_formatter(plain)
+        ax.yaxis.set_major_locator(MaxNLocator(nbins=5))
     legend = {}  # every model that any panel draws (a model may lack a score, and so the first panel)
     for ax in axes.flat:
         for handle, label in zip(*ax.get_legend_handles_labels()):
