@@ -68,6 +68,8 @@ OUTPUTS = {
                                    "features extracted afresh"),
     "text-tweets": Output("docs/text.md", f"lead-hf rank {MINILM} --dataset embedded:tweets_sentiment "
                           "--scores lead logme nleep", "features extracted afresh"),
+    "ct": Output("docs/ct.md", "lead-hf rank zoo:mobilenetv2_100.in1k --ct-betas 0.7 0.9 1 --dataset embedded:digits "
+                 "--max-per-class 20", "Curvature Tuning, features extracted afresh"),
 }
 
 

@@ -19,6 +19,7 @@ from ..results.summary import score_flag, summarize
 from ..scores.selection import check_score_options, missing_input, parse_score_options, resolve_methods
 from ..utils.io import json_safe
 from ..utils.provenance import git_commit, package_versions
+from ..utils.steering import ct_base, expand_ct
 from .options import RankOptions
 
 
@@ -97,6 +98,8 @@ class RankPlan:
     draw_labels: Any = None
     dataset: DatasetInfo | None = None
     rows: list[ModelResult] = field(default_factory=list)
+    ct_census: dict[str, dict] = field(default_factory=dict)
+    """Curvature Tuning: what each steered model's steering replaces (lead_hf.models.ct.activation_census)."""
 
 
 def plan_rank(opts: RankOptions, log=print) -> RankPlan:
@@ -122,14 +125,17 @@ def plan_rank(opts: RankOptions, log=print) -> RankPlan:
                           text_column=opts.text_column)
     modality = split.modality()
     models = models or default_models(modality, candidates)
-    _check_zoo_models(models, modality, split.label)
+    _check_zoo_models([ct_base(m) for m in models], modality, split.label)
+    from .ct import check_models
+    models = expand_ct(models, opts.ct_betas)  # Curvature Tuning: a candidate per (model, beta)
+    ct_census = check_models(models, log)
     extract_opts = ExtractOptions(**{f.name: getattr(opts, f.name) for f in dataclasses.fields(ExtractOptions)})
     from ..scores.registry import data_free_scores
 
     return RankPlan(methods=methods, score_options=per_method, parsed_options=parsed,
                     data_free=set(data_free_scores()) & set(methods), truth=truth, models=models,
                     candidates=candidates, split=split, extract_options=extract_opts,
-                    created=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"))
+                    created=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"), ct_census=ct_census)
 
 
 def _check_zoo_models(models: list[str], modality: str, dataset: str) -> None:
@@ -174,9 +180,13 @@ def score_model(spec: str, plan: RankPlan, opts: RankOptions, log) -> ModelResul
     from ..models import missing_local_model
 
     entry = ModelResult(model=spec, finetune_accuracy=plan.truth.get(spec), ranked=plan.created)
+    from .ct import row_beta
+    entry.ct_beta = row_beta(spec, opts.ct_betas)
+    if entry.ct_beta is not None and entry.ct_beta < 1.0:
+        entry.ct_activations = plan.ct_census.get(ct_base(spec))
     start = time.perf_counter()
     try:
-        missing = missing_local_model(spec)
+        missing = missing_local_model(ct_base(spec))  # MODEL@ct=BETA: the folder is MODEL
         if missing:
             raise FileNotFoundError(missing)
         out = extract(spec, plan.split, plan.extract_options)

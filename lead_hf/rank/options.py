@@ -43,6 +43,10 @@ class RankOptions(ExtractOptions, ScoringOptions, OutputOptions):
     adds rank agreement to the table and a panel to the chart."""
     chart: bool = True
     """Write chart.png."""
+    ct_betas: tuple[float, ...] = ()
+    """Curvature Tuning (docs/ct.md): rank every model at each of these betas, e.g. 0.7 0.8 0.9 0.95 1: its
+    ReLUs (and ReLU6s) become CT_beta, a smooth ReLU that is the ReLU again at beta = 1 (the model as it
+    is). Each (model, beta) is a row; a model without a ReLU is refused. Empty: no steering."""
     bootstrap: int = 0
     """Bootstrap draws per score and model, e.g. 20 (stratified resampling of the training samples, seeded
     by --seed): a 95% interval for every score and each model's probability of ranking first. 0: off,
@@ -55,5 +59,6 @@ class RankOptions(ExtractOptions, ScoringOptions, OutputOptions):
         "hub_search": (Text(), None), "hub_task": (Text(), None), "hub_library": Items(Text()),
         "hub_sort": Text(), "hub_limit": Interval(int),
         "dataset": PathLike(), "ground_truth": (PathLike(), None), "chart": Boolean(),
+        "ct_betas": Items(Interval(float, 0, 1), distinct=True),
         "bootstrap": (0, Interval(int, 2)),       # a bootstrap needs two draws at least
     }

@@ -167,6 +167,8 @@ def terminal_table(results: RankingResults) -> str:
     line = lambda cells: "  ".join(c.ljust(w) if i < 2 or i == len(cells) - 1 else c.rjust(w)  # noqa: E731
                                    for i, (c, w) in enumerate(zip(cells, widths)))
     out = [line(header), "  ".join("-" * w for w in widths), *[line(r) for r in rows]]
+    from .ct import terminal_lines
+    out += terminal_lines(results)  # Curvature Tuning: the beta each score prefers, per model
     return "\n".join(row.rstrip() for row in out)
 
 
@@ -184,6 +186,8 @@ def markdown_report(results: RankingResults) -> str:
              "(higher = expected to fine-tune better).", "", markdown_table(results), ""]
     if overlap_note(results):
         lines += [overlap_note(results), ""]
+    from .ct import markdown_lines
+    lines += markdown_lines(results)  # Curvature Tuning: the beta each score prefers, per model
     lines += [n.replace("*", "\\*", 1) for n in notes(results)] + ([""] if notes(results) else [])
     if results.warnings:
         lines += ["## Warnings", ""] + [f"- {text}" for text in results.warnings.values()] + [""]
@@ -268,7 +272,8 @@ def chart_png(results: RankingResults) -> bytes:
     """:func:`chart_figure` rendered as PNG bytes."""
     import matplotlib.pyplot as plt
 
-    fig = chart_figure(results)
+    from . import ct
+    fig = ct.chart_figure(results) if ct.has_ct(results) else chart_figure(results)  # CT: score against beta
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=110)
     plt.close(fig)
