@@ -108,7 +108,8 @@ def test_outputs_written(feature_tree):
         lo, hi = got["ci95"]["weighted_tau"]
         assert lo - 1e-12 <= got["mean_wtau"] <= hi + 1e-12
     assert fid["noise_ceiling"] == {}  # this ground truth has no seeds
-    assert set(fid["reference"]) == {"random", "noise_ceiling"}  # num_params needs the model's size: not here
+    # num_params and flops need the model's size (not in a features tree); the probe reads the features
+    assert set(fid["reference"]) == {"probe_accuracy", "random", "noise_ceiling"}
     assert fid["reference"]["random"]["mean_regret"] == pytest.approx(np.mean([
         100 * (0.9 - np.mean([0.5, 0.6, 0.7, 0.8, 0.9]))] * 2))
     top = fid["best"]["weighted_tau"]
@@ -225,8 +226,9 @@ def test_extraction_path_with_tiny_models(tmp_path, tiny_zoo):
                             scores=("logme", "leep"), image_size=32, max_per_class=None,
                             cache_dir=str(tmp_path / "cache"), output_dir=str(tmp_path / "out"))
     res = run_benchmark(opts, log=lambda m: None)
-    assert set(res.summary) == {"logme", "leep", "num_params", "flops"}  # the static orders: reference rows
-    assert res.reference == ["num_params", "flops"]
+    # the static orders and the probe accuracy: reference rows
+    assert set(res.summary) == {"logme", "leep", "num_params", "flops", "probe_accuracy"}
+    assert res.reference == ["num_params", "flops", "probe_accuracy"]
     assert -1 <= res.summary["logme"]["weighted_tau"] <= 1
     entry_rows = [r for r in res.values if r["score"] == "logme"]
     assert len(entry_rows) == 3

@@ -27,9 +27,10 @@ class BenchmarkOptions(ScoringOptions, OutputOptions, PluginOptions):
     features: str | None = None
     """Precomputed features: DIR/<dataset>/<model>.npz|.safetensors with features, labels[, logits]."""
     scores: tuple[str, ...] = ("all",)  # its help: lead_hf.scores.selection.ScoringOptions
-    reference: tuple[str, ...] = ("num_params", "flops")
-    """Scores computed as reference rows that any transferability score must beat, reported apart (the
-    data-free static orders); the random order and the noise ceiling are always added."""
+    reference: tuple[str, ...] = ("num_params", "flops", "probe_accuracy")
+    """Scores computed as reference rows that any transferability score must beat, reported apart: the
+    data-free static orders and the out-of-fold accuracy of a linear probe on the same samples; the random
+    order and the noise ceiling are always added."""
     headline_ceiling: float = 0.8
     """A dataset joins the headline means when its noise ceiling (weighted tau between fine-tuning seed
     halves) reaches this; the others are reported apart, with the reason."""

@@ -27,8 +27,10 @@ def markdown(result: BenchmarkResult, title: str = "Selection fidelity") -> str:
              "recall@3: the best model is among the first three; 95% CI: bootstrap over the models of every "
              "dataset and the fine-tuning seeds of every model; wtau minus best: the paired difference to the "
              "score with the best mean weighted tau on the same draws, and the share of draws where this one is "
-             "higher. Rows in italics are references: a data-free static order, a random order (expected "
-             "value) and the noise ceiling (one half of the seeds ranking for the other)."
+             "higher. Rows in italics are references, computed on the same members: "
+             + ", ".join(result.reference) + (", " if result.reference else "")
+             + "a random order (expected value) and the noise ceiling (one half of the seeds ranking for the "
+             "other)."
              + (f" Protocol: {result.protocol}." if result.protocol else ""), "",
              fidelity_table(doc).rstrip(), "",
              "Per dataset: weighted tau / top-1 regret (points); (scored of those with ground truth); "
