@@ -227,6 +227,8 @@ def main(argv=None) -> int:
                              "its Newton solver costs about a minute per model at D > N on this CPU)")
     parser.add_argument("--only", nargs="*", default=[],
                         help="run only the LEAD settings whose label or group contains one of these strings")
+    parser.add_argument("--exact", action="store_true",
+                        help="--only names whole labels (a label like '... | t=10' also contains '... | t=1')")
     parser.add_argument("--no-low-data", action="store_true", help="skip the low-data rows")
     parser.add_argument("--low-data-scores", nargs="*", default=[],
                         help="scores of the low-data rows (default: every available score)")
@@ -255,7 +257,8 @@ def main(argv=None) -> int:
     table = []
     grid = [row for row in ablation_grid(args.grid)
             if not any(k in row[1] for k in args.skip)
-            and (not args.only or row[0] == "default" or any(k in row[1] or k in row[0] for k in args.only))]
+            and (not args.only or row[0] == "default"
+                 or any(k == row[1] if args.exact else (k in row[1] or k in row[0]) for k in args.only))]
     default_rows = None
     for group, label, opts in grid:
         start = time.time()
