@@ -22,7 +22,7 @@ VARIANTS = {
     "gbc": [{"gaussian_type": "spherical"}],
     "itm": [{"hidden_layers": 1, "evolution_steps": 2, "steps": 50}],
     "knn": [{"metric": "cosine", "soft": True}],
-    "lead": [{"svm_loss": "squared_hinge"}],
+    "lead": [{"svm_loss": "squared_hinge"}, {"ntk": "analytic", "evolution": "full_kernel"}],
     "ncti": [{"shrinkage": 0.5}],
     "nleep": [{"covariance": "diag"}],
     "ped": [{"base": "transrate"}],
