@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 import lead_hf
-from helpers import gaussian_classes, same_within_ulps, within_ulps
+from helpers import gaussian_classes, same_within_ulps
 from lead_hf.scores._probe import standardize
 from lead_hf.scores.itm import ItmOptions, canonical_split, dva_logits, initial_parameters, train_head
 
