@@ -1,4 +1,5 @@
-"""Speed of the baseline scores (LogME, LEEP, NCE, NLEEP, H-score, regularised H-score).
+"""Speed of the baseline scores (LogME, LEEP, NCE, NLEEP, H-score, regularised H-score; NCTI, ETran, ITM,
+k-NN and probe accuracy).
 
 Features are Gaussian class clusters, float32 as extracted features are; source logits are a noisy
 one-hot of the labels over C source classes. Every score is warmed up on a tiny problem first (BLAS
@@ -8,11 +9,15 @@ itself, not the input validation).
     .venv/bin/python benchmarks/bench_baselines.py --quick
     .venv/bin/python benchmarks/bench_baselines.py --sizes 50000x2048x100 --scores logme hscore
     .venv/bin/python benchmarks/bench_baselines.py --threads 1      # one BLAS thread (busy machines)
+    .venv/bin/python benchmarks/bench_baselines.py --sizes 20000x1024x50 --threads 1 \
+        --scores logme ncti etran itm knn probe_accuracy --out benchmarks/results/baselines_v22_cpu.md
 """
 from __future__ import annotations
 
 import argparse
+import datetime
 import os
+import sys
 import time
 
 import numpy as np
@@ -20,7 +25,7 @@ import torch
 
 import lead_hf
 
-BASELINES = ("logme", "leep", "nce", "nleep", "hscore", "hscore_reg")
+BASELINES = ("logme", "leep", "nce", "nleep", "hscore", "hscore_reg", "ncti", "etran", "itm", "knn", "probe_accuracy")
 
 
 def make_data(n: int, d: int, k: int, c: int, seed: int = 0):
@@ -43,15 +48,23 @@ def main() -> None:
     ap.add_argument("--nleep-covariance", default="diag", choices=("diag", "full"),
                     help="NLEEP's mixture covariance (full is scikit-learn's default and much slower)")
     ap.add_argument("--quick", action="store_true", help="one small size")
+    ap.add_argument("--out", default=None, help="also write the table (with the command and date) to this file")
     args = ap.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
     sizes = ["1000x256x10"] if args.quick else args.sizes
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    print(f"# baselines, device={args.device}, torch threads={torch.get_num_threads()}, "
-          f"load average {load:.1f} on {os.cpu_count()} cores\n")
-    print("| score | N | D | K | seconds | value |")
-    print("|---|---|---|---|---|---|")
+    lines: list[str] = []
+
+    def emit(line: str) -> None:
+        print(line, flush=True)
+        lines.append(line)
+
+    emit(f"# baselines, device={args.device}, torch threads={torch.get_num_threads()}, "
+         f"load average {load:.1f} on {os.cpu_count()} cores, {datetime.date.today().isoformat()}\n")
+    emit("`" + " ".join(["benchmarks/bench_baselines.py", *sys.argv[1:]]) + "`\n")
+    emit("| score | N | D | K | seconds | value |")
+    emit("|---|---|---|---|---|---|")
     wf, wy, wl = make_data(60, 8, 3, 5, seed=1)
     for name in args.scores:
         opts = {"covariance": args.nleep_covariance} if name == "nleep" else {}
@@ -66,8 +79,13 @@ def main() -> None:
             if args.device.startswith("cuda"):
                 torch.cuda.synchronize()
             total = time.perf_counter() - start
-            print(f"| {name} | {n} | {d} | {k} | {result.seconds:.2f} (with validation {total:.2f}) | "
-                  f"{result.value:.4f} |", flush=True)
+            emit(f"| {name} | {n} | {d} | {k} | {result.seconds:.2f} (with validation {total:.2f}) | "
+                 f"{result.value:.4f} |")
+    if args.out:
+        load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+        lines.append(f"\nload average at the end: {load:.1f}")
+        from lead_hf.utils.io import write_text_atomic
+        write_text_atomic(args.out, "\n".join(lines) + "\n")
 
 
 if __name__ == "__main__":

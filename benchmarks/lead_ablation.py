@@ -57,12 +57,22 @@ KERNELS = {  # (evolution, eta_normalization) -> values of t; with lambda_max, t
 }
 
 
+# the NTK's expectation over the head's init (ntk="analytic", docs/lead.md): every kernel above with the
+# paper's mapping, beside the same rows of the empirical NTK of one seeded head
+ANALYTIC_MAPPINGS = ("softmax, CE of softmax(F_t)",)
+
+
 def candidate_grid() -> list[tuple[str, str, dict]]:
     rows = [("candidate", f"{m} | probe only (t=0)", {**V1, **opts, "t": 0.0}) for m, opts in MAPPINGS.items()]
     for (evolution, norm), ts in KERNELS.items():
         for m, opts in MAPPINGS.items():
             rows += [("candidate", f"{m} | {evolution}, eta={norm} | t={t:g}",
                       {**opts, "evolution": evolution, "eta_normalization": norm, "t": t}) for t in ts]
+    for (evolution, norm), ts in KERNELS.items():
+        for m in ANALYTIC_MAPPINGS:
+            rows += [("candidate", f"analytic NTK | {m} | {evolution}, eta={norm} | t={t:g}",
+                      {**MAPPINGS[m], "evolution": evolution, "eta_normalization": norm, "t": t, "ntk": "analytic"})
+                     for t in ts]
     return rows
 
 
@@ -165,14 +175,17 @@ def table_row(group, label, opts, method, tables, choose, confirm) -> dict:
 
     row = {"group": group, "setting": label, "options": opts, "score": method}
     halves = {"choose": [], "confirm": []}
+    regrets = {"choose": [], "confirm": []}
     for truth, (per_dataset, summary) in tables.items():
         for d, per in per_dataset.items():
             if method in per:
                 key = dataset_key(d)
                 row[f"{key}@{truth}"] = per[method]["weighted_tau"]
+                row[f"{key}@{truth}:regret"] = per[method]["top1_regret"]
                 for half, names in (("choose", choose), ("confirm", confirm)):
                     if key in names:
                         halves[half].append(per[method]["weighted_tau"])
+                        regrets[half].append(per[method]["top1_regret"])
         ch = [row.get(f"{d}@{truth}") for d in choose]
         co = [row.get(f"{d}@{truth}") for d in confirm]
         row[f"choose@{truth}"] = float(np.mean([v for v in ch if v is not None])) if any(
@@ -182,6 +195,9 @@ def table_row(group, label, opts, method, tables, choose, confirm) -> dict:
         row["seconds"] = summary[method]["seconds"] if method in summary else float("nan")
     row["choose"] = float(np.mean(halves["choose"])) if halves["choose"] else float("nan")
     row["confirm"] = float(np.mean(halves["confirm"])) if halves["confirm"] else float("nan")
+    # top-1 regret (accuracy points lost by fine-tuning the model ranked first), same means
+    for half in ("choose", "confirm"):
+        row[f"{half}_regret"] = float(np.mean(regrets[half])) if regrets[half] else float("nan")
     return row
 
 
@@ -211,6 +227,8 @@ def main(argv=None) -> int:
                              "its Newton solver costs about a minute per model at D > N on this CPU)")
     parser.add_argument("--only", nargs="*", default=[],
                         help="run only the LEAD settings whose label or group contains one of these strings")
+    parser.add_argument("--exact", action="store_true",
+                        help="--only names whole labels (a label like '... | t=10' also contains '... | t=1')")
     parser.add_argument("--no-low-data", action="store_true", help="skip the low-data rows")
     parser.add_argument("--low-data-scores", nargs="*", default=[],
                         help="scores of the low-data rows (default: every available score)")
@@ -239,7 +257,8 @@ def main(argv=None) -> int:
     table = []
     grid = [row for row in ablation_grid(args.grid)
             if not any(k in row[1] for k in args.skip)
-            and (not args.only or row[0] == "default" or any(k in row[1] or k in row[0] for k in args.only))]
+            and (not args.only or row[0] == "default"
+                 or any(k == row[1] if args.exact else (k in row[1] or k in row[0]) for k in args.only))]
     default_rows = None
     for group, label, opts in grid:
         start = time.time()
@@ -293,7 +312,8 @@ def main(argv=None) -> int:
     write_text_atomic(out / f"{args.name}.md", render(table, chosen, args, names, missing, list(truths)))
     buf = io.StringIO()
     cols = ["group", "setting", "score", *(f"{d}@{t}" for t in truths for d in names),
-            *(f"{h}@{t}" for t in truths for h in ("choose", "confirm")), "choose", "confirm", "seconds"]
+            *(f"{h}@{t}" for t in truths for h in ("choose", "confirm")), "choose", "confirm",
+            "choose_regret", "confirm_regret", "seconds"]
     w = csv.DictWriter(buf, fieldnames=cols, extrasaction="ignore", lineterminator="\n")
     w.writeheader()
     w.writerows(table)
@@ -322,17 +342,24 @@ def paired_cell(diff: dict | None) -> str:
     return f"[{lo:+.2f}, {hi:+.2f}] {diff['p_better']:.2f}"
 
 
+def fmt_points(v) -> str:
+    return "-" if v is None or v != v else f"{v:.2f}"
+
+
 def render(table, chosen, args, names, missing, truths) -> str:
     head = ["option", "setting", "score", *names,
             *(f"{h} {t}" for t in truths for h in ("CHOOSE", "CONFIRM")), "mean CHOOSE", "mean CONFIRM",
-            "CHOOSE - default [95% CI] P(>)", "CONFIRM - default [95% CI] P(>)", "s / model"]
+            "CHOOSE - default [95% CI] P(>)", "CONFIRM - default [95% CI] P(>)", "regret CHOOSE",
+            "regret CONFIRM", "s / model"]
     lines = [f"CHOOSE datasets: {', '.join(args.choose)}; CONFIRM datasets: {', '.join(args.confirm)}"
              + (f" (no ground truth yet: {', '.join(missing)})" if missing else ""),
              f"Ground truths: {', '.join(args.ground_truth)}; zoo: {args.zoo}", "",
              "Weighted Kendall tau with the fine-tuned accuracies. Per dataset: the mean over the ground truths. "
              "mean CHOOSE / CONFIRM: over the datasets and the ground truths. * = best on CHOOSE in its group. "
              "X - default: the setting's mean weighted tau minus the default's on the same bootstrap draws of "
-             "models (1000, first ground truth), its 95% interval and the share of draws where it is higher.",
+             "models (1000, first ground truth), its 95% interval and the share of draws where it is higher. "
+             "regret: top-1 regret, the accuracy points lost by fine-tuning the model ranked first instead of the "
+             "best, averaged like the means (lower is better).",
              "", "| " + " | ".join(head) + " |", "|---|---|---|" + "---:|" * (len(head) - 3)]
     fmt = lambda v: "-" if v is None or v != v else f"{v:+.3f}"  # noqa: E731
     for r in table:
@@ -344,7 +371,8 @@ def render(table, chosen, args, names, missing, truths) -> str:
         cells = [r["group"], r["setting"] + mark, r["score"], *per_ds,
                  *(fmt(r.get(f"{h}@{t}")) for t in truths for h in ("choose", "confirm")),
                  fmt(r["choose"]), fmt(r["confirm"]),
-                 *(paired_cell(r.get(f"{h}_vs_default")) for h in ("choose", "confirm")), f"{r['seconds']:.3f}"]
+                 *(paired_cell(r.get(f"{h}_vs_default")) for h in ("choose", "confirm")),
+                 *(fmt_points(r.get(f"{h}_regret")) for h in ("choose", "confirm")), f"{r['seconds']:.3f}"]
         # candidate labels hold " | " between their parts: escaped, so that they stay one cell
         lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
     return "\n".join(lines) + "\n"

@@ -27,6 +27,18 @@ def within_ulps(expected, ulps=4):
     return pytest.approx(expected, rel=ulps * np.finfo(np.float64).eps, abs=0)
 
 
+def same_within_ulps(a, b, ulps=4) -> bool:
+    """Two results (a score's details: dicts, lists, numbers, strings) equal in structure, in every
+    non-float leaf, and to ``ulps`` units in the last place in every float leaf (see ``within_ulps``)."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(same_within_ulps(a[k], b[k], ulps) for k in a)
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+        return len(a) == len(b) and all(same_within_ulps(u, v, ulps) for u, v in zip(a, b))
+    if isinstance(a, float) or isinstance(b, float):
+        return a == within_ulps(b, ulps)
+    return a == b
+
+
 def rotation(d, seed=1):
     """A random orthogonal d x d matrix."""
     q, _ = np.linalg.qr(np.random.default_rng(seed).normal(size=(d, d)))

@@ -87,7 +87,7 @@ def test_agreement_table_matches_scipy():
     per, summary = agreement_tables(rows)
     expected = stats.weightedtau([3.0, 1.0, 2.0, 5.0], [0.7, 0.5, 0.9, 0.8]).statistic
     assert per["d"]["s"]["weighted_tau"] == pytest.approx(expected)
-    assert summary["s"]["top1_regret"] == pytest.approx((0.9 - 0.8) / 0.9)
+    assert summary["s"]["top1_regret"] == pytest.approx(10.0)  # picks the 0.8 model, the best is 0.9: 10 points
 
 
 def test_outputs_written(feature_tree):
@@ -96,24 +96,30 @@ def test_outputs_written(feature_tree):
     names = sorted(p.name for p in paths)
     assert names == ["bench.csv", "bench.json", "bench.md", "bench.png", "bench_fidelity.json"]
     fid = json.loads((feature_tree / "out" / "bench_fidelity.json").read_text())
+    assert fid["schema"] == "lead-hf/fidelity/v2"
     assert fid["datasets"] == ["alpha", "beta"] and fid["models"] == ["m0", "m1", "m2", "m3", "m4"]
+    assert fid["headline_datasets"] == ["alpha", "beta"]  # no seeds: no ceiling to leave a dataset out by
     for name in ("logme", "hscore"):
         got = fid["scores"][name]
         assert got["mean_wtau"] == pytest.approx(res.summary[name]["weighted_tau"])
+        assert got["mean_regret"] == pytest.approx(res.summary[name]["top1_regret"])
         assert set(got["per_dataset"]) == {"alpha", "beta"}
-        assert got["ci95"][0] - 1e-12 <= got["mean_wtau"] <= got["ci95"][1] + 1e-12
+        assert set(got["per_dataset"]["alpha"]) >= {"top1_regret", "recall_at_3", "weighted_tau", "spearman", "pearson"}
+        lo, hi = got["ci95"]["weighted_tau"]
+        assert lo - 1e-12 <= got["mean_wtau"] <= hi + 1e-12
     assert fid["noise_ceiling"] == {}  # this ground truth has no seeds
-    (top,) = [m for m in ("logme", "hscore") if fid["scores"][m]["minus_top"] is None]  # the reference
+    # num_params and flops need the model's size (not in a features tree); the probe reads the features
+    assert set(fid["reference"]) == {"probe_accuracy", "random", "noise_ceiling"}
+    assert fid["reference"]["random"]["mean_regret"] == pytest.approx(np.mean([
+        100 * (0.9 - np.mean([0.5, 0.6, 0.7, 0.8, 0.9]))] * 2))
+    top = fid["best"]["weighted_tau"]
     other = ({"logme", "hscore"} - {top}).pop()
+    assert "weighted_tau" not in fid["scores"][top]["minus_top"]  # the best is not compared with itself
     assert res.summary[other]["weighted_tau"] <= res.summary[top]["weighted_tau"]
-    lo, hi = fid["scores"][other]["minus_top"]["ci95"]
-    assert lo <= hi and lo <= 1e-12 and 0 <= fid["scores"][other]["minus_top"]["p_better"] <= 1
-    doc = json.loads((feature_tree / "out" / "bench.json").read_text())
-    assert doc["schema"] == "lead-hf/benchmark/v1" and "logme" in doc["summary"]
+    lo, hi = fid["scores"][other]["minus_top"]["weighted_tau"]["ci95"]
+    assert lo <= hi and lo <= 1e-12 and 0 <= fid["scores"][other]["minus_top"]["weighted_tau"]["p_better"] <= 1
     md = (feature_tree / "out" / "bench.md").read_text()
-    assert "| logme |" in md and "alpha" in md
-    assert (feature_tree / "out" / "bench.png").read_bytes()[:4] == b"\x89PNG"
-    assert len((feature_tree / "out" / "bench.csv").read_text().splitlines()) == 1 + 2 * 5 * 2
+    assert "*random order (expected)*" in md and "top-1 regret (points)" in md
 
 
 def test_cli_with_features(feature_tree, capsys):
@@ -220,7 +226,9 @@ def test_extraction_path_with_tiny_models(tmp_path, tiny_zoo):
                             scores=("logme", "leep"), image_size=32, max_per_class=None,
                             cache_dir=str(tmp_path / "cache"), output_dir=str(tmp_path / "out"))
     res = run_benchmark(opts, log=lambda m: None)
-    assert set(res.summary) == {"logme", "leep"}
+    # the static orders and the probe accuracy: reference rows
+    assert set(res.summary) == {"logme", "leep", "num_params", "flops", "probe_accuracy"}
+    assert res.reference == ["num_params", "flops", "probe_accuracy"]
     assert -1 <= res.summary["logme"]["weighted_tau"] <= 1
     entry_rows = [r for r in res.values if r["score"] == "logme"]
     assert len(entry_rows) == 3
@@ -250,7 +258,9 @@ def test_noise_ceiling_is_one_for_seeds_that_agree_and_low_for_seeds_that_do_not
                     weighted_tau(acc[:, 2], acc[:, [0, 1]].mean(1))])
     assert noise_ceiling(noisy) == pytest.approx(want)
     assert noise_ceiling([_entry("a", [0.5]), _entry("b", [0.6])]) is None  # one seed: no ceiling
-    assert noise_ceiling([_entry("a", [0.5, 0.6]), _entry("b", [0.6, 0.7, 0.8])]) is None  # mixed counts
+    # mixed counts: the first n seeds of every model, n the fewest any has
+    mixed = [_entry("a", [0.5, 0.6]), _entry("b", [0.6, 0.4, 0.8]), _entry("c", [0.7, 0.9])]
+    assert noise_ceiling(mixed) == pytest.approx(weighted_tau([0.5, 0.6, 0.7], [0.6, 0.4, 0.9]))
 
 
 def _rows(values, accuracies, score="s", ds="d"):
@@ -321,8 +331,9 @@ def test_benchmark_reports_noise_ceiling_and_intervals(feature_tree):
     res = run_benchmark(_opts(feature_tree, scores=("logme",), bootstrap=200), log=lambda m: None)
     assert res.noise_ceiling == {"alpha": pytest.approx(1.0), "beta": pytest.approx(1.0)}
     assert res.protocol == "ft-v2"
-    lo, hi = res.ci95["logme"]
+    lo, hi = res.ci95["weighted_tau"]["logme"]
     assert lo <= res.summary["logme"]["weighted_tau"] <= hi
+    assert res.ceiling["alpha"]["top1_regret"] == 0.0 and res.ceiling["alpha"]["recall_at_3"] == 1.0
     from lead_hf.benchmark.report import markdown
     md = markdown(res)
     assert "noise ceiling" in md and "95% CI" in md and "ft-v2" in md
@@ -346,7 +357,8 @@ def test_no_dataset_given_means_every_dataset_of_the_ground_truth(tmp_path):
 
     (tmp_path / "gt.csv").write_text("model,dataset,accuracy\nzoo:a,embedded:digits,0.9\nzoo:a,embedded:mnist,0.8\n")
     opts = BenchmarkOptions(ground_truth=str(tmp_path / "gt.csv"), models=("zoo:a",))
-    assert sorted(dataset_specs(opts, check_inputs(opts))) == ["embedded:digits", "embedded:mnist"]
+    assert sorted(dataset_specs(opts, check_inputs(opts))) == [("digits", "embedded:digits"),
+                                                               ("mnist", "embedded:mnist")]
 
 
 def test_a_member_that_is_not_built_and_has_no_ground_truth_is_skipped(tmp_path, monkeypatch):
@@ -382,17 +394,18 @@ def test_a_model_whose_weights_differ_from_the_ground_truths_is_skipped(tmp_path
 
 
 @pytest.mark.parametrize("name, page", [("benchmark_v2_fidelity.json", "docs/benchmark.md"),
-                                        ("benchmark_v2_17members_fidelity.json", "docs/benchmark.md"),
-                                        ("benchmark_v2_17members_fidelity.json", "README.md")])
+                                        ("benchmark_v2_fidelity.json", "README.md")])
 def test_the_benchmark_tables_are_the_committed_fidelity_json(name, page):
     """The benchmark tables of the README and docs/benchmark.md are rendered from benchmarks/results/<name>
     (python -m lead_hf.benchmark FILE), so the two cannot drift apart."""
-    from lead_hf.benchmark.fidelity import fidelity_table
+    from lead_hf.benchmark.fidelity import fidelity_table, per_dataset_table
 
     root = Path(__file__).resolve().parents[1]
     doc = json.loads((root / "benchmarks" / "results" / name).read_text())
     table = fidelity_table(doc)
-    assert table.count("\n") == len(doc["scores"]) + 2 + bool(doc["noise_ceiling"])
-    assert table in (root / page).read_text(), \
-        f"{page}'s benchmark table differs from {name}: paste the output of " \
-        f"`python -m lead_hf.benchmark benchmarks/results/{name}`"
+    assert table.count("\n") == 2 + len(doc["scores"]) + len(doc["reference"])  # header, rule, one row each
+    text = (root / page).read_text()
+    for rendered in (table, per_dataset_table(doc)) if page.startswith("docs/") else (table,):
+        assert rendered in text, \
+            f"{page}'s benchmark table differs from {name}: paste the output of " \
+            f"`python -m lead_hf.benchmark benchmarks/results/{name}`"

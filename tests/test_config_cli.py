@@ -94,8 +94,8 @@ def test_list_options_say_how_lists_are_written(capsys):
     with pytest.raises(SystemExit):
         build_parser("rank").parse_args(["rank", "--help"])
     out = " ".join(capsys.readouterr().out.split())
-    # models (positional), --hub-library, --scores, --score-options, --plugins
-    assert out.count("separated by spaces or commas") == 5
+    # models (positional), --hub-library, --scores, --score-options, --plugins, --ct-betas
+    assert out.count("separated by spaces or commas") == 6
 
 
 def test_argparse_errors_print_the_subcommand_usage(capsys):

@@ -41,7 +41,7 @@ def test_two_process_accelerate_launch_equals_single_process(tmp_path):
            "--mixed_precision", "no", "--dynamo_backend", "no", "--main_process_port", "29531",
            str(ROOT / "scripts" / "extract_logits.py"), "--dataset", ds, "--models", spec,
            "--cache-dir", str(tmp_path / "multi"), "--batch-size", "4", "--chunk-size", "8",
-           "--num-workers", "0", "--no-progress"]
+           "--num-workers", "0", "--no-progress", "--max-per-class", "none"]
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-4000:]
     assert proc.stderr.count("lead-hf extract: 2 process(es) (world size 2, multi_cpu") == 1  # said once, by rank 0

@@ -193,4 +193,14 @@ def test_score_display_names_come_from_the_registry():
     assert [cards.score_name(m) for m in ("lead", "logme", "nleep", "hscore", "transrate")] == \
         ["LEAD", "LogME", "N-LEEP", "H-score", "TransRate"]
     assert cards.score_name("hscore_reg") == "hscore_reg"  # registered without a title: its name, as before
-    assert cards.score_name("etran") == "etran"  # not a score of this installation: shown as written
+    assert cards.score_name("etran") == "ETran"
+    assert cards.score_name("my_plugin_score") == "my_plugin_score"  # not a score of this installation: as written
+
+
+def test_float_noise_is_the_same_value_and_a_changed_result_is_not():
+    """A re-extraction on another machine moves a score by ~1e-7 relative (6e-8 seen): the same value; a
+    changed result (1e-5 relative, far below the gap between models) is a different one."""
+    from lead_hf.hub.cards import _values_equal
+
+    assert _values_equal(-1.8867, -1.8867 * (1 + 6e-8))
+    assert not _values_equal(-1.8867, -1.8867 * (1 + 1e-5))

@@ -171,6 +171,15 @@ def test_scores_needing_logits_are_refused(metric, monkeypatch):
         metric.compute(predictions=x, references=y, method="nope")
 
 
+def test_data_free_scores_are_refused_and_not_offered(metric):
+    # num_params and flops read the model's size, which a metric over (features, labels) never sees
+    x, y = make_data()
+    with pytest.raises(ValueError, match="reads no data, only the model's size.*lead_hf.score"):
+        metric.compute(predictions=x, references=y, method="num_params")
+    offered = metric_support.scores_without_logits()
+    assert "num_params" not in offered and "flops" not in offered and "logme" in offered
+
+
 # --- accumulation -------------------------------------------------------------------------------------
 
 def test_add_batch_and_add_equal_one_shot(metric):

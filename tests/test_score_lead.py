@@ -49,6 +49,12 @@ SMALL = dict(samples_per_class=8, head_widths=(16, 32))
      "svm_probability": "temperature"},
     {"evolution": "class_block", "evolved_state": "decisions", "svm_probability": "clip"},
     {"evolution": "class_mean", "evolved_state": "decisions", "svm_probability": "softmax", "t": 2.0},
+    {"ntk": "analytic"},
+    {"ntk": "analytic", "class_aware": False, "eta_normalization": "unit_features"},
+    {"ntk": "analytic", "eta_normalization": "lambda_max", "t": 30.0, "lambda_max_method": "matrix_free"},
+    {"ntk": "analytic", "evolution": "class_block", "eta_normalization": "lambda_max", "t": 10.0},
+    {"ntk": "analytic", "evolution": "full_kernel", "eta_normalization": "lambda_max", "t": 10.0,
+     "max_kernel_points": 20},
 ])
 def test_fast_path_equals_reference(options):
     x, y = gaussian_classes(num_classes=4, per_class=20, dim=10, separation=1.0)

@@ -9,7 +9,8 @@ from typing import Any, Callable
 
 
 from ..results.ground_truth import GroundTruth, by_dataset, dataset_key, read_ground_truth
-from .fidelity import agreement_tables, bootstrap_ci, bootstrap_draws, noise_ceiling, paired_difference_ci, protocol_of
+from .fidelity import (agreement_tables, best_score, bootstrap_ci, bootstrap_draws, ceiling_measures, dataset_tables,
+                       entry_seeds, headline_datasets, paired_difference_ci, protocol_of, random_measures)
 from .options import BenchmarkOptions
 from .schema import BenchmarkResult, Entry
 
@@ -28,7 +29,8 @@ def read_zoo(path, zoo_dir=None) -> list[str]:
 
 def precomputed_entries(folder, dataset: str, truth: dict[str, GroundTruth]) -> list[Entry]:
     """Entries from DIR/<dataset>/<model>.npz|.safetensors for the models that have ground truth (read as
-    ``lead-hf score`` reads a features file: :func:`lead_hf.extract.files.load_feature_files`)."""
+    ``lead-hf score`` reads a features file: :func:`lead_hf.extract.files.load_feature_files`); ``dataset``
+    is the name of the ground truth's row or dataset (its sub-folder)."""
     from ..extract.files import load_feature_files
 
     sub = Path(folder) / dataset_key(dataset)
@@ -47,13 +49,17 @@ def precomputed_entries(folder, dataset: str, truth: dict[str, GroundTruth]) -> 
 
 
 def extracted_entries(models: list[str], dataset: str, truth: dict[str, GroundTruth], opts: BenchmarkOptions,
-                      log: Callable[[str], None]) -> list[Entry]:
+                      log: Callable[[str], None], name: str | None = None,
+                      left_out: dict[str, str] | None = None) -> list[Entry]:
     """Entries from the extraction cache at fine-tuning's preprocessing, for the models with ground truth.
 
     Where the ground truth records its protocol (image size, training split, images per class, subset
     seed), the features are extracted from exactly those images; otherwise from the options'. Members
     trained on ``dataset`` (``ZooEntry.trained_on``) are left out, and so is a model whose weights
-    here are not the ones its ground truth records (``revision``)."""
+    here are not the ones its ground truth records (``revision``): ``left_out`` (model -> why) collects
+    those that have ground truth. ``name``: what the entries' rows call the dataset (a ground-truth row,
+    ``clipart_10pc``; default: ``dataset``)."""
+    left_out = {} if left_out is None else left_out
     from ..extract import ExtractOptions, extract
     from ..models import excluded_datasets
     from ..models.preprocessing import resized_ref
@@ -73,18 +79,25 @@ def extracted_entries(models: list[str], dataset: str, truth: dict[str, GroundTr
         if gt is None:
             log(f"  {spec}: no ground truth on {dataset}, skipped")
             continue
-        ref = resized_ref(spec, gt.image_size or opts.image_size)
+        try:
+            ref = resized_ref(spec, gt.image_size or opts.image_size)
+        except ValueError as err:  # has ground truth, but its weights are not here (a derived member not built)
+            log(f"  {spec}: not available here ({err}), skipped")
+            left_out[spec] = f"not available here: {err}"
+            continue
         if gt.revision and ref.revision and gt.revision != ref.revision:
             log(f"  {spec}: fine-tuned as {gt.revision[:19]}, but the weights here are {ref.revision[:19]} "
                 f"(rebuilt on another machine?); skipped: re-run benchmarks/run_ground_truth.py for it")
+            left_out[ref.name] = (f"its weights here ({ref.revision[:19]}) are not the ones fine-tuned "
+                                  f"({gt.revision[:19]})")
             continue
         per_class = gt.train_per_class if gt.train_split else opts.max_per_class
         ex = ExtractOptions(split=gt.train_split or opts.split, max_per_class=per_class,
                             seed=opts.seed if gt.subset_seed is None else gt.subset_seed,
                             cache_dir=opts.cache_dir, num_workers=0, progress=False)
         out = extract(ref, dataset, ex)
-        entries.append(Entry(ref.name, dataset, out.features, out.labels, out.logits, gt.accuracy,
-                             gt.seed_accuracies, gt.protocol))
+        entries.append(Entry(ref.name, name or dataset, out.features, out.labels, out.logits, gt.accuracy,
+                             gt.seed_accuracies, gt.protocol, cost=out.provenance.cost))
     return entries
 
 
@@ -105,11 +118,11 @@ def score_entries(entries: list[Entry], methods: list[str], score_opts: dict[str
     rows = []
     for e in entries:
         for method in methods:
-            if missing_input(method, e.features, e.logits):
-                continue  # only this case is skipped: a score that cannot run without source logits
+            if missing_input(method, e.features, e.logits, e.cost):
+                continue  # only this case is skipped: no source logits, or no model size for a static order
             start = time.perf_counter()
             res = compute_score(method, e.features, e.labels, source_logits=e.logits, device=dev,
-                                opts=score_opts.get(method))
+                                opts=score_opts.get(method), model=e.cost)
             rows.append({"dataset": e.dataset, "model": e.model, "score": method, "value": float(res.value),
                          "seconds": time.perf_counter() - start, "accuracy": e.accuracy})
     return rows
@@ -118,31 +131,56 @@ def score_entries(entries: list[Entry], methods: list[str], score_opts: dict[str
 def check_inputs(opts: BenchmarkOptions) -> dict[str, dict[str, GroundTruth]]:
     """What the benchmark needs, checked before any model runs: a ground truth, models (a zoo file,
     --models or --features), and every dataset asked for in the ground truth. Returns the ground truth by
-    dataset."""
+    row or dataset (``lead_hf.results.ground_truth.by_dataset``)."""
     if opts.ground_truth is None:
         raise ValueError("lead-hf benchmark needs fine-tuned accuracies: pass --ground-truth FILE_OR_FOLDER, or a "
                          "benchmark config (from the lead-hf checkout: --config benchmarks/configs/v2.yaml)")
     if opts.features is None and not opts.models and opts.zoo is None:
         raise ValueError("lead-hf benchmark needs the models: --zoo FILE, --models SPEC ..., or --features DIR of "
                          "precomputed features")
+    from ..scores.selection import resolve_methods
+
+    resolve_methods(opts.reference)  # a mistyped reference row fails here, before any model runs
     truth = by_dataset(read_ground_truth(opts.ground_truth))
-    missing = [ds for ds in opts.datasets if not truth.get(dataset_key(ds))]
+    missing = [ds for ds in opts.datasets if not _matches(ds, truth)]
     if missing:
         raise ValueError(f"no ground truth for dataset(s) {', '.join(missing)} in {opts.ground_truth!r} (it has: "
                          f"{', '.join(sorted(truth)) or 'nothing'}); drop them from --datasets or fine-tune first")
     return truth
 
 
-def dataset_specs(opts: BenchmarkOptions, truth: dict[str, dict[str, GroundTruth]]) -> list[str]:
-    """The datasets to benchmark: --datasets, else every dataset of the ground truth, named as its files
-    name them (``embedded:digits``)."""
-    if opts.datasets:
-        return list(opts.datasets)
-    return [next((g.dataset for g in gts.values() if g.dataset), key) for key, gts in truth.items()]
+def _dataset_of(records: dict[str, GroundTruth], key: str) -> str:
+    return next((g.dataset for g in records.values() if g.dataset), key)
 
 
-def collect_entries(opts: BenchmarkOptions, log=print) -> dict[str, list[Entry]]:
-    """dataset -> entries (features + labels + logits + accuracy) for every dataset with enough models."""
+def _matches(want: str, truth: dict[str, dict[str, GroundTruth]]) -> list[tuple[str, str]]:
+    """(name, dataset) of the ground truth's rows that ``want`` names: a row by its name, or every row of a
+    dataset (then extracted from ``want`` as given)."""
+    hits = []
+    for key, records in truth.items():
+        if want == key:
+            hits.append((key, _dataset_of(records, key)))
+        elif dataset_key(want) in (key, dataset_key(_dataset_of(records, key))):
+            hits.append((key, want))
+    return hits
+
+
+def dataset_specs(opts: BenchmarkOptions, truth: dict[str, dict[str, GroundTruth]]) -> list[tuple[str, str]]:
+    """(name, dataset) to benchmark: the name is the ground truth's row (``clipart_10pc``) or the dataset's
+    key (``digits``), the dataset what is extracted (``embedded:digits``). --datasets picks rows by name or
+    by dataset; none given: every row of the ground truth."""
+    if not opts.datasets:
+        return [(key, _dataset_of(records, key)) for key, records in truth.items()]
+    out: list[tuple[str, str]] = []
+    for want in opts.datasets:
+        out += [pair for pair in _matches(want, truth) if pair not in out]
+    return out
+
+
+def collect_entries(opts: BenchmarkOptions, log=print, left_out: dict[str, dict[str, str]] | None = None
+                    ) -> dict[str, list[Entry]]:
+    """name -> entries (features + labels + logits + accuracy) for every row or dataset benchmarked;
+    ``left_out`` collects, per name, the models with ground truth that could not be scored, and why."""
     from ..models import load_plugins
 
     truth = check_inputs(opts)
@@ -151,38 +189,64 @@ def collect_entries(opts: BenchmarkOptions, log=print) -> dict[str, list[Entry]]
     if opts.features is None:
         models = list(opts.models) or read_zoo(opts.zoo, opts.zoo_dir)
     out = {}
-    for ds in dataset_specs(opts, truth):
-        gt = truth[dataset_key(ds)]
-        log(f"{ds}: {len(gt)} models with ground truth")
-        entries = precomputed_entries(opts.features, ds, gt) if opts.features is not None \
-            else extracted_entries(models, ds, gt, opts, log)
+    left_out = {} if left_out is None else left_out
+    for name, ds in dataset_specs(opts, truth):
+        gt = truth[name]
+        log(f"{name}: {len(gt)} models with ground truth" + (f" ({ds})" if dataset_key(ds) != name else ""))
+        entries = precomputed_entries(opts.features, name, gt) if opts.features is not None \
+            else extracted_entries(models, ds, gt, opts, log, name=name, left_out=left_out.setdefault(name, {}))
         if len(entries) < opts.min_models:
-            raise ValueError(f"dataset {ds!r} has {len(entries)} models with both features and ground truth; "
+            raise ValueError(f"dataset {name!r} has {len(entries)} models with both features and ground truth; "
                              f"at least {opts.min_models} are needed (check the model names in the CSV)")
-        out[ds] = entries
+        out[name] = entries
     return out
 
 
 def run_benchmark(opts: BenchmarkOptions, log=print, entries: dict[str, list[Entry]] | None = None) -> BenchmarkResult:
+    """Every score and reference row on every entry, their agreement with fine-tuning per dataset, the
+    noise ceilings and random-order expectations, the headline datasets, and bootstrap intervals (models
+    and seeds resampled) of every headline mean."""
     from ..scores.selection import check_score_options, parse_score_options, resolve_methods
 
     if opts.num_threads:
         import torch
         torch.set_num_threads(opts.num_threads)
-    methods = resolve_methods(opts.scores)
-    score_opts = check_score_options(methods, parse_score_options(opts.score_options, methods))
-    entries = entries if entries is not None else collect_entries(opts, log)
+    reference = resolve_methods(opts.reference)
+    methods = [m for m in resolve_methods(opts.scores) if m not in reference]
+    every = methods + reference
+    score_opts = check_score_options(every, parse_score_options(opts.score_options, every))
+    left_out: dict[str, dict[str, str]] = {}
+    entries = entries if entries is not None else collect_entries(opts, log, left_out)
     rows = []
     for ds, es in entries.items():
         log(f"scoring {len(es)} models on {ds}")
-        rows += score_entries(es, methods, score_opts, opts.device)
-    per_dataset, summary = agreement_tables(rows, opts.min_models)
-    ceiling = {ds: v for ds, v in ((ds, noise_ceiling(es)) for ds, es in entries.items()) if v is not None}
-    draws = bootstrap_draws(rows, opts.bootstrap, opts.seed, opts.min_models)
-    top = max(summary, key=lambda m: summary[m]["weighted_tau"]) if summary else None
-    return BenchmarkResult(per_dataset, summary, rows, dataclasses.asdict(opts), noise_ceiling=ceiling,
-                           ci95=bootstrap_ci(rows, means=draws),
-                           protocol=protocol_of(entries),
-                           vs_top=paired_difference_ci(rows, top, means=draws) if top else {})
-
-
+        rows += score_entries(es, every, score_opts, opts.device)
+    ceiling = {ds: ceiling_measures([e.seed_accuracies for e in es]) for ds, es in entries.items()}
+    headline, apart = headline_datasets(ceiling, opts.headline_ceiling)
+    if apart:
+        log("not in the headline: " + "; ".join(f"{ds} ({why})" for ds, why in apart.items()))
+    use = headline or list(entries)  # no dataset reaches the ceiling: the means are over all, and say so
+    per_dataset, summary = agreement_tables(rows, opts.min_models, datasets=use)
+    tables = dataset_tables(rows)
+    seeds = entry_seeds(entries)
+    draws = bootstrap_draws(rows, opts.bootstrap, opts.seed, opts.min_models, seeds=seeds, datasets=use)
+    vs_top = {}
+    for measure in ("weighted_tau", "top1_regret"):
+        top = best_score(summary, measure)
+        vs_top[measure] = paired_difference_ci(rows, top, means=draws, measure=measure) if top else {}
+    primary = methods[0] if methods else None
+    vs_primary = {m: paired_difference_ci(rows, primary, means=draws, measure=m)
+                  for m in ("weighted_tau", "top1_regret")} if primary else {}
+    return BenchmarkResult(
+        per_dataset, summary, rows, dataclasses.asdict(opts),
+        noise_ceiling={ds: c["weighted_tau"] for ds, c in ceiling.items() if c},
+        ceiling={ds: c for ds, c in ceiling.items() if c},
+        random={ds: random_measures(t, opts.seed) for ds, t in tables.items() if ds in per_dataset},
+        reference=reference, headline=use, headline_threshold=opts.headline_ceiling,
+        not_in_headline=apart,
+        headline_note="" if headline else (f"no dataset's noise ceiling reaches {opts.headline_ceiling:g}: the means "
+                                           "are over every dataset, whose ground truth disagrees with itself"),
+        ground_truth_models={ds: len(es) + len(left_out.get(ds, {})) for ds, es in entries.items()},
+        left_out=left_out,
+        ci95={m: bootstrap_ci(rows, means=draws, measure=m) for m in draws},
+        protocol=protocol_of(entries), vs_top=vs_top, primary=primary, vs_primary=vs_primary)

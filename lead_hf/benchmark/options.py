@@ -8,8 +8,6 @@ from ..scores.selection import ScoringOptions
 from ..utils.config import PluginOptions
 from ..utils.constraints import Boolean, Interval, Items, PathLike, Text
 
-MEASURES = ("weighted_tau", "kendall_tau", "pearson", "top1_regret")
-
 
 @dataclass
 class BenchmarkOptions(ScoringOptions, OutputOptions, PluginOptions):
@@ -29,6 +27,13 @@ class BenchmarkOptions(ScoringOptions, OutputOptions, PluginOptions):
     features: str | None = None
     """Precomputed features: DIR/<dataset>/<model>.npz|.safetensors with features, labels[, logits]."""
     scores: tuple[str, ...] = ("all",)  # its help: lead_hf.scores.selection.ScoringOptions
+    reference: tuple[str, ...] = ("num_params", "flops", "probe_accuracy")
+    """Scores computed as reference rows that any transferability score must beat, reported apart: the
+    data-free static orders and the out-of-fold accuracy of a linear probe on the same samples; the random
+    order and the noise ceiling are always added."""
+    headline_ceiling: float = 0.8
+    """A dataset joins the headline means when its noise ceiling (weighted tau between fine-tuning seed
+    halves) reaches this; the others are reported apart, with the reason."""
     split: str = "train"
     """Downstream split the scores see (the training split, as in the literature)."""
     max_per_class: int | None = 30
@@ -50,7 +55,8 @@ class BenchmarkOptions(ScoringOptions, OutputOptions, PluginOptions):
     chart: bool = True
     """Write the PNG chart."""
     bootstrap: int = 1000
-    """Bootstrap draws (resampling models) for the 95% interval of every score's mean weighted tau; 0: none."""
+    """Bootstrap draws (resampling the models of every dataset and the fine-tuning seeds of every model) for
+    the 95% intervals of every headline mean; 0: none."""
 
     constraints = {
         "zoo": (PathLike(), None), "zoo_dir": (PathLike(), None), "models": Items(Text()),
@@ -60,4 +66,5 @@ class BenchmarkOptions(ScoringOptions, OutputOptions, PluginOptions):
         "min_models": Interval(int, 2),           # rank agreement needs two models
         "num_threads": Interval(int, 0), "cache_dir": (PathLike(), None), "name": Text(), "chart": Boolean(),
         "bootstrap": Interval(int, 0),            # 0: no interval
+        "reference": Items(Text()), "headline_ceiling": Interval(float, -1.0, 1.0),
     }

@@ -10,43 +10,40 @@ from pathlib import Path
 import numpy as np
 
 from ..results.ground_truth import dataset_key
-from .fidelity import fidelity_document
+from .fidelity import fidelity_document, fidelity_table, per_dataset_table
 from .schema import BenchmarkResult
 
 
 def markdown(result: BenchmarkResult, title: str = "Selection fidelity") -> str:
-    datasets = list(result.per_dataset)
-    methods = sorted(result.summary, key=lambda m: -result.summary[m]["weighted_tau"])
-    head = ["score", *(dataset_key(d) for d in datasets), "mean wtau", "95% CI", "minus top: 95% CI, P(>)",
-            "min wtau", "mean tau", "mean pearson", "mean regret", "s / model"]
+    """The benchmark's report: the headline table (means over the headline datasets), the per-dataset table,
+    and what was left out and why. Both tables are those of the fidelity document (``fidelity_table``,
+    ``per_dataset_table``), so the report, the README and docs cannot differ."""
+    doc = fidelity_document(result)
+    where = (f"Means over every dataset ({result.headline_note})" if result.headline_note else
+             f"Means over the headline datasets ({', '.join(doc['headline_datasets'])}: {doc['headline_rule']})")
     lines = [f"### {title}", "",
-             "Weighted Kendall tau per dataset (scipy.stats.weightedtau defaults), then means over datasets; "
-             "95% CI = bootstrap interval of the mean, resampling models; minus top = the score's mean minus "
-             "the top score's on the same draws (its 95% interval, and the share of draws where it is higher: "
-             "an interval below 0 means the top score is really ahead); regret = top-1 relative regret "
-             "(0 = the top-scored model is the best fine-tuned one)."
+             where + ". Top-1 regret: accuracy points "
+             "lost by fine-tuning the model the score puts first instead of the best one (lower is better); "
+             "recall@3: the best model is among the first three; 95% CI: bootstrap over the models of every "
+             "dataset and the fine-tuning seeds of every model; wtau minus best: the paired difference to the "
+             "score with the best mean weighted tau on the same draws, and the share of draws where this one is "
+             "higher. Rows in italics are references, computed on the same members: "
+             + ", ".join(result.reference) + (", " if result.reference else "")
+             + "a random order (expected value) and the noise ceiling (one half of the seeds ranking for the "
+             "other)."
              + (f" Protocol: {result.protocol}." if result.protocol else ""), "",
-             "| " + " | ".join(head) + " |", "|" + "---|" + "---:|" * (len(head) - 1)]
-    for m in methods:
-        s = result.summary[m]
-        ci = result.ci95.get(m)
-        cells = [m] + [f"{result.per_dataset[d][m]['weighted_tau']:.3f}" if m in result.per_dataset[d] else "-"
-                       for d in datasets]
-        diff = result.vs_top.get(m)
-        cells += [f"{s['weighted_tau']:.3f}", f"[{ci[0]:.2f}, {ci[1]:.2f}]" if ci else "-",
-                  f"[{diff['ci95'][0]:+.2f}, {diff['ci95'][1]:+.2f}], {diff['p_better']:.2f}" if diff else "-",
-                  f"{s['min_weighted_tau']:.3f}", f"{s['kendall_tau']:.3f}",
-                  f"{s['pearson']:.3f}", f"{s['top1_regret']:.3f}", f"{s['seconds']:.3f}"]
-        lines.append("| " + " | ".join(cells) + " |")
-    if result.noise_ceiling:
-        nc = result.noise_ceiling
-        cells = ["*noise ceiling*"] + [f"{nc[d]:.3f}" if d in nc else "-" for d in datasets]
-        cells += [f"{np.mean(list(nc.values())):.3f}"] + [""] * 7
-        lines.append("| " + " | ".join(cells) + " |")
-        lines += ["", "Noise ceiling: weighted tau between the two halves of the fine-tuning seeds (mean over the "
-                  "ways to split them), i.e. how well the ground truth agrees with itself."]
-    models = {d: len({r["model"] for r in result.values if r["dataset"] == d}) for d in datasets}
-    lines += ["", "Models per dataset: " + ", ".join(f"{dataset_key(d)} {n}" for d, n in models.items()) + "."]
+             fidelity_table(doc).rstrip(), "",
+             "Per dataset: weighted tau / top-1 regret (points); (scored of those with ground truth); "
+             "† not in the headline.", "", per_dataset_table(doc).rstrip(), ""]
+    if result.not_in_headline:
+        lines += ["Not in the headline: " + "; ".join(f"{dataset_key(d)}: {why}"
+                                                      for d, why in result.not_in_headline.items()) + "."]
+    gone = [f"{m} on {dataset_key(d)} ({why})" for d, ms in result.left_out.items() for m, why in ms.items()]
+    if gone:
+        lines += ["", f"Not scored although fine-tuned ({len(gone)}): " + "; ".join(gone) + "."]
+    seconds = {m: s["seconds"] for m, s in result.summary.items()}
+    lines += ["", "Seconds per model: " + ", ".join(f"{m} {v:.3f}" for m, v in sorted(seconds.items(),
+                                                                                    key=lambda kv: kv[1])) + "."]
     return "\n".join(lines) + "\n"
 
 
@@ -62,7 +59,10 @@ def write_csv(result: BenchmarkResult, path) -> Path:
     return write_text_atomic(path, buf.getvalue())
 
 
-def write_chart(result: BenchmarkResult, path, title: str = "Weighted Kendall tau with fine-tuned accuracy") -> Path:
+def write_chart(result: BenchmarkResult, path, title: str = "Agreement with fine-tuning") -> Path:
+    """Two panels, one row per score (references in grey): the mean top-1 regret in accuracy points and the
+    mean weighted tau over the headline datasets, each with its 95% bootstrap interval, the random order's
+    expectation and the noise ceiling drawn as lines."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -70,28 +70,31 @@ def write_chart(result: BenchmarkResult, path, title: str = "Weighted Kendall ta
 
     from ..utils.io import atomic_path
 
-    datasets = list(result.per_dataset)
-    methods = sorted(result.summary, key=lambda m: -result.summary[m]["weighted_tau"])
-    fig, ax = plt.subplots(figsize=(max(7.0, 0.8 * len(methods) + 2), 4.2))
-    width = 0.8 / (len(datasets) + 1)
-    x = np.arange(len(methods))
-    for i, ds in enumerate(datasets):
-        vals = [result.per_dataset[ds].get(m, {}).get("weighted_tau", np.nan) for m in methods]
-        ax.bar(x + i * width, vals, width, label=dataset_key(ds), alpha=0.75)
-    means = [result.summary[m]["weighted_tau"] for m in methods]
-    ci = np.array([result.ci95.get(m, [np.nan, np.nan]) for m in methods]).T
-    err = np.abs(ci - np.array(means)) if result.ci95 else None
-    ax.bar(x + len(datasets) * width, means, width, label="mean (95% CI)", color="black", yerr=err,
-           ecolor="dimgrey", capsize=2)
-    if result.noise_ceiling:
-        ceiling = float(np.mean(list(result.noise_ceiling.values())))
-        ax.axhline(ceiling, color="tab:red", lw=1, ls="--", label=f"noise ceiling (mean {ceiling:.2f})")
-    ax.axhline(0, color="grey", lw=0.8)
-    ax.set_xticks(x + 0.4 - width / 2, methods, rotation=30, ha="right")
-    ax.set_ylabel("weighted Kendall tau")
-    ax.set_ylim(-1.05, 1.05)
-    ax.set_title(title)
-    ax.legend(fontsize=7, ncol=min(5, len(datasets) + 2), loc="lower left", framealpha=0.9)
+    doc = fidelity_document(result)
+    names = list(doc["scores"]) + [n for n in doc["reference"] if n not in ("random", "noise_ceiling")]
+    rows = {**doc["scores"], **doc["reference"]}
+    fig, axes = plt.subplots(1, 2, figsize=(12, 0.32 * len(names) + 1.8), sharey=True)
+    y = np.arange(len(names))
+    for ax, measure, label in ((axes[0], "top1_regret", "mean top-1 regret (accuracy points, lower is better)"),
+                               (axes[1], "weighted_tau", "mean weighted Kendall tau (higher is better)")):
+        means = np.array([rows[n]["mean"].get(measure, np.nan) for n in names], dtype=float)
+        ci = np.array([(rows[n].get("ci95") or {}).get(measure, [np.nan, np.nan]) for n in names], dtype=float)
+        err = np.abs(ci.T - means)
+        colors = ["tab:blue" if n in doc["scores"] else "silver" for n in names]
+        ax.barh(y, means, color=colors, xerr=np.where(np.isfinite(err), err, 0), ecolor="dimgrey", capsize=2)
+        for ref, style in (("random", ":"), ("noise_ceiling", "--")):
+            value = doc["reference"][ref]["mean"].get(measure)
+            if value is not None:
+                ax.axvline(value, color="tab:red", ls=style, lw=1,
+                           label=f"{'random order' if ref == 'random' else 'noise ceiling'} ({value:.2f})")
+        ax.axvline(0, color="grey", lw=0.8)
+        ax.set_xlabel(label)
+        ax.legend(fontsize=8, loc="lower right", framealpha=0.9)
+    axes[0].set_yticks(y, names)
+    axes[0].invert_yaxis()
+    over = "every dataset (none reaches the noise ceiling asked)" if result.headline_note else \
+        f"the headline datasets ({', '.join(doc['headline_datasets'])})"
+    fig.suptitle(f"{title}: means over {over}; grey: reference rows", fontsize=10)
     fig.tight_layout()
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", dpi=100)
@@ -110,7 +113,7 @@ def write_outputs(result: BenchmarkResult, folder, name: str = "benchmark", char
     from ..utils.provenance import git_commit, package_versions
 
     folder = Path(folder)
-    doc = {"schema": "lead-hf/benchmark/v1", **dataclasses.asdict(result), "versions": package_versions(),
+    doc = {"schema": "lead-hf/benchmark/v2", **dataclasses.asdict(result), "versions": package_versions(),
            "git_commit": git_commit(), "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")}
     fidelity = {**fidelity_document(result), "git_commit": doc["git_commit"], "created": doc["created"]}
     paths = [write_json_atomic(folder / f"{name}.json", doc), write_csv(result, folder / f"{name}.csv"),

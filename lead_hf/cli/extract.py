@@ -19,11 +19,14 @@ from .command import Command
 
 @dataclass
 class ExtractCommandOptions(ExtractOptions):
+    max_per_class: int | None = 100
+    """At most this many samples per class (stratified, seeded): 100, as `lead-hf rank` takes by default, so
+    that extracting first warms rank's cache. none: every sample."""
     dataset: str = "embedded:digits"
     """Dataset: embedded:NAME, imagefolder:DIR, parquet:FILES, a save_to_disk directory or a Hub name."""
     models: tuple[str, ...] = ()
     """Model specs (zoo:NAME, timm/NAME, hf-hub:..., local-dir:..., timm:ARCH@FILE, a directory, a Hub id);
-    default: the whole embedded zoo."""
+    default: the embedded demo models (the zoo's installed ImageNet classifiers)."""
     output: str | None = None
     """Also write a JSON summary (shapes, cache paths, provenance) to this file."""
     list_zoo: bool = False
@@ -36,7 +39,7 @@ def run(opts: ExtractCommandOptions) -> int:
     from ..data import list_embedded
     from ..extract import extract
     from ..utils.io import write_json_atomic
-    from ..models import list_zoo, missing_local_model, zoo_entry
+    from ..models import list_zoo, load_plugins, missing_local_model, zoo_entry
 
     if opts.list_zoo:
         for name in list_zoo():
@@ -50,7 +53,10 @@ def run(opts: ExtractCommandOptions) -> int:
     from ..data import check_dataset
     from ..extract.loop import accelerator
 
-    models = list(opts.models) or [f"zoo:{n}" for n in list_zoo(available_only=True)]
+    from ..models.zoo import demo_models
+
+    load_plugins(opts.plugins)
+    models = list(opts.models) or [f"zoo:{n}" for n in demo_models("image", available_only=True)]
     if not models:
         raise ValueError("no model given and no embedded zoo package installed; pass --models SPEC ...")
     missing = [m for m in map(missing_local_model, models) if m]
@@ -67,12 +73,13 @@ def run(opts: ExtractCommandOptions) -> int:
         problem = launch_problem(acc.num_processes)
         if problem:
             print(f"lead-hf extract: warning: {problem}", file=sys.stderr, flush=True)
-    check_dataset(opts.dataset, opts.split, image_column=opts.image_column, label_column=opts.label_column,
-                  max_per_class=opts.max_per_class, seed=opts.seed, name=opts.dataset_config)
+    split = check_dataset(opts.dataset, opts.split, image_column=opts.image_column, label_column=opts.label_column,
+                          max_per_class=opts.max_per_class, seed=opts.seed, name=opts.dataset_config,
+                          text_column=opts.text_column)  # resolved once for every model
     base = ExtractOptions(**{f.name: getattr(opts, f.name) for f in dataclasses.fields(ExtractOptions)})
     summary = []
     for spec in models:
-        out = extract(spec, opts.dataset, base)
+        out = extract(spec, split, base)
         if main:
             print(f"{spec}: features {out.features.shape}, logits {None if out.logits is None else out.logits.shape}, "
                   f"{'cache hit' if out.from_cache else 'extracted'} -> {out.cache_path}")

@@ -14,7 +14,8 @@ def run(opts: FinetuneOptions) -> int:
     if not opts.models:
         raise ValueError("no model given: lead-hf finetune MODEL [MODEL ...] --dataset embedded:digits")
     out = []
-    for spec in opts.models:
+    from ..utils.steering import expand_ct
+    for spec in expand_ct(opts.models, opts.ct_betas):  # Curvature Tuning: every model at every beta
         res = finetune(spec, options=opts)
         spread = (f" +- {res.accuracy_std:.4f} over {len(res.seed_accuracies)} seeds"
                   if res.accuracy_std is not None else "")

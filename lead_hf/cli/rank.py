@@ -26,8 +26,6 @@ def run(opts: RankOptions) -> int:
         print(line)
     for method, a in results.agreement.items():
         print(f"  agreement of {method} with fine-tuned accuracy: weighted tau {a['weighted_tau']:.3f}")
-    for method, text in results.warnings.items():
-        print(f"lead-hf rank: warning: {text}", file=sys.stderr)
     print("\nwrote " + ", ".join(str(p) for p in written))
     failed = [m.model for m in ran.models if m.status != "ok"]
     if len(failed) == len(ran.models):
@@ -51,6 +49,7 @@ Examples:
   lead-hf rank --config rank.yaml --score-options lead.t=2
   lead-hf rank --hub-search convnext --hub-library timm --hub-limit 5 --dataset imagefolder:./my_photos
   lead-hf rank zoo:all-minilm-l6-v2 zoo:all-minilm-l6-v2-layers2 --dataset embedded:rotten_tomatoes
+  lead-hf rank zoo:mobilenetv2_100.in1k --ct-betas 0.7 0.9 1 --dataset embedded:digits   # Curvature Tuning
 
 --hub-search asks the Hub (HF_ENDPOINT, with HF_HUB_OFFLINE=0) for candidates: the --hub-limit most
 downloaded --hub-task models of --hub-library whose id contains the text; they are ranked after --models.

@@ -34,10 +34,11 @@ def run(opts: ScoreCommandOptions) -> int:
 
     from ..extract.files import load_feature_files
     from ..scores import compute_score, scores_without_features
-    from ..scores.selection import missing_input, parse_score_options, resolve_methods
+    from ..results.summary import score_flag
+    from ..scores.selection import check_score_options, missing_input, parse_score_options, resolve_methods
 
     methods = resolve_methods(opts.scores)
-    per_method = parse_score_options(opts.score_options, methods)
+    per_method = check_score_options(methods, parse_score_options(opts.score_options, methods))
     if not opts.features:
         free = scores_without_features()
         if not (opts.labels and opts.source_logits):
@@ -54,8 +55,10 @@ def run(opts: ScoreCommandOptions) -> int:
             flag = "--source-logits" if missing == "source logits" else "--features"
             print(f"lead-hf score: skipping {method}: it needs {missing} ({flag})", file=sys.stderr)
             continue
-        r = compute_score(method, feats, labels, source_logits=logits, device=opts.device, **per_method[method])
-        out[method] = {"value": r.value, "seconds": r.seconds, "options": r.options, "details": r.details}
+        r = compute_score(method, feats, labels, source_logits=logits, device=opts.device, opts=per_method[method])
+        flag = score_flag(method, r, len(labels), np.asarray(feats).shape[1]) if feats is not None else None
+        out[method] = {"value": r.value, "seconds": r.seconds, "options": r.options, "details": r.details,
+                       **({"flag": flag} if flag else {})}
     if opts.json:
         print(json.dumps(out, indent=2, default=str))
     else:
@@ -63,8 +66,14 @@ def run(opts: ScoreCommandOptions) -> int:
             print(f"{np.asarray(feats).shape[0]} samples, {np.asarray(feats).shape[1]} features; higher = better")
         else:
             print(f"{np.asarray(labels).shape[0]} samples, no features (source logits only); higher = better")
+        width = max(len(m) for m in out) if out else 0
         for method, r in out.items():
-            print(f"  {method:<10} {r['value']: .6f}   ({r['seconds']:.2f} s)")
+            star = "*" if "flag" in r else " "
+            print(f"  {method:<{width}}  {r['value']:>12.6f}{star}  {r['seconds']:>7.2f} s")
+        for method, r in out.items():
+            if "flag" in r:
+                print(f"  * {method}: {r['flag']}; such a value cannot rank models (more samples than "
+                      "feature dimensions, or a score that copes with few samples: lead, logme, hscore_reg)")
     return 0 if out else 1
 
 

@@ -16,7 +16,7 @@ def label_column_of(ds, label_column: str | None, exclude, label: str) -> str:
     if lab is None:
         raise ValueError(f"dataset {label!r} has no label column (no ClassLabel feature and none of "
                          f"{', '.join(LABEL_COLUMN_GUESSES)}); its columns: {', '.join(cols)}; "
-                         "name it with label_column=...")
+                         "name it with --label-column (label_column= in Python)")
     return lab
 
 
@@ -28,7 +28,7 @@ def cast_class_labels(ds, lab: str, label: str):
         feature = ds.features[lab]
         if not isinstance(feature, datasets.Value) or feature.dtype.startswith("float"):
             raise ValueError(f"label column {lab!r} of dataset {label!r} holds {feature}, not class labels; "
-                             "name the class column with label_column=...")
+                             "name the class column with --label-column (label_column= in Python)")
         if feature.dtype in ("string", "large_string"):
             ds = ds.class_encode_column(lab)
         else:

@@ -24,7 +24,8 @@ def load_split(spec, split: str = "train", *, image_column: str | None = None,
 
     ``spec``: ``embedded:NAME`` (digits, mnist, fashion_mnist, lfw_faces; text: rotten_tomatoes,
     tweets_sentiment), ``imagefolder:DIR``,
-    ``parquet:GLOB`` (or a path ending in .parquet), a ``save_to_disk`` directory, a Hub dataset name, or a
+    ``parquet:GLOB``, ``csv:GLOB``, ``json:GLOB`` (JSON or JSON lines; or a path ending in .parquet, .csv,
+    .tsv, .json, .jsonl), a ``save_to_disk`` directory, a Hub dataset name, or a
     ``datasets.Dataset`` / ``DatasetDict``. ``split`` may carry a slice (``train[:20%]``).
     ``max_per_class``: low-data mode, at most that many samples per class drawn with ``seed`` (stratified).
     ``name``: the dataset configuration (Hub datasets with several).
@@ -71,13 +72,14 @@ def _load_any(spec, split: str, name: str | None, label: str):
             if "label" not in ds.column_names:
                 raise ValueError(_one_class_message(folder, label))
             return ds
-        if spec.startswith("parquet:") or spec.endswith(".parquet"):
-            pattern = spec[len("parquet:"):] if spec.startswith("parquet:") else spec
+        builder = file_builder(spec)
+        if builder is not None:
+            pattern = spec.split(":", 1)[1] if spec.startswith(f"{builder}:") else spec
             files = sorted(glob.glob(str(Path(pattern).expanduser())))
             if not files:
-                raise FileNotFoundError(f"no parquet file matches {pattern!r}")
+                raise FileNotFoundError(f"no {builder} file matches {pattern!r}")
             base, _, _ = parse_split(split)
-            return datasets.load_dataset("parquet", data_files={base: files}, split=split)
+            return datasets.load_dataset(builder, data_files={base: files}, split=split)
         path = Path(spec).expanduser()
         if path.is_dir() and ((path / "dataset_info.json").is_file() or (path / "dataset_dict.json").is_file()
                               or (path / "state.json").is_file()):
@@ -101,6 +103,18 @@ def _load_any(spec, split: str, name: str | None, label: str):
         raise ValueError(_dataset_hint(label, err)) from None
 
 
+FILE_BUILDERS = {"parquet": (".parquet",), "csv": (".csv", ".tsv"), "json": (".json", ".jsonl")}
+"""datasets' file builders a spec may name (``csv:FILES``) or imply by its files' extension (``reviews.csv``)."""
+
+
+def file_builder(spec: str) -> str | None:
+    """The datasets builder of data files named ``builder:GLOB`` or by a path with its extension, else None."""
+    for builder, suffixes in FILE_BUILDERS.items():
+        if spec.startswith(f"{builder}:") or spec.lower().endswith(suffixes):
+            return builder
+    return None
+
+
 _UNKNOWN_SPLIT = re.compile(r'Unknown split "([^"]+)"\. Should be one of \[([^\]]*)\]')
 
 
@@ -109,7 +123,7 @@ def is_hub_dataset(spec) -> bool:
     folders, parquet files and existing directories are local."""
     if not isinstance(spec, str) or looks_like_local_path(spec):
         return False
-    if spec.startswith(("embedded:", "imagefolder:", "parquet:")) or spec.endswith(".parquet"):
+    if spec.startswith(("embedded:", "imagefolder:")) or file_builder(spec) is not None:
         return False
     if Path(spec).expanduser().exists():
         return False
@@ -208,7 +222,7 @@ def check_dataset(spec, split: str = "train", *, image_column: str | None = None
 def _dataset_hint(label: str, err: Exception) -> str:
     return (f"dataset {label!r} could not be loaded ({type(err).__name__}: {str(err)[:300]}). Offline, only "
             "datasets already in the local cache load by Hub name; otherwise pass imagefolder:DIR, "
-            "parquet:FILES, a save_to_disk directory, or an embedded set (embedded:digits, embedded:mnist, "
+            "parquet:FILES, csv:FILES, json:FILES, a save_to_disk directory, or an embedded set (embedded:digits, embedded:mnist, "
             "embedded:fashion_mnist, embedded:lfw_faces; text: embedded:rotten_tomatoes, "
             "embedded:tweets_sentiment)")
 
@@ -253,7 +267,7 @@ def normalize_columns(ds, image_column: str | None, label_column: str | None, la
     if img is None:
         raise ValueError(f"dataset {label!r} has no image column (no Image feature and none of "
                          f"{', '.join(IMAGE_COLUMN_GUESSES)}); its columns: {', '.join(cols)}; "
-                         "name it with image_column=..."
+                         "name it with --image-column (image_column= in Python)"
                          + ("; it has text columns: rank a text model (e.g. zoo:all-minilm-l6-v2), naming the "
                             "column with --text-column" if texty else ""))
     if not isinstance(feats[img], datasets.Image):
@@ -261,7 +275,7 @@ def normalize_columns(ds, image_column: str | None, label_column: str | None, la
             ds = ds.cast_column(img, datasets.Image())  # paths or encoded bytes
         else:
             raise ValueError(f"column {img!r} of dataset {label!r} is {feats[img]}, not images; name the "
-                             f"image column with image_column=... (columns: {', '.join(cols)})")
+                             f"image column with --image-column (image_column= in Python; columns: {', '.join(cols)})")
     lab = label_column_of(ds, label_column, (img,), label)
     if lab == img:
         raise ValueError(f"image_column and label_column are both {img!r} in dataset {label!r}")

@@ -67,7 +67,7 @@ def text_column_of(ds, text_column: str | None, label: str, exclude=()) -> str:
         raise ValueError(f"dataset {label!r} has no text column (no string feature besides the label); its "
                          f"columns: {', '.join(ds.column_names)}. A text model needs a column of strings")
     raise ValueError(f"dataset {label!r} has several string columns ({listed}) and none is called "
-                     f"{TEXT_COLUMN!r}; name the one to classify with --text-column (text_column=...)")
+                     f"{TEXT_COLUMN!r}; name the one to classify with --text-column (text_column= in Python)")
 
 
 def has_text(ds, exclude=()) -> bool:

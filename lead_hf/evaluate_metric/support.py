@@ -125,6 +125,11 @@ def metric_result(predictions, references, *, method: str = "lead", device: str 
             "collect (it stores features and labels only); call lead_hf.score(method, features, labels, "
             "source_logits=...) directly, or pick a method that needs no logits: "
             + ", ".join(scores_without_logits()))
+    if spec.data_free:
+        raise ValueError(
+            f"score {spec.name!r} reads no data, only the model's size, which the evaluate metric does not "
+            "see; call lead_hf.score(method, features, labels, model={...}) or lead-hf rank, or pick one of: "
+            + ", ".join(scores_without_logits()))
     feats = column_to_matrix(predictions)
     labels = column_to_labels(references)
     result = compute_score(spec.name, feats, labels, device=device, **options)
@@ -142,7 +147,9 @@ def metric_result(predictions, references, *, method: str = "lead", device: str 
 
 
 def scores_without_logits() -> list[str]:
-    """Registered scores the metric can compute (those that need no source-model logits)."""
+    """Registered scores the metric can compute: those that read the features and labels alone (no
+    source-model logits, no model facts such as its size)."""
     from ..scores.registry import available_scores
 
-    return [name for name in available_scores() if not get_score_spec(name).needs_source_logits]
+    return [name for name in available_scores()
+            if not get_score_spec(name).needs_source_logits and not get_score_spec(name).data_free]

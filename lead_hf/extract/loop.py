@@ -184,6 +184,8 @@ def extract(model_spec, dataset_spec, options: ExtractOptions | None = None, **o
     }
     if ref.modality == "text":  # only for text, so that the keys of image models stay what they were
         key_parts.update(modality="text", text_column=opts.text_column)
+    if ref.steering:  # a steered model (Curvature Tuning at beta < 1); the plain model's key is unchanged
+        key_parts["steering"] = ref.steering
     key = _cache.request_key(key_parts)
     directory = _cache.entry_dir(opts.cache_root(), key)
     hit = _cache.read_entry(directory) if opts.use_cache else None

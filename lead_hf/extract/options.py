@@ -51,9 +51,9 @@ class ExtractOptions(PluginOptions):
     cache_dir: str | None = None
     """Cache root (default: $LEAD_HF_CACHE or ~/.cache/lead_hf)."""
     use_cache: bool = True
-    """Read a finished result from the cache; False recomputes (and overwrites) it."""
+    """Read a finished result from the cache (off: recompute it, replacing the cached one)."""
     progress: bool = True
-    """Show a progress bar (main process only); --no-progress hides it."""
+    """Show a progress bar (main process only)."""
     skip_bad_samples: bool = False
     """Leave out the samples that cannot be read (a corrupt image, a missing text) instead of stopping at the
     first one; they are listed in the cache entry and results.json."""

@@ -106,15 +106,18 @@ def _trainer(ref, opts: FinetuneOptions) -> _Trainer:
     if ref.modality == "text":
         from . import text
 
+        if opts.trainer != "full":
+            raise ValueError(f"trainer {opts.trainer!r} takes image models; {ref.name!r} is a text model")
         ref = text.text_ref(ref, opts)
         size = int(ref.preprocess_config["max_length"])
         return _Trainer(ref, size, "tokens", lambda o: load_data(o, modality="text"), text.train_one,
                         lambda seed, n: text.run_protocol(opts, seed, n), text.protocol(opts, size))
-    from . import image
+    from . import image, probe
 
     ref = resized_ref(ref, opts.image_size)
     size = effective_image_size(ref.preprocess_config, opts.image_size)
-    return _Trainer(ref, size, "px", load_data, image.train_one, opts.run_protocol, opts.protocol())
+    train_one = image.train_one if opts.trainer == "full" else probe.train_one  # the probes: the model frozen
+    return _Trainer(ref, size, "px", load_data, train_one, opts.run_protocol, opts.protocol())
 
 
 class _Runs:
@@ -134,6 +137,8 @@ class _Runs:
 
         t, opts = self.trainer, self.opts
         protocol = t.run_protocol(seed, t.size)
+        if getattr(t.ref, "steering", None):  # a steered model (Curvature Tuning): its steering is in the key
+            protocol = {**protocol, "steering": t.ref.steering}
         key = run_key(t.ref.name, t.ref.revision, self.fingerprint, protocol, lr)
         path = self.folder / f"{key}.json"
         record = _read_run(path) if opts.use_cache else None

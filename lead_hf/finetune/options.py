@@ -6,10 +6,18 @@ from pathlib import Path
 from typing import Any
 
 from ..utils.config import PluginOptions
-from ..utils.constraints import Boolean, Interval, Items, OptionError, PathLike, Text
+from ..utils.constraints import Boolean, Interval, Items, OneOf, OptionError, PathLike, Text
 
 PROTOCOL_VERSION = "ft-v1"
 """Bumped whenever the training code changes the numbers, so old cached runs are not reused."""
+TRAINERS = ("full", "linear-probe", "linear-probe-adam")
+_FROZEN = "frozen model, eval mode, the evaluation transform, no augmentation"
+PROBE_RECIPES = {
+    "linear-probe": {"probe": "logistic regression (scikit-learn lbfgs, multinomial, L2, C = the learning rate, "
+                              "max_iter 10000), raw features", "features": _FROZEN},
+    "linear-probe-adam": {"probe": "Linear(D, K), Adam, warm-up 1 epoch, x0.1 after epoch 10", "features": _FROZEN},
+}
+"""What each probe trainer (lead_hf.finetune.probe) does besides the options: part of its runs' keys."""
 
 
 @dataclass
@@ -31,7 +39,7 @@ class FinetuneOptions(PluginOptions):
     batch_size: int = 32
     """Images per optimiser step (per process)."""
     learning_rates: tuple[float, ...] = (0.01, 0.03)
-    """Learning-rate grid; one run each, the best test accuracy is kept."""
+    """Learning-rate grid; one run each, the best test accuracy is kept (trainer linear-probe: its C grid)."""
     momentum: float = 0.9
     """SGD momentum."""
     weight_decay: float = 1e-4
@@ -69,6 +77,14 @@ class FinetuneOptions(PluginOptions):
     """Also write the result (accuracy, every run, protocol) as JSON to this file."""
     models: tuple[str, ...] = ()
     """Model specs (zoo:NAME, timm:ARCH@FILE, ...): each is fine-tuned in turn."""
+    trainer: str = "full"
+    """full: every parameter trained with a new linear head (SGD, augmentation). linear-probe: the model
+    frozen, a logistic regression fitted to convergence on its features, the learning rates read as its C
+    (inverse L2 strength; protocol ct-probe). linear-probe-adam: the frozen model's features and a linear
+    head trained by Adam, the CT paper's recipe (ct-probe-adam)."""
+    ct_betas: tuple[float, ...] = ()
+    """Curvature Tuning (docs/ct.md): run every model at each of these betas (MODEL@ct=BETA; 1: the model
+    as it is). Empty: no steering."""
     text_column: str | None = None
     """Text models: the column of texts (default: the only string column besides the label, else 'text')."""
     max_length: int | None = None
@@ -88,6 +104,7 @@ class FinetuneOptions(PluginOptions):
         "output": (PathLike(), None),
         "models": Items(Text()),
         "text_column": (Text(), None), "max_length": (Interval(int, 1), None),
+        "trainer": OneOf(*TRAINERS), "ct_betas": Items(Interval(float, 0, 1), distinct=True),
     }
 
     def __post_init__(self):
@@ -125,6 +142,8 @@ class FinetuneOptions(PluginOptions):
             out["subset_seed"] = self.subset_seed
         if self.test_split == self.train_split:
             out["test_subset"] = "disjoint-holdout"
+        if self.trainer != "full":  # only then, so that the full trainer's runs keep their cache keys
+            out.update(PROBE_RECIPES[self.trainer], trainer=self.trainer)
         return out
 
     def run_protocol(self, seed: int, image_size: int) -> dict[str, Any]:
@@ -141,7 +160,10 @@ class FinetuneOptions(PluginOptions):
         code's version for options that are not a preset) and every number of it."""
         p = self.protocol()
         name = self.protocol_name if self.protocol_name in PROTOCOLS else p["version"]
-        return (f"{name} sgd(m={p['momentum']},wd={p['weight_decay']}) cosine lr={p['learning_rates']} "
+        optimizer = {"full": f"sgd(m={p['momentum']},wd={p['weight_decay']}) cosine",
+                     "linear-probe": "linear-probe logistic-regression(lbfgs) C=",
+                     "linear-probe-adam": f"linear-probe adam(wd={p['weight_decay']}) warm-up,x0.1@10"}[self.trainer]
+        return (f"{name} {optimizer}{'' if optimizer.endswith('=') else ' lr='}{p['learning_rates']} "
                 f"epochs={p['epochs']} bs={p['batch_size']} px={p['image_size']} "
                 f"train={p['train_split']}/{p['train_per_class']}pc test={p['test_split']}/{p['test_per_class']}pc "
                 f"seed={p['seed']}" + (f" subset_seed={self.subset_seed}" if self.subset_seed is not None else "")
@@ -166,6 +188,16 @@ PROTOCOLS: dict[str, dict[str, Any]] = {
     "ft-v3": {"image_size": 64, "train_per_class": 100, "test_per_class": 100, "epochs": 6,
               "learning_rates": (0.003, 0.01, 0.03), "lr_search_steps": 2, "subset_seed": 0,
               "repeat_seeds": (1, 2, 3, 4, 5)},
+    # ct-probe (docs/ct.md): Curvature Tuning's ground truth, a linear probe on the frozen (steered) model's
+    # features, fitted to convergence (the CT authors' deterministic probe: logistic regression, C = 1), with
+    # ft-v2's images (64 px, 100 training images per class on a fixed subset); deterministic, one run.
+    "ct-probe": {"trainer": "linear-probe", "image_size": 64, "train_per_class": 100, "test_per_class": 100,
+                 "learning_rates": (1.0,), "subset_seed": 0},
+    # ct-probe-adam: the CT paper's reported probe (Adam 1e-3, batch 32, 20 epochs, a warm-up epoch, x0.1 after
+    # epoch 10), 3 seeds; with 100 images per class it stops far from convergence (docs/ct.md)
+    "ct-probe-adam": {"trainer": "linear-probe-adam", "image_size": 64, "train_per_class": 100,
+                      "test_per_class": 100, "epochs": 20, "batch_size": 32, "learning_rates": (1e-3,),
+                      "weight_decay": 0.0, "subset_seed": 0, "repeat_seeds": (1, 2)},
     # ft-text-v1 (docs/text.md): text models, AdamW (lead_hf.finetune.text), 200 training texts per class,
     # a 3-point grid, fixed subsets; small enough for a CPU.
     "ft-text-v1": {"train_per_class": 200, "test_per_class": 250, "epochs": 3, "batch_size": 16,

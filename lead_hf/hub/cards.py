@@ -35,7 +35,8 @@ SOURCE_NAME = "lead-hf"
 TOOL_URL = "https://pypi.org/project/lead-hf/"  # where the section's "lead-hf" link points
 EVAL_RESULTS_FOLDER = ".eval_results"
 _FRONT_MATTER = re.compile(r"^(\s*---(?:\r\n|\r|\n))([\S\s]*?)((?:\r\n|\r|\n)---[ \t]*(?:\r\n|\n|$))")
-_REL_TOL = 1e-9  # YAML round trips floats exactly; this only absorbs formatting by other tools
+_REL_TOL = 1e-6  # float noise, not a changed result: re-extracting on another machine moves scores ~1e-7 relative,
+# while models differ in the 3rd-4th significant digit at least (the demo's closest LEAD values: 1.4e-3 relative)
 
 
 def score_name(method: str) -> str:

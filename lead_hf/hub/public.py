@@ -23,7 +23,7 @@ PUBLIC_FIELDS: dict[str, Any] = {
     "scores": True,
     "primary": True,
     "models": ("model", "hub_id", "revision", "status", "error", "scores", "ranks", "finetune_accuracy",
-               "feature_dim", "flags", "intervals", "p_best", "pareto", "modality"),
+               "feature_dim", "flags", "intervals", "p_best", "pareto", "modality", "ct_beta"),
     "agreement": True,
     "warnings": True,
     "versions": True,

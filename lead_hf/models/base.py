@@ -80,6 +80,9 @@ class ModelRef:
     loader: Callable[[], LoadedModel] = field(repr=False, compare=False)
     modality: str = "image"
     """image | text: known without loading the model (the dataset is loaded to match)."""
+    steering: dict[str, Any] | None = None
+    """How the model is changed after loading (Curvature Tuning: lead_hf.models.ct.steered_ref), part of
+    the extraction cache key; None for the model as it is."""
 
     def load(self) -> LoadedModel:
         return self.loader()

@@ -475,6 +475,11 @@ def resolve_model(spec) -> ModelRef:
     if not isinstance(spec, str) or not spec.strip():
         raise ValueError(f"model spec must be a non-empty string, got {spec!r}; e.g. zoo:mobilenetv2_100.in1k")
     spec = spec.strip()
+    from ..utils.steering import split_ct_spec
+    base, beta = split_ct_spec(spec)
+    if beta is not None:  # MODEL@ct=BETA: the model steered by Curvature Tuning (lead_hf.models.ct)
+        from .ct import steered_ref
+        return steered_ref(resolve_model(base), beta)
     if spec.startswith("zoo:"):
         return zoo_ref(spec[4:])
     match = _ARCH_AT_FILE.match(spec)

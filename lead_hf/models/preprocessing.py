@@ -72,4 +72,4 @@ def resized_ref(spec, image_size: int) -> ModelRef:
         return dataclasses.replace(loaded, preprocess=evaluate, image_size=(image_size, image_size),
                                    preprocess_config=cfg)
 
-    return ModelRef(ref.name, ref.family, ref.revision, ref.hub_id, cfg, load)
+    return dataclasses.replace(ref, preprocess_config=cfg, loader=load)  # the steering (if any) is kept

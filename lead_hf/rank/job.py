@@ -19,6 +19,7 @@ from ..results.summary import score_flag, summarize
 from ..scores.selection import check_score_options, missing_input, parse_score_options, resolve_methods
 from ..utils.io import json_safe
 from ..utils.provenance import git_commit, package_versions
+from ..utils.steering import ct_base, expand_ct
 from .options import RankOptions
 
 
@@ -84,6 +85,8 @@ class RankPlan:
     """method -> its options as given (what results.json records)."""
     parsed_options: dict[str, Any]
     """method -> its options dataclass, parsed once."""
+    data_free: set[str]
+    """The methods that read no data (the static orders): no bootstrap for them."""
     truth: dict[str, float]
     models: list[str]
     candidates: dict
@@ -95,6 +98,8 @@ class RankPlan:
     draw_labels: Any = None
     dataset: DatasetInfo | None = None
     rows: list[ModelResult] = field(default_factory=list)
+    ct_census: dict[str, dict] = field(default_factory=dict)
+    """Curvature Tuning: what each steered model's steering replaces (lead_hf.models.ct.activation_census)."""
 
 
 def plan_rank(opts: RankOptions, log=print) -> RankPlan:
@@ -120,11 +125,17 @@ def plan_rank(opts: RankOptions, log=print) -> RankPlan:
                           text_column=opts.text_column)
     modality = split.modality()
     models = models or default_models(modality, candidates)
-    _check_zoo_models(models, modality, split.label)
+    _check_zoo_models([ct_base(m) for m in models], modality, split.label)
+    from .ct import check_models
+    models = expand_ct(models, opts.ct_betas)  # Curvature Tuning: a candidate per (model, beta)
+    ct_census = check_models(models, log)
     extract_opts = ExtractOptions(**{f.name: getattr(opts, f.name) for f in dataclasses.fields(ExtractOptions)})
-    return RankPlan(methods=methods, score_options=per_method, parsed_options=parsed, truth=truth, models=models,
+    from ..scores.registry import data_free_scores
+
+    return RankPlan(methods=methods, score_options=per_method, parsed_options=parsed,
+                    data_free=set(data_free_scores()) & set(methods), truth=truth, models=models,
                     candidates=candidates, split=split, extract_options=extract_opts,
-                    created=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"))
+                    created=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"), ct_census=ct_census)
 
 
 def _check_zoo_models(models: list[str], modality: str, dataset: str) -> None:
@@ -169,9 +180,13 @@ def score_model(spec: str, plan: RankPlan, opts: RankOptions, log) -> ModelResul
     from ..models import missing_local_model
 
     entry = ModelResult(model=spec, finetune_accuracy=plan.truth.get(spec), ranked=plan.created)
+    from .ct import row_beta
+    entry.ct_beta = row_beta(spec, opts.ct_betas)
+    if entry.ct_beta is not None and entry.ct_beta < 1.0:
+        entry.ct_activations = plan.ct_census.get(ct_base(spec))
     start = time.perf_counter()
     try:
-        missing = missing_local_model(spec)
+        missing = missing_local_model(ct_base(spec))  # MODEL@ct=BETA: the folder is MODEL
         if missing:
             raise FileNotFoundError(missing)
         out = extract(spec, plan.split, plan.extract_options)
@@ -225,12 +240,13 @@ def _describe(entry: ModelResult, out, plan: RankPlan) -> None:
 def _score_one(entry: ModelResult, method: str, out, plan: RankPlan, opts: RankOptions, log) -> None:
     from ..scores import compute_score
 
-    if missing_input(method, out.features, out.logits):
-        log(f"    {method}: n/a, {entry.model} has no source head (no source logits)")
+    missing = missing_input(method, out.features, out.logits, entry.cost)
+    if missing:
+        log(f"    {method}: n/a, {entry.model} has no {'source head (no source logits)' if missing == 'source logits' else missing}")
         return
     try:
         r = compute_score(method, out.features, out.labels, source_logits=out.logits, device=opts.device,
-                          opts=plan.parsed_options[method])
+                          opts=plan.parsed_options[method], model=entry.cost)
     except Exception as err:  # noqa: BLE001 - one score failing leaves the others
         entry.status, entry.error = "failed", f"{method}: {type(err).__name__}: {err}"
         log(f"    {method} failed: {type(err).__name__}: {err}")
@@ -241,7 +257,7 @@ def _score_one(entry: ModelResult, method: str, out, plan: RankPlan, opts: RankO
     flag = score_flag(method, r, out.num_samples, entry.feature_dim)
     if flag:
         entry.flags[method] = flag
-    if plan.draws:
+    if plan.draws and method not in plan.data_free:  # a data-free score does not move with the data
         from .bootstrap import bootstrap_score
 
         try:

@@ -13,10 +13,12 @@ from ..utils.constraints import Boolean, Interval, Items, PathLike, Text
 class RankOptions(ExtractOptions, ScoringOptions, OutputOptions):
     max_per_class: int | None = 100
     """At most this many training samples per class (stratified, seeded): ranking needs far fewer samples
-    than fine-tuning, and extraction time grows with them. none: every sample."""
+    than fine-tuning, and extraction time grows with them (lead-hf extract takes the same default, so
+    extracting first warms this cache). none: every sample."""
     models: tuple[str, ...] = ()
     """Models to rank: zoo:NAME, timm/... or hf-hub: ids, transformers ids or local directories,
-    timm:ARCH@weights-file. None given (and no --models-file): the whole embedded zoo."""
+    timm:ARCH@weights-file. None given (and no --models-file nor --hub-search): the embedded demo models of
+    the dataset's modality (the four ImageNet classifiers; for text, the MiniLM family)."""
     models_file: str | None = None
     """A text file listing models, one per line (# starts a comment); added to --models."""
     hub_search: str | None = None
@@ -33,16 +35,22 @@ class RankOptions(ExtractOptions, ScoringOptions, OutputOptions):
     hub_limit: int = 10
     """Hub search: how many models to rank, at most."""
     dataset: str = "embedded:digits"
-    """Downstream dataset: embedded:NAME (digits, mnist, fashion_mnist, lfw_faces), a Hub dataset id,
-    imagefolder:DIR, parquet files, or a directory saved with save_to_disk."""
+    """Downstream dataset: embedded:NAME (digits, mnist, fashion_mnist, lfw_faces, clipart; text:
+    rotten_tomatoes, tweets_sentiment), a Hub dataset id, imagefolder:DIR, parquet, CSV or JSON files
+    (reviews.csv, csv:FILES, json:FILES), or a directory saved with save_to_disk."""
     ground_truth: str | None = None
-    """Optional CSV with columns model,accuracy (fine-tuned accuracies): adds rank agreement and a chart."""
+    """Fine-tuned accuracies (a CSV with columns model,accuracy, or the JSON of lead-hf finetune --output):
+    adds rank agreement to the table and a panel to the chart."""
     chart: bool = True
     """Write chart.png."""
+    ct_betas: tuple[float, ...] = ()
+    """Curvature Tuning (docs/ct.md): rank every model at each of these betas, e.g. 0.7 0.8 0.9 0.95 1: its
+    ReLUs (and ReLU6s) become CT_beta, a smooth ReLU that is the ReLU again at beta = 1 (the model as it
+    is). Each (model, beta) is a row; a model without a ReLU is refused. Empty: no steering."""
     bootstrap: int = 0
     """Bootstrap draws per score and model, e.g. 20 (stratified resampling of the training samples, seeded
     by --seed): a 95% interval for every score and each model's probability of ranking first. 0: off,
-    the default, because every draw re-runs every score: 20 draws made the cached demo 18x slower."""
+    the default, because every draw re-runs the scores (docs/performance.md says what it costs)."""
 
     constraints = {
         "max_per_class": (Interval(int, 1), None), "models": Items(Text()), "models_file": (PathLike(), None),
@@ -51,5 +59,6 @@ class RankOptions(ExtractOptions, ScoringOptions, OutputOptions):
         "hub_search": (Text(), None), "hub_task": (Text(), None), "hub_library": Items(Text()),
         "hub_sort": Text(), "hub_limit": Interval(int),
         "dataset": PathLike(), "ground_truth": (PathLike(), None), "chart": Boolean(),
+        "ct_betas": Items(Interval(float, 0, 1), distinct=True),
         "bootstrap": (0, Interval(int, 2)),       # a bootstrap needs two draws at least
     }

@@ -6,7 +6,7 @@ Accepted files:
 - CSV, long: ``model,dataset,accuracy`` (``acc`` also names the accuracy; without a ``dataset`` column the
   rows name no dataset) plus, optionally, the columns benchmarks/run_ground_truth.py writes
   (``seed_accuracies`` as ``a;b;c``, ``image_size``, ``train_split``, ``train_per_class``, ``subset_seed``,
-  ``protocol``, ``revision``);
+  ``protocol``, ``revision``, ``row``);
 - CSV, wide: ``model,<dataset>,<dataset>,...`` (a blank cell: no ground truth for that pair), the format of
   the literature's tables;
 - a folder of such CSV files (benchmarks/ground_truth: ``<dataset>.csv``);
@@ -44,6 +44,9 @@ class GroundTruth:
     """The dataset as the file names it (None: the file does not say)."""
     source: str = ""
     """The file the record was read from."""
+    row: str | None = None
+    """The benchmark row it belongs to, when the file names one (``clipart_10pc``: a dataset at one setting,
+    so two rows may share a dataset); records are grouped by it before their dataset."""
     revision: str | None = None
     """The weights fine-tuned (``sha256:...`` for files), when the file records it: features from other
     weights (a derived member rebuilt on another machine) do not belong to this accuracy."""
@@ -87,14 +90,24 @@ def for_dataset(records: list[GroundTruth], dataset: str | None, where: str = "t
         if not records:
             raise ValueError(f"{where} holds fine-tuned accuracies on {', '.join(named)}, not on {dataset!r}; "
                              "fine-tune on the dataset you rank (lead-hf finetune ... --dataset DATASET)")
+    rows = sorted({r.row for r in records if r.row})
+    if len(rows) > 1:
+        raise ValueError(f"{where} holds {len(rows)} rows of fine-tuned accuracies for this dataset ({', '.join(rows)}: "
+                         "the same data at different settings); pass the CSV of the one row you rank")
     return {r.model: r.accuracy for r in records}
 
 
+def record_key(r: GroundTruth) -> str:
+    """The name a record is grouped under: its row, else its dataset's key, else its file's stem."""
+    return r.row or (dataset_key(r.dataset) if r.dataset else Path(r.source).stem)
+
+
 def by_dataset(records: list[GroundTruth]) -> dict[str, dict[str, GroundTruth]]:
-    """dataset key -> model -> record; a record that names no dataset is filed under its file's stem."""
+    """key -> model -> record, the key being :func:`record_key` (the row, the dataset's key or the file's
+    stem)."""
     out: dict[str, dict[str, GroundTruth]] = {}
     for r in records:
-        key = dataset_key(r.dataset) if r.dataset else Path(r.source).stem
+        key = record_key(r)
         out.setdefault(key, {})[r.model] = r
     return out
 
@@ -158,7 +171,7 @@ def _protocol_fields(gt: GroundTruth, row, cols, f, model, ds) -> GroundTruth:
         train_split=cell("train_split"),
         train_per_class=int(cell("train_per_class")) if cell("train_per_class") not in (None, "None") else None,
         subset_seed=int(cell("subset_seed")) if cell("subset_seed") else None,
-        revision=cell("revision"))
+        revision=cell("revision"), row=cell("row"))
 
 
 def _json_records(f: Path, text: str) -> list[GroundTruth]:

@@ -12,7 +12,6 @@ class OutputOptions(Constrained):
 
     output_dir: str = "results"
     """Folder the results files go to: rank writes results.json, .csv, .md and chart.png into a sub-folder
-    per dataset split; benchmark writes benchmark.{json,csv,md,png} and fidelity.json (its relative default,
-    when missing here, resolves in the lead-hf source checkout)."""
+    per dataset split; benchmark writes <name>.{json,csv,md,png} and <name>_fidelity.json."""
 
     constraints = {"output_dir": PathLike()}

@@ -17,11 +17,18 @@ def _fmt(value: float | None) -> str:
     return f"{value:.4f}"
 
 
-def _cell(m, method: str) -> str:
+def _cell(m, method: str, interval: bool = True) -> str:
     text = _fmt(m.scores.get(method))
     text = text + "*" if method in (m.flags or {}) and text != "-" else text
-    interval = (m.intervals or {}).get(method)
-    return f"{text} [{_fmt(interval[0])}, {_fmt(interval[1])}]" if interval and text != "-" else text
+    bounds = (m.intervals or {}).get(method) if interval else None
+    return f"{text} [{_fmt(bounds[0])}, {_fmt(bounds[1])}]" if bounds and text != "-" else text
+
+
+def _data_free(results: RankingResults) -> set[str]:
+    """The results' scores that read no data (the static orders by model size)."""
+    from ..scores.registry import data_free_scores
+
+    return set(data_free_scores()) & set(results.scores)
 
 
 def _has_uncertainty(results: RankingResults) -> bool:
@@ -33,6 +40,24 @@ def _num(value, unit: float, decimals: int) -> str:
 
 
 PAIRED_LEAD = 0.95  # P(best) from which overlapping intervals are reported as a likely (paired) lead
+CLOSE = 1e-3
+"""Relative gap between the top two primary values under which, without a bootstrap, the ranking says that
+they may be tied."""
+
+
+def tie_note(results: RankingResults) -> str | None:
+    """Without a bootstrap: the top two by the primary score are within ``CLOSE`` of each other, relative to
+    the value, which may be a tie the data cannot resolve."""
+    primary = results.primary
+    top = [m for m in results.sorted_models() if m.status == "ok" and primary in m.scores][:2]
+    if len(top) < 2 or _has_uncertainty(results):
+        return None
+    a, b = top[0].scores[primary], top[1].scores[primary]
+    gap = abs(a - b) / max(abs(a), abs(b), 1e-300)
+    if gap >= CLOSE:
+        return None
+    return (f"The top two by {primary} differ by {100 * gap:.2g}% of the value: that may be a tie; "
+            "--bootstrap 20 says whether the data can tell them apart.")
 
 
 def overlap_note(results: RankingResults) -> str | None:
@@ -57,9 +82,14 @@ def overlap_note(results: RankingResults) -> str | None:
             f"({p(a)}, {p(b)}).")
 
 
-def table_rows(results: RankingResults) -> tuple[list[str], list[list[str]]]:
+def table_rows(results: RankingResults, intervals: str = "all") -> tuple[list[str], list[list[str]]]:
+    """The table's header and rows. ``intervals``: "all" shows every score's 95% interval (results.md),
+    "primary" only the primary score's (the terminal: 100-120 columns stay readable)."""
     boot = _has_uncertainty(results)
-    header = ["rank", "model", *[f"{s} [95% CI]" if boot else s for s in results.scores]]
+    shown = {s for s in results.scores if boot and (intervals == "all" or s == results.primary)}
+    free = _data_free(results)
+    header = ["rank", "model", *[f"{s}{'†' if s in free else ''}{' [95% CI]' if s in shown else ''}"
+                                 for s in results.scores]]
     if boot:
         header.append(f"P(best {results.primary})")
     cost = any(m.cost for m in results.models)
@@ -71,7 +101,7 @@ def table_rows(results: RankingResults) -> tuple[list[str], list[list[str]]]:
     header.append("status")
     rows = []
     for m in results.sorted_models():
-        row = [str(m.ranks.get(results.primary, "-")), m.model, *[_cell(m, s) for s in results.scores]]
+        row = [str(m.ranks.get(results.primary, "-")), m.model, *[_cell(m, s, s in shown) for s in results.scores]]
         if boot:
             pb = (m.p_best or {}).get(results.primary)
             row.append("-" if pb is None else f"{pb:.2f}")
@@ -108,8 +138,20 @@ def notes(results: RankingResults) -> list[str]:
         n = max(len(v) for m in boot for v in m.bootstrap.values())
         cost = {s: sum(m.bootstrap_seconds.get(s, 0.0) for m in boot) for s in results.scores}
         out.append(f"[95% CI]: bootstrap interval over {n} stratified resamples of the training samples (cached "
-                   "features, no model re-run); P(best): share of draws in which the model ranks first. Cost "
-                   "of the draws, all models: " + ", ".join(f"{s} {c:.1f}s" for s, c in cost.items() if c) + ".")
+                   "features, no model re-run; the table in results.md has every score's); P(best): share of "
+                   "draws in which the model ranks first. Cost of the draws, all models: "
+                   + ", ".join(f"{s} {c:.1f}s" for s, c in cost.items() if c) + ".")
+    tie = tie_note(results)
+    if tie:
+        out.append(tie)
+    free = sorted(_data_free(results))
+    if free:
+        out.append(f"†: data-free ({', '.join(free)}): the model's size, bigger first, whatever the data; a "
+                   "reference any score must beat, not a transferability score.")
+    skipped = {len(m.skipped_samples) for m in results.models if m.skipped_samples}
+    if skipped:
+        out.append(f"{max(skipped)} sample(s) could not be read and were left out (--skip-bad-samples; their rows: "
+                   "results.json, skipped_samples).")
     for method in results.scores:
         reasons = sorted({m.flags[method] for m in results.models if method in (m.flags or {})})
         if reasons:
@@ -119,11 +161,14 @@ def notes(results: RankingResults) -> list[str]:
 
 
 def terminal_table(results: RankingResults) -> str:
-    header, rows = table_rows(results)
+    """The table for a terminal: the primary score's interval only (every interval is in results.md)."""
+    header, rows = table_rows(results, intervals="primary")
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
     line = lambda cells: "  ".join(c.ljust(w) if i < 2 or i == len(cells) - 1 else c.rjust(w)  # noqa: E731
                                    for i, (c, w) in enumerate(zip(cells, widths)))
     out = [line(header), "  ".join("-" * w for w in widths), *[line(r) for r in rows]]
+    from .ct import terminal_lines
+    out += terminal_lines(results)  # Curvature Tuning: the beta each score prefers, per model
     return "\n".join(row.rstrip() for row in out)
 
 
@@ -141,6 +186,8 @@ def markdown_report(results: RankingResults) -> str:
              "(higher = expected to fine-tune better).", "", markdown_table(results), ""]
     if overlap_note(results):
         lines += [overlap_note(results), ""]
+    from .ct import markdown_lines
+    lines += markdown_lines(results)  # Curvature Tuning: the beta each score prefers, per model
     lines += [n.replace("*", "\\*", 1) for n in notes(results)] + ([""] if notes(results) else [])
     if results.warnings:
         lines += ["## Warnings", ""] + [f"- {text}" for text in results.warnings.values()] + [""]
@@ -225,7 +272,8 @@ def chart_png(results: RankingResults) -> bytes:
     """:func:`chart_figure` rendered as PNG bytes."""
     import matplotlib.pyplot as plt
 
-    fig = chart_figure(results)
+    from . import ct
+    fig = ct.chart_figure(results) if ct.has_ct(results) else chart_figure(results)  # CT: score against beta
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=110)
     plt.close(fig)
@@ -233,16 +281,16 @@ def chart_png(results: RankingResults) -> bytes:
 
 
 def chart_figure(results: RankingResults):
-    """The ranking as a matplotlib figure.
+    """The ranking as a matplotlib figure, at most two panels a row (at most 1,540 px wide as a PNG).
 
-    Left: every model's primary score as a dot on the score axis, best first, rank and value written
+    First: every model's primary score as a dot on the score axis, best first, rank and value written
     next to it; the axis spans the data, so the title states the spread (best - worst) and how it
     compares with the values, and no bar length suggests a ratio that does not exist. Failed models are
-    listed under the ranked ones. With fine-tuned accuracies for two models or more, the middle panel is
-    the primary score against the accuracy (each point labelled with its rank; coinciding points share
-    one label) and the right one the weighted Kendall tau of every score, bars from 0 on [-1, 1].
+    listed under the ranked ones. With costs, the primary score against FLOPs (or parameters) with the
+    Pareto front. With fine-tuned accuracies for two models or more, the primary score against the accuracy
+    (each point labelled with its rank; coinciding points share one label) and the weighted Kendall tau of
+    every score, bars from 0 on [-1, 1]. Numbers are written in full (no offset notation).
     """
-
     import matplotlib
 
     matplotlib.use("Agg")
@@ -254,30 +302,47 @@ def chart_figure(results: RankingResults):
     with_gt = [m for m in ok if m.finetune_accuracy is not None]
     truth = len(with_gt) >= 2
     cost_key = cost_axis(results)
-    ratios = [1.25] + ([1.0, 0.8] if truth else []) + ([1.0] if cost_key else [])
-    panels = len(ratios)
     rows = len(ok) + len(failed)
-    width = 7.5 + (8.5 if truth else 0.0) + (6.0 if cost_key else 0.0)
-    fig = plt.figure(figsize=(width, 0.42 * max(rows, 3) + 2.4 + (1.0 if cost_key and rows < 6 else 0.0)))
-    grid = fig.add_gridspec(1, panels, width_ratios=ratios)
-    ax = fig.add_subplot(grid[0, 0])
-    # characters that fit over one panel at the title's font size (about 11 per inch of axes)
-    title_width = int(11 * 0.55 * width * 1.25 / sum(ratios)) + (8 if panels > 1 else 0)
-
-    dropped = _score_panel(ax, results, ok, failed, title_width)
-
-    if truth:
-        _truth_panels(fig.add_subplot(grid[0, 1]), fig.add_subplot(grid[0, 2]), results, with_gt, title_width)
+    panel_h = 0.38 * max(rows, 4) + 2.2
+    layout = [["score"] + (["cost"] if cost_key else [])] + ([["truth", "tau"]] if truth else [])
+    cols = max(len(r) for r in layout)
+    fig = plt.figure(figsize=(7.0 * cols, panel_h * len(layout)))
+    grid = fig.add_gridspec(len(layout), cols)
+    title_width = 66  # characters over one 7-inch panel at the title's font size
+    axes = {name: fig.add_subplot(grid[r, c]) for r, names in enumerate(layout) for c, name in enumerate(names)}
+    dropped = _score_panel(axes["score"], results, ok, failed, title_width)
     if cost_key:
-        _cost_panel(fig.add_subplot(grid[0, panels - 1]), results, cost_key, ok, title_width)
+        _cost_panel(axes["cost"], results, cost_key, ok, title_width)
+    if truth:
+        _truth_panels(axes["truth"], axes["tau"], results, with_gt, title_width)
+    for ax in axes.values():
+        _plain_numbers(ax)
     footer = [f"model names without the {dropped} every name shares" if dropped else "",
               f"hollow dot, *: {primary} is saturated for that model (see results.md)"
               if any(primary in (m.flags or {}) for m in ok) else "",
               "bars: 95% bootstrap interval" if any((m.intervals or {}).get(primary) for m in ok) else ""]
     if any(footer):
-        fig.text(0.01, 0.01, "; ".join(f for f in footer if f), fontsize=7.5)
-    fig.tight_layout()
+        fig.text(0.01, 0.005, "; ".join(f for f in footer if f), fontsize=7.5)
+    fig.tight_layout(rect=(0, 0.02 if any(footer) else 0, 1, 1))
     return fig
+
+
+def _plain_numbers(ax) -> None:
+    """Tick labels written in full, at most five a linear axis: matplotlib's offset notation ("-1.538 +
+    0.0003") reads as another value, and crowded ticks overlap."""
+    from matplotlib.ticker import FixedLocator, MaxNLocator, ScalarFormatter
+
+    for axis, scale in ((ax.xaxis, ax.get_xscale()), (ax.yaxis, ax.get_yscale())):
+        if isinstance(axis.get_major_locator(), FixedLocator):
+            continue  # ticks that name things (models, scores), not numbers
+        formatter = ScalarFormatter(useOffset=False)
+        formatter.set_scientific(False)
+        if scale == "linear":
+            axis.set_major_formatter(formatter)
+            axis.set_major_locator(MaxNLocator(nbins=5))
+        elif scale == "log":
+            axis.set_major_formatter(formatter)
+            axis.set_minor_formatter(formatter)
 
 
 def _score_panel(ax, results: RankingResults, ok, failed, title_width: int) -> str:
@@ -416,8 +481,11 @@ def _cost_panel(ax, results: RankingResults, key: str, ok, title_width: int) -> 
     ax.set_xlabel(label + " (log scale)")
     ax.set_ylabel(f"{primary} score")
     on = sum(m.pareto for _, _, m in pts)
+    missing = [m for m in ok if not (m.cost and m.cost.get(key) is not None)]
+    what = "FLOPs" if key == "flops_per_image" else "parameter counts"
     title = (f"{primary} vs cost: {on} of {len(pts)} models on the Pareto front (filled: no model scores higher "
-             "for less)")
+             "for less)" + (f"; {len(missing)} without {what}, not shown: #"
+                            + ", #".join(str(m.ranks.get(primary, "?")) for m in missing) if missing else ""))
     ax.set_title("\n".join(textwrap.wrap(title, title_width)), fontsize=9.5)
     ax.grid(color="#eeeeee", which="both")
 

@@ -35,7 +35,10 @@ have no bootstrap fields, still load):
          "modality": "image"|"text"|null,         # what the model reads (null: rows from before it was recorded)
          "text": {"kind", "pooling", "normalize", "max_length", "tokenizer", "tokenizer_class"}|null,
                                                   # text models: how texts became features (optional)
-         "skipped_samples": [int]}                # rows left out, unreadable (--skip-bad-samples)
+         "skipped_samples": [int],                # rows left out, unreadable (--skip-bad-samples)
+         "ct_beta": float|null,                   # Curvature Tuning's beta (rank --ct-betas; 1.0: unsteered
+                                                  # among steered rows), null: ranked without steering
+         "ct_activations": {"steered": {str: int}, "not_steered": {str: int}}|null}  # what the steering replaced
       ],
       "agreement": {method: {"weighted_tau", "kendall_tau", "pearson", "top1_regret"}},  # with ground truth
       "warnings": {method: str},                  # a score that cannot rank these models, and what to do
@@ -107,6 +110,12 @@ class ModelResult:
     normalisation, truncation length, tokenizer files' sha256)."""
     skipped_samples: list[int] = field(default_factory=list)
     """Rows of the split left out because they could not be read (``--skip-bad-samples``)."""
+    ct_beta: float | None = None
+    """Curvature Tuning's beta of this row (``rank --ct-betas``; 1.0: the model as it is, ranked among its
+    steered versions); None: a model ranked without steering."""
+    ct_activations: dict[str, Any] | None = None
+    """Steered rows: what the steering replaced and what it left (``{"steered": {what: count},
+    "not_steered": {what: count}}``)."""
 
 
 @dataclass
@@ -219,7 +228,8 @@ MODEL_FIELDS = {"model": (_TEXT, "a string"), "status": (lambda v: v in ("ok", "
                 "pareto": (lambda v: isinstance(v, bool), "true or false"), "details": (_map_of(_DICT), "a mapping"),
                 "modality": (_opt(_TEXT), "a string or null"), "text": (_opt(_DICT), "a mapping or null"),
                 "ranked": (_opt(_TEXT), "a string or null"),
-                "skipped_samples": (_list_of(_number), "a list of row numbers")}
+                "skipped_samples": (_list_of(_number), "a list of row numbers"),
+                "ct_beta": (_opt(_number), "a number or null"), "ct_activations": (_opt(_DICT), "a mapping or null")}
 TOP_FIELDS = {"scores": (_list_of(_TEXT), "a list of score names"), "primary": (_TEXT, "a score name"),
               "agreement": (_opt(_map_of(_map_of(lambda x: x is None or _number(x)))), "a mapping"),
               "warnings": (_opt(_map_of(_TEXT)), "a mapping of score -> text"), "options": (_opt(_DICT), "a mapping"),

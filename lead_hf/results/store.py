@@ -140,7 +140,7 @@ def _put_in_place(folder: Path) -> list[Path]:
         elif (folder / name).exists():
             (folder / name).unlink()  # a chart.png the new set does not have
     shutil.rmtree(staging, ignore_errors=True)
-    return written
+    return sorted(written, key=lambda p: ("results.json", "results.csv", "results.md", "chart.png").index(p.name))
 
 
 def recover(folder: str | Path) -> None:

@@ -160,17 +160,26 @@ class RowStats:
         return out, xty
 
 
-def column_scale(squares: torch.Tensor, sums: torch.Tensor, n: int, mean: torch.Tensor) -> torch.Tensor:
+VARIANCE_FLOOR = {"float32": 1e-30, "float64": 0.0}
+"""Per Gram-product precision, the variance at or below which a column counts as constant: float32 products
+of values near 1e-21 are subnormal (a few bits, or flushed to 0), and such a column, scaled up to unit
+variance, made the Gram matrix indefinite (a ReLU unit that is dead on every sample and steered by
+Curvature Tuning gives values of 1e-20 to 1e-30 instead of 0)."""
+
+
+def column_scale(squares: torch.Tensor, sums: torch.Tensor, n: int, mean: torch.Tensor,
+                 floor: float = 0.0) -> torch.Tensor:
     """1 / the standard deviation of every column of centred data, from its sums of squares and sums
     (the corrected two-pass variance); 0 for a constant column, which standardisation maps to 0.
 
     A column is constant when its standard deviation is below 1e-12 x |its mean|: the centring leaves a
     constant column with (at most) the rounding of its mean, orders of magnitude below that, while a
-    float32 feature that moves by one unit in its last place varies by ~6e-8 x |mean|.
+    float32 feature that moves by one unit in its last place varies by ~6e-8 x |mean|. It is constant too
+    when its variance is at most ``floor`` (:data:`VARIANCE_FLOOR`: what the Gram's products resolve).
     """
     var = (squares / n - (sums / n) ** 2).clamp_min(0)
     std = var.sqrt()
-    return torch.where(std > 1e-12 * mean.abs(), 1.0 / std.clamp_min(1e-300), torch.zeros_like(std))
+    return torch.where((std > 1e-12 * mean.abs()) & (var > floor), 1.0 / std.clamp_min(1e-300), torch.zeros_like(std))
 
 
 def ls_svm_decision(rows: Rows | torch.Tensor, labels: torch.Tensor, num_classes: int, C: float | None,
@@ -211,7 +220,7 @@ def ls_svm_decision(rows: Rows | torch.Tensor, labels: torch.Tensor, num_classes
             total = RowStats(total.gram + p.gram, total.sums + p.sums, total.class_sums + p.class_sums,
                               total.counts + p.counts, total.n + p.n)
         if mean is not None:
-            scale = column_scale(torch.diagonal(total.gram), total.sums, n, mean)
+            scale = column_scale(torch.diagonal(total.gram), total.sums, n, mean, VARIANCE_FLOOR[gram_products])
         outer = None if scale is None else scale[:, None] * scale
         gram, xty = total.system(scale, outer)  # lower triangle
     else:

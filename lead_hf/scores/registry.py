@@ -43,13 +43,30 @@ class ScoreSpec:
     needs_features: bool = True   # False: the score reads only labels and source logits (LEEP, NCE)
     title: str = ""
     """How the score is written for people (model cards, leaderboards): "LogME"; the name by default."""
+    data_free: bool = False
+    """The score reads no data, only facts about the model (its parameter count, its FLOPs): ``fn`` gets a
+    :class:`ModelFacts` instead of :class:`ScoreInputs`."""
+
+
+@dataclass
+class ModelFacts:
+    """What a data-free score knows of a model: its size (``lead_hf.extract.cost`` measures both)."""
+
+    parameters: int | None = None
+    flops_per_image: float | None = None
+
+    @classmethod
+    def of(cls, cost: dict[str, Any] | None) -> "ModelFacts":
+        cost = cost or {}
+        return cls(parameters=cost.get("parameters"), flops_per_image=cost.get("flops_per_image"))
 
 
 _REGISTRY: dict[str, ScoreSpec] = {}
 _DRAWS: dict[str, Callable] = {}
 """score name -> its resampled form, ``fn(inputs, counts, options) -> values [B] | None`` (:mod:`.draws`)."""
 
-SCORE_MODULES = ("lead", "logme", "leep", "nce", "nleep", "hscore", "transrate", "gbc", "sfda", "ped")
+SCORE_MODULES = ("lead", "logme", "leep", "nce", "nleep", "hscore", "transrate", "gbc", "sfda", "ped", "ncti", "etran",
+                 "itm", "knn", "probe_accuracy", "static")
 """The modules of lead_hf.scores that register a score, imported in this order on first use."""
 _LOADED = False
 
@@ -65,20 +82,22 @@ def _load_score_modules() -> None:
 
 
 def register_score(name: str, *, options: type, summary: str, citation: str,
-                   needs_source_logits: bool = False, needs_features: bool = True, title: str | None = None):
+                   needs_source_logits: bool = False, needs_features: bool = True, title: str | None = None,
+                   data_free: bool = False):
     """Decorator: register ``fn(inputs, options) -> float | ScoreResult`` under ``name`` (``title``: its
     display name, e.g. "LogME"; the name itself when not given).
 
     ``needs_features=False`` marks a score that never reads ``inputs.features`` (then ``None`` for
-    callers that pass no features)."""
+    callers that pass no features); ``data_free=True`` one that reads no data at all, only the model's
+    :class:`ModelFacts` (``fn(facts, options)``)."""
     if not dataclasses.is_dataclass(options):
         raise TypeError(f"options for score {name!r} must be a dataclass type")
 
     def decorate(fn):
         if name in _REGISTRY:
             raise ValueError(f"score {name!r} is registered twice")
-        _REGISTRY[name] = ScoreSpec(name, fn, options, needs_source_logits, summary, citation, needs_features,
-                                    title or name)
+        _REGISTRY[name] = ScoreSpec(name, fn, options, needs_source_logits, summary, citation,
+                                    needs_features and not data_free, title or name, data_free)
         return fn
 
     return decorate
@@ -148,21 +167,32 @@ def make_options(spec: ScoreSpec, options: dict[str, Any] | Any | None):
 def scores_without_features() -> list[str]:
     """The scores that work from labels and source logits alone (``features=None``)."""
     _load_score_modules()
-    return [name for name in available_scores() if not _REGISTRY[name].needs_features]
+    return [name for name in available_scores() if not _REGISTRY[name].needs_features and not _REGISTRY[name].data_free]
+
+
+def data_free_scores() -> list[str]:
+    """The scores that read no data, only the model's size (:class:`ModelFacts`)."""
+    _load_score_modules()
+    return [name for name in available_scores() if _REGISTRY[name].data_free]
 
 
 def compute_score(method: str, features=None, labels=None, *, source_logits=None,
-                  device: str | None = None, opts=None, **options) -> ScoreResult:
+                  device: str | None = None, opts=None, model: ModelFacts | dict | None = None,
+                  **options) -> ScoreResult:
     """Validate the inputs, run score ``method`` and return a :class:`ScoreResult`.
 
     ``features`` may be ``None`` for the scores that do not read them (``scores_without_features()``).
     The score's options come as keywords (``t=0.5``) or, parsed already, as its options dataclass
-    (``opts=LeadOptions(t=0.5)``; what ``rank`` passes for every model).
+    (``opts=LeadOptions(t=0.5)``; what ``rank`` passes for every model). ``model``: the model's
+    :class:`ModelFacts` (or its cost record), which the data-free scores read instead of any data.
     """
     spec = get_score_spec(method)
     if opts is not None and options:
         raise TypeError(f"pass the options of score {spec.name!r} either as opts= or as keywords, not both")
     opts = make_options(spec, opts if opts is not None else options)
+    if spec.data_free:
+        facts = model if isinstance(model, ModelFacts) else ModelFacts.of(model)
+        return _timed(spec, opts, lambda: spec.fn(facts, opts))
     if labels is None:
         raise ValueError(f"score {spec.name!r} needs the target labels: pass labels=<array [N]>")
     if features is None and spec.needs_features:
@@ -175,8 +205,12 @@ def compute_score(method: str, features=None, labels=None, *, source_logits=None
             f"score {spec.name!r} needs the source model's logits on the same samples: pass "
             "source_logits=<array [N, C]> (lead-hf extract saves them next to the features)")
     inputs = prepare_inputs(features, labels, source_logits, device=device)
+    return _timed(spec, opts, lambda: spec.fn(inputs, opts))
+
+
+def _timed(spec: ScoreSpec, opts, call) -> ScoreResult:
     start = time.perf_counter()
-    out = spec.fn(inputs, opts)
+    out = call()
     seconds = time.perf_counter() - start
     result = out if isinstance(out, ScoreResult) else ScoreResult(spec.name, float(out))
     result.method = spec.name

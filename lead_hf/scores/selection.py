@@ -89,12 +89,15 @@ def check_score_options(methods, per_method) -> dict:
     return {method: make_options(get_score_spec(method), per_method[method]) for method in methods}
 
 
-def missing_input(method: str, features, source_logits) -> str | None:
-    """What score ``method`` cannot run without among the inputs at hand ("source logits" or "features"),
-    or None when it can run."""
-    from .registry import get_score_spec
+def missing_input(method: str, features, source_logits, model_cost: dict | None = None) -> str | None:
+    """What score ``method`` cannot run without among the inputs at hand ("source logits", "features" or,
+    for a data-free score, "the model's size"), or None when it can run."""
+    from .registry import ModelFacts, get_score_spec
 
     spec = get_score_spec(method)
+    if spec.data_free:
+        facts = ModelFacts.of(model_cost)
+        return None if (facts.parameters if method == "num_params" else facts.flops_per_image) else "the model's size"
     if spec.needs_source_logits and source_logits is None:
         return "source logits"
     if spec.needs_features and features is None:

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from .coercion import coerce
-from .constraints import Constrained, Items, Text, declared_error
+from .constraints import Constrained, Items, Text, declared_constraints, declared_error, metavar
 
 LIST_HELP = "a list: values separated by spaces or commas; quote a path that holds either"
 
@@ -71,6 +71,7 @@ def add_options_arguments(parser: argparse.ArgumentParser, cls: type, *, skip=()
     """
     docs = field_docs(cls)
     hints = typing.get_type_hints(cls)
+    constraints = declared_constraints(cls)
     for f in dataclasses.fields(cls):
         if f.name in skip:
             continue
@@ -78,31 +79,36 @@ def add_options_arguments(parser: argparse.ArgumentParser, cls: type, *, skip=()
             f.default_factory() if f.default_factory is not dataclasses.MISSING else None)
         help_text = docs.get(f.name, "").replace("%", "%%")  # argparse formats help with %
         hint = hints.get(f.name)
+        meta = metavar(constraints[f.name]) if f.name in constraints else "VALUE"
         if f.name in positional:
             if _is_list(hint):  # `rank a b`, `rank --models a,b` and both together add up
                 parser.add_argument(f.name, nargs="*", action="extend", default=argparse.SUPPRESS,
                                     help=f"{help_text} ({LIST_HELP}; or --{f.name.replace('_', '-')})")
                 parser.add_argument(_flag(f.name), dest=f.name, nargs="+", action="extend",
-                                    default=argparse.SUPPRESS, metavar="VALUE", help=argparse.SUPPRESS)
+                                    default=argparse.SUPPRESS, metavar=meta, help=argparse.SUPPRESS)
             else:
                 parser.add_argument(f.name, nargs="?", default=argparse.SUPPRESS, help=help_text)
             continue
         shown = ",".join(map(str, default)) if isinstance(default, (list, tuple)) else default
         shown = str(shown).replace("%", "%%")
         if hint is bool:
-            if default is True:
+            if default is True:  # the flag turns off what the field's text describes
                 parser.add_argument("--no-" + f.name.replace("_", "-"), dest=f.name, action="store_const",
                                     const=False, default=argparse.SUPPRESS,
-                                    help=f"{help_text} (default: on; this flag turns it off)")
+                                    help=f"turn off (on by default): {_lower_first(help_text)}")
             else:
                 parser.add_argument(_flag(f.name), dest=f.name, action="store_const", const=True,
                                     default=argparse.SUPPRESS, help=f"{help_text} (default: off)")
         elif _is_list(hint):
             parser.add_argument(_flag(f.name), dest=f.name, nargs="+", action="extend", default=argparse.SUPPRESS,
-                                metavar="VALUE", help=f"{help_text} ({LIST_HELP}; default: {shown or 'none'})")
+                                metavar=meta, help=f"{help_text} ({LIST_HELP}; default: {shown or 'none'})")
         else:
-            parser.add_argument(_flag(f.name), dest=f.name, default=argparse.SUPPRESS, metavar="VALUE",
+            parser.add_argument(_flag(f.name), dest=f.name, default=argparse.SUPPRESS, metavar=meta,
                                 help=f"{help_text} (default: {shown})")
+
+
+def _lower_first(text: str) -> str:
+    return text[:1].lower() + text[1:] if text[:2] != text[:2].upper() else text
 
 
 def load_yaml(path: str | Path) -> dict[str, Any]:

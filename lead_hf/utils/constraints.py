@@ -53,6 +53,9 @@ class Constraint:
     def invalid(self) -> list[Any]:
         raise NotImplementedError
 
+    metavar = "VALUE"
+    """How ``--help`` names the value (N, X, PATH, TEXT, {a,b})."""
+
 
 def _fmt(x: float) -> str:
     return str(int(x)) if float(x).is_integer() else repr(x)
@@ -66,6 +69,7 @@ class Interval(Constraint):
         if kind not in (int, float) or closed not in ("both", "left", "right", "neither"):
             raise TypeError("Interval(kind=int|float, low, high, closed=both|left|right|neither)")
         self.kind, self.low, self.high = kind, low, high
+        self.metavar = "N" if kind is int else "X"
         self.low_closed = closed in ("both", "left")
         self.high_closed = closed in ("both", "right")
 
@@ -106,6 +110,7 @@ class OneOf(Constraint):
 
     def __init__(self, *choices: str):
         self.choices = tuple(choices)
+        self.metavar = "{" + ",".join(self.choices) + "}"
 
     def accepts(self, value: Any) -> bool:
         return isinstance(value, str) and value in self.choices
@@ -120,6 +125,8 @@ class OneOf(Constraint):
 class Text(Constraint):
     """A string; with ``pattern``, one that matches it whole (``description`` then says what it is); never
     one of ``exclude``. ``invalid`` adds example strings the pattern rejects."""
+
+    metavar = "TEXT"
 
     def __init__(self, pattern: str | None = None, description: str | None = None, *, exclude: tuple = (),
                  invalid: tuple = ()):
@@ -140,6 +147,8 @@ class Text(Constraint):
 
 class PathLike(Constraint):
     """A path: a string or an ``os.PathLike`` (pathlib.Path)."""
+
+    metavar = "PATH"
 
     def accepts(self, value: Any) -> bool:
         return isinstance(value, (str, os.PathLike))
@@ -182,6 +191,7 @@ class Items(Constraint):
 
     def __init__(self, item: Constraint, *, min_items: int = 0, distinct: bool = False):
         self.item, self.min_items, self.distinct = item, min_items, distinct
+        self.metavar = item.metavar
 
     def accepts(self, value: Any) -> bool:
         if not isinstance(value, (list, tuple)) or len(value) < self.min_items:
@@ -223,6 +233,11 @@ def _matches(alt, value: Any) -> bool:
     if isinstance(alt, Constraint):
         return alt.accepts(value)
     return type(value) is type(alt) and value == alt      # None or a constant such as "gcv"
+
+
+def metavar(spec) -> str:
+    """How ``--help`` names the value of a field with this declared constraint."""
+    return next((alt.metavar for alt in _alternatives(spec) if isinstance(alt, Constraint)), "VALUE")
 
 
 def describe(spec) -> str:
@@ -292,6 +307,12 @@ class Constrained:
     """Base of the options dataclasses: ``__post_init__`` checks the declared ``constraints``. A subclass
     that normalises values (a string into a tuple, ...) does so, then calls ``super().__post_init__()``,
     then checks its rules between fields."""
+
+    metavar = "KEY=VALUE"
+
+    metavar = "PATH"
+
+    metavar = "TEXT"
 
     constraints: dict[str, Any] = {}
 

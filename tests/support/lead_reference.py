@@ -32,9 +32,41 @@ def jacobian_rows(head: torch.nn.Module, rows: torch.Tensor) -> torch.Tensor:
     return torch.stack(out)
 
 
+def reference_analytic_ntk(points, widths, num_outputs: int, weight_variance: float = 1 / 3,
+                           bias_variance: float = 1 / 3) -> np.ndarray:
+    """The infinite-width NTK of the summed output of make_head's head, pair by pair in scalars, by the
+    forward recursion of Jacot et al. (2018): for one output unit Theta_1 = x.x' + 1 and
+    Theta_{l+1} = (E[a_l . a_l'] + 1) + w kappa_0(Sigma_l) Theta_l, where Sigma_l is the 2 x 2 covariance of
+    a hidden unit's pre-activations at (x, x'); the K outputs' cross terms vanish in expectation, so the
+    summed output's kernel is K Theta_L."""
+    z = np.asarray(points, dtype=np.float64)
+    n, dim = z.shape
+    out = np.zeros((n, n))
+    for i in range(n):
+        for j in range(n):
+            inner = np.array([[z[i] @ z[i], z[i] @ z[j]], [z[j] @ z[i], z[j] @ z[j]]])  # E[a_0 a_0'] = x x'
+            theta = inner[0, 1] + 1.0
+            fan_in = dim
+            for width in widths:
+                cov = (weight_variance * inner + bias_variance) / fan_in
+                sx, sy = np.sqrt(cov[0, 0]), np.sqrt(cov[1, 1])
+                rho = 1.0 if i == j else min(1.0, max(-1.0, cov[0, 1] / (sx * sy)))
+                angle = np.arccos(rho)
+                relu_xy = sx * sy * (np.sin(angle) + (np.pi - angle) * np.cos(angle)) / (2 * np.pi)
+                step_xy = (np.pi - angle) / (2 * np.pi)
+                inner = width * np.array([[cov[0, 0] / 2, relu_xy], [relu_xy, cov[1, 1] / 2]])
+                theta = (inner[0, 1] + 1.0) + weight_variance * step_xy * theta
+                fan_in = width
+            out[i, j] = num_outputs * theta
+    return out
+
+
 def reference_ntk_gram(features: torch.Tensor, labels: torch.Tensor, num_classes: int, opts: LeadOptions):
-    """(indices of the sampled points, the explicit NTK Gram J J^T on them), float64."""
+    """(indices of the sampled points, the explicit NTK Gram J J^T on them, or with ntk="analytic" its
+    infinite-width expectation), float64."""
     idx, z = _sampled_points(features, labels, num_classes, opts)
+    if opts.ntk == "analytic":
+        return idx, torch.as_tensor(reference_analytic_ntk(z, opts.head_widths, num_classes))
     head = make_head(z.shape[1], num_classes, opts.head_widths, opts.seed, dtype=torch.float64)
     jac = jacobian_rows(head, z)
     return idx, jac @ jac.T

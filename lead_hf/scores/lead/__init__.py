@@ -21,17 +21,19 @@ from .._probe import (fit_logit_scale, logit_scale_cap, ovr_targets, scores_to_p
 from ..registry import ScoreResult, register_score
 from ..validation import ScoreInputs
 from .evolution import evolve_with_kernel, evolved_cross_entropies
-from .kernel import (class_ntk_rates, class_rates, head_kernel, kernel_inputs, kernel_point_rows, kernel_scale,
-                     lanczos_top_eigenvalue, make_head, ntk_traces, select_ntk_samples, top_ntk_eigenvalue)
+from .kernel import (AnalyticHeadKernel, HeadKernel, class_ntk_rates, class_rates, head_kernel, kernel_inputs,
+                     kernel_point_rows, kernel_scale, lanczos_top_eigenvalue, make_head, ntk_traces,
+                     relu_gaussian_moments, select_ntk_samples, top_ntk_eigenvalue)
 from .options import PROBABILITY_FLOOR, LeadOptions
 from .probe import initial_state, svm_decision
 
 from . import draws  # noqa: E402,F401 - registers LEAD's resampled form (rank --bootstrap)
 
-__all__ = ["PROBABILITY_FLOOR", "LeadOptions", "class_ntk_rates", "evolve_with_kernel", "fit_logit_scale",
-           "head_kernel", "lanczos_top_eigenvalue", "lead", "logit_scale_cap", "make_head", "ntk_traces",
-           "ovr_targets", "scores_to_probabilities", "select_ntk_samples", "squared_hinge_svm_weights",
-           "standardize", "stratified_folds", "svm_decision"]
+__all__ = ["PROBABILITY_FLOOR", "AnalyticHeadKernel", "HeadKernel", "LeadOptions", "class_ntk_rates",
+           "evolve_with_kernel", "fit_logit_scale", "head_kernel", "lanczos_top_eigenvalue", "lead",
+           "logit_scale_cap", "make_head", "ntk_traces", "ovr_targets", "relu_gaussian_moments",
+           "scores_to_probabilities", "select_ntk_samples", "squared_hinge_svm_weights", "standardize",
+           "stratified_folds", "svm_decision"]
 
 
 @register_score(

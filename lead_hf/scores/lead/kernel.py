@@ -1,9 +1,12 @@
-"""Steps 2-3 of LEAD: the random MLP head on the frozen features and its empirical NTK, from the layer-wise
-closed form Theta = sum_l (Delta_l Delta_l^T) * (A_l A_l^T + 1): per class the mean eigenvalue lambda_k (a trace,
-no Gram matrix), the Gram itself where the evolution needs it, its top eigenvalue, and the scale that
-makes eta * Theta * t comparable between models (``eta_normalization``)."""
+"""Steps 2-3 of LEAD: the random MLP head on the frozen features and its NTK: the empirical one of a seeded
+head, from the layer-wise closed form Theta = sum_l (Delta_l Delta_l^T) * (A_l A_l^T + 1), or its expectation
+over the random initialisation in the infinite-width limit (``ntk="analytic"``, arc-cosine kernels, no head).
+From either: per class the mean eigenvalue lambda_k (a trace, no Gram matrix), the Gram itself where the
+evolution needs it, its top eigenvalue, and the scale that makes eta * Theta * t comparable between models
+(``eta_normalization``)."""
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -53,6 +56,10 @@ class HeadKernel:
     def n(self) -> int:
         return self.inputs[0].shape[0]
 
+    @property
+    def device(self) -> torch.device:
+        return self.inputs[0].device
+
     def traces(self) -> torch.Tensor:
         """diag(Theta): ||grad sum_k F_k(x)||^2 per point, [n]."""
         total = self.num_outputs * ((self.inputs[-1] ** 2).sum(1) + 1)
@@ -74,6 +81,13 @@ class HeadKernel:
         for a, d in zip(self.inputs[:-1], self.signals[:-1]):
             out += (sym(pick(d)) * (sym(pick(a)) + 1)).double()
         return torch.tril(out) + torch.tril(out, -1).T
+
+    def subset(self, rows: torch.Tensor | None) -> "HeadKernel":
+        """The same kernel on the points ``rows`` only (itself when None)."""
+        if rows is None:
+            return self
+        return HeadKernel([a[rows] for a in self.inputs], [None if d is None else d[rows] for d in self.signals],
+                          self.num_outputs)
 
     def matvec(self, v: torch.Tensor) -> torch.Tensor:
         """Theta v without Theta: for each layer  sum_j (d_i.d_j)(a_i.a_j) v_j = d_i^T M a_i  with
@@ -118,6 +132,112 @@ def ntk_traces(head: nn.Sequential, z: torch.Tensor) -> torch.Tensor:
     return head_kernel(head, z).traces()
 
 
+# PyTorch's default nn.Linear init: weights kaiming_uniform(a=sqrt(5)) = U(+-1/sqrt(fan_in)) and biases
+# U(+-1/sqrt(fan_in)), both of variance (1/3) / fan_in
+WEIGHT_VARIANCE = 1.0 / 3.0
+BIAS_VARIANCE = 1.0 / 3.0
+
+
+def relu_gaussian_moments(cov: torch.Tensor, var_x: torch.Tensor, var_y: torch.Tensor,
+                          unit_correlation=None):
+    """(E[relu(u) relu(v)], E[1{u > 0} 1{v > 0}]) for a centred Gaussian pair (u, v) with variances var_x,
+    var_y (broadcast against cov) and covariance cov: the arc-cosine kernels of degree 1 and 0 (Cho & Saul
+    2009), sqrt(var_x var_y) (sin theta + (pi - theta) cos theta) / (2 pi) and (pi - theta) / (2 pi), with
+    theta the angle whose cosine is the correlation. ``unit_correlation``: an index of the entries that pair
+    a point with itself ((rows, columns), or ``...`` for all), whose correlation is set to exactly 1
+    (rounding would leave 1 - 1e-16, an angle of 1e-8)."""
+    scale = torch.sqrt(var_x * var_y)
+    rho = (cov / scale).clamp(-1.0, 1.0)
+    if unit_correlation is not None:
+        rho[unit_correlation] = 1.0
+    theta = torch.arccos(rho)
+    rest = math.pi - theta
+    relu = scale * (torch.sqrt((1 - rho * rho).clamp_min(0)) + rest * rho) / (2 * math.pi)
+    return relu, rest / (2 * math.pi)
+
+
+@dataclass
+class AnalyticHeadKernel:
+    """The expectation of :class:`HeadKernel` over the head's random initialisation (PyTorch's default init,
+    as :func:`make_head` draws it), in the infinite-width limit with the widths' ratios kept: no head, no
+    seed, nothing random. docs/lead.md derives it. With E_l = E[a_{l-1}(x) . a_{l-1}(x')] (E_1 = x . x'),
+    Sigma_l = (w E_l + b) / d_{l-1} the covariance of the pre-activations of hidden layer l (w, b = the
+    weight and bias variance factors, 1/3; d_0 = D, d_l = the l-th width) and E_{l+1} = d_l kappa_1(Sigma_l),
+    Theta = K (E_L + 1) + sum_{l<L} (E_l + 1) K prod_{m=l}^{L-1} w kappa_0(Sigma_m)
+    with kappa_1, kappa_0 the arc-cosine kernels of :func:`relu_gaussian_moments`. Same interface as
+    HeadKernel: ``traces`` (closed form, O(n D)), ``gram``, ``matvec`` (row blocks of the Gram) and ``subset``.
+    """
+
+    points: torch.Tensor
+    """The head's inputs [n, D] (the sampled features at unit RMS norm), float64."""
+    widths: tuple[int, ...]
+    num_outputs: int
+    weight_variance: float = WEIGHT_VARIANCE
+    bias_variance: float = BIAS_VARIANCE
+
+    @property
+    def n(self) -> int:
+        return self.points.shape[0]
+
+    @property
+    def device(self) -> torch.device:
+        return self.points.device
+
+    def _theta(self, inner, sq_x, sq_y, unit_correlation=None) -> torch.Tensor:
+        """Theta from the inputs' inner products ``inner`` and squared norms sq_x, sq_y (broadcast against it)."""
+        w, b = self.weight_variance, self.bias_variance
+        fan_in = [self.points.shape[1], *self.widths]
+        inputs, backward = [inner], []  # E_l of every layer; kappa_0 of every hidden layer
+        diag_x, diag_y = sq_x, sq_y
+        for d_in, d_out in zip(fan_in[:-1], fan_in[1:]):
+            var_x, var_y = (w * diag_x + b) / d_in, (w * diag_y + b) / d_in
+            relu, step = relu_gaussian_moments((w * inputs[-1] + b) / d_in, var_x, var_y, unit_correlation)
+            inputs.append(d_out * relu)
+            backward.append(step)
+            diag_x, diag_y = d_out * var_x / 2, d_out * var_y / 2  # E[relu(u)^2] = var / 2
+        k = float(self.num_outputs)
+        theta = k * (inputs[-1] + 1)
+        factor = k
+        for e, step in zip(reversed(inputs[:-1]), reversed(backward)):
+            factor = factor * w * step
+            theta = theta + (e + 1) * factor
+        return theta
+
+    def traces(self) -> torch.Tensor:
+        """diag(Theta), [n]: the same recursion with every correlation 1 (kappa_1 = var / 2, kappa_0 = 1 / 2)."""
+        sq = (self.points ** 2).sum(1)
+        return self._theta(sq, sq, sq, ...)
+
+    def _block(self, rows: torch.Tensor | slice, cols: torch.Tensor | slice, unit_correlation=None) -> torch.Tensor:
+        a, c = self.points[rows], self.points[cols]
+        return self._theta(a @ c.T, (a ** 2).sum(1)[:, None], (c ** 2).sum(1)[None, :], unit_correlation)
+
+    def gram(self, rows: torch.Tensor | None = None) -> torch.Tensor:
+        """Theta restricted to ``rows`` (all points when None), float64 [m, m]."""
+        rows = slice(None) if rows is None else rows
+        m = self.points[rows].shape[0]
+        same = torch.arange(m, device=self.device)
+        g = self._block(rows, rows, (same, same))
+        return (g + g.T) / 2  # exactly symmetric (the products a c^T need not be)
+
+    def subset(self, rows: torch.Tensor | None) -> "AnalyticHeadKernel":
+        """The same kernel on the points ``rows`` only (itself when None)."""
+        if rows is None:
+            return self
+        return AnalyticHeadKernel(self.points[rows], self.widths, self.num_outputs, self.weight_variance,
+                                  self.bias_variance)
+
+    def matvec(self, v: torch.Tensor, block: int = 1024) -> torch.Tensor:
+        """Theta v, the Gram built ``block`` rows at a time: memory O(block x n), n^2 (D + L) work per call."""
+        x = v.to(self.points.dtype)
+        out = torch.empty(self.n, dtype=x.dtype, device=x.device)
+        for start in range(0, self.n, block):
+            stop = min(start + block, self.n)
+            diag = (torch.arange(stop - start, device=self.device), torch.arange(start, stop, device=self.device))
+            out[start:stop] = self._block(slice(start, stop), slice(None), diag) @ x
+        return out.to(v.dtype)
+
+
 def lanczos_top_eigenvalue(matvec, n: int, *, dtype=torch.float64, device="cpu", seed: int = 0,
                            tol: float = 1e-7, max_iter: int = 100) -> float:
     """Largest eigenvalue of a symmetric positive semi-definite operator given by ``matvec``.
@@ -160,11 +280,13 @@ def select_ntk_samples(features: torch.Tensor, labels: torch.Tensor, num_classes
 
 
 def kernel_inputs(features: torch.Tensor, labels: torch.Tensor, num_classes: int, opts: LeadOptions):
-    """(indices of the S samples per class, the head's NTK on them as layer signals)."""
+    """(indices of the S samples per class, the head's NTK on them: as layer signals, or analytic)."""
     idx = select_ntk_samples(features, labels, num_classes, opts.samples_per_class, opts.seed)
     # the head sees the features at unit RMS norm, so that the score is free of their scale: a random
     # head's biases would otherwise weigh differently against features 10x larger (and overflow at 1e20)
     z = features[idx] / features.pow(2).sum(1).mean().sqrt().clamp_min(1e-300)
+    if opts.ntk == "analytic":  # the kernel's expectation over the head's init: no head is drawn
+        return idx, AnalyticHeadKernel(z.double(), tuple(int(w) for w in opts.head_widths), num_classes)
     # float32 is plenty for the kernel (relative error ~1e-6 of entries that only set exp(-rate)) and
     # halves the cost of the largest products
     z = z.float()
@@ -197,13 +319,11 @@ def kernel_point_rows(labels: torch.Tensor, num_classes: int, opts: LeadOptions)
     return keep.nonzero().squeeze(1).to(labels.device)
 
 
-def top_ntk_eigenvalue(kernel: HeadKernel, rows: torch.Tensor | None, opts: LeadOptions) -> float:
+def top_ntk_eigenvalue(kernel: HeadKernel | AnalyticHeadKernel, rows: torch.Tensor | None, opts: LeadOptions) -> float:
     """lambda_max of the NTK on the kernel points ``rows``, by ``opts.lambda_max_method``."""
     if opts.lambda_max_method == "matrix_free":
-        part = kernel if rows is None else HeadKernel([a[rows] for a in kernel.inputs],
-                                                      [None if d is None else d[rows] for d in kernel.signals],
-                                                      kernel.num_outputs)
-        return lanczos_top_eigenvalue(part.matvec, part.n, device=part.inputs[0].device, seed=opts.seed)
+        part = kernel.subset(rows)
+        return lanczos_top_eigenvalue(part.matvec, part.n, device=part.device, seed=opts.seed)
     gram = kernel.gram(rows)
     if opts.lambda_max_method == "eigvalsh":
         return float(torch.linalg.eigvalsh(gram)[-1])

@@ -11,6 +11,7 @@ ETA_NORMALIZATIONS = ("class_mean", "class_max", "lambda_max", "unit_features", 
 EVOLUTIONS = ("class_mean", "class_block", "full_kernel")
 EVOLVED_STATES = ("probabilities", "decisions")
 LAMBDA_MAX_METHODS = ("lanczos", "eigvalsh", "matrix_free")
+NTKS = ("empirical", "analytic")
 SVM_LOSSES = PROBE_LOSSES
 SVM_FITS = PROBE_FITS
 SVM_PROBABILITIES = PROBABILITY_MAPS
@@ -29,8 +30,14 @@ class LeadOptions(Constrained):
     """S: samples per class for the class-aware NTK (all of a class when it has fewer)."""
     head_widths: tuple[int, ...] = (1024, 2048)
     """Hidden widths of the random MLP head."""
+    ntk: str = "empirical"
+    """Which NTK of the head: empirical (of one head drawn under ``seed``: a forward and backward pass of the
+    S*K sampled points through it) | analytic (its expectation over the random initialisation in the
+    infinite-width limit, the widths' ratios and PyTorch's init variances kept: arc-cosine kernels of the
+    features' inner products, docs/lead.md). analytic needs no head forward pass and no head seed, so it
+    is deterministic: ``seed`` then only picks the NTK's samples and the SVM folds."""
     seed: int = 0
-    """Seed of the head initialisation, the NTK sample choice and the SVM folds."""
+    """Seed of the head initialisation (ntk=empirical), the NTK sample choice and the SVM folds."""
     eta: float = 1.0
     """Learning-rate-like factor multiplying every rate (after normalisation); with
     eta_normalization=lambda_max it is c in eta = c / lambda_max (c < 2: a stable gradient step)."""
@@ -57,7 +64,8 @@ class LeadOptions(Constrained):
     lambda_max_method: str = "lanczos"
     """Top NTK eigenvalue of the kernel points: lanczos (Lanczos on their Gram matrix) | eigvalsh (the same
     Gram, LAPACK) | matrix_free (Lanczos from the layer-wise closed form, no n x n matrix: memory O(n x
-    width) but each step costs about two forward passes of the head)."""
+    width) but each step costs about two forward passes of the head; with ntk=analytic each step builds the
+    Gram again in blocks of 1024 rows)."""
     svm_loss: str = "least_squares"
     """least_squares (LS-SVM, closed form) | squared_hinge (scikit-learn LinearSVC's objective)."""
     svm_fit: str = "out_of_fold"
@@ -97,6 +105,7 @@ class LeadOptions(Constrained):
         "eta": Interval(float, 0, closed="neither"), "eta_normalization": OneOf(*ETA_NORMALIZATIONS),
         "evolution": OneOf(*EVOLUTIONS), "evolved_state": OneOf(*EVOLVED_STATES), "class_aware": Boolean(),
         "max_kernel_points": Interval(int, 2), "lambda_max_method": OneOf(*LAMBDA_MAX_METHODS),
+        "ntk": OneOf(*NTKS),
         "svm_loss": OneOf(*SVM_LOSSES), "svm_fit": OneOf(*SVM_FITS),
         "svm_alpha": (Interval(float, 0, closed="neither"), "gcv"),
         "svm_C": (Interval(float, 0, closed="neither"), None), "svm_folds": Interval(int, 2),
