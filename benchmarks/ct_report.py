@@ -93,8 +93,8 @@ def _pct(x: float) -> str:
     return f"{100 * x:+.2f}"
 
 
-def read_finetune(path: Path = FINETUNE) -> list[dict]:
-    """benchmarks/ct_finetune.py's records, one per (row, model, beta): a later line replaces an earlier one."""
+def latest_records(path: Path) -> list[dict]:
+    """A JSON-lines file of records, one per (row, model, beta): a later line replaces an earlier one (a rerun)."""
     if not path.is_file():
         return []
     records = {}
@@ -103,6 +103,11 @@ def read_finetune(path: Path = FINETUNE) -> list[dict]:
             r = json.loads(line)
             records[(r["row"], r["model"], float(r["beta"]))] = r
     return list(records.values())
+
+
+def read_finetune(path: Path = FINETUNE) -> list[dict]:
+    """benchmarks/ct_finetune.py's records."""
+    return latest_records(path)
 
 
 def _short(model: str) -> str:

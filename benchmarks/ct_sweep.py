@@ -44,15 +44,10 @@ CV_FOLDS = 5
 
 
 def read_records(path: Path = RECORDS) -> list[dict]:
-    """The records, one per (row, model, beta): a later line replaces an earlier one (a rerun)."""
-    if not path.is_file():
-        return []
-    records = {}
-    for line in path.read_text().splitlines():
-        if line.strip():
-            r = json.loads(line)
-            records[(r["row"], r["model"], r["beta"])] = r
-    return list(records.values())
+    """The sweep's records, one per (row, model, beta): a later line replaces an earlier one (a rerun)."""
+    from ct_report import latest_records
+
+    return latest_records(path)
 
 
 def cv_probe(features, labels, opts, folds: int = CV_FOLDS) -> float:
