@@ -108,3 +108,13 @@ def test_where_onnxruntime_does_not_apply(timm_model):  # noqa: F811
     assert "cuda" in rt.onnxruntime_applies(model, torch.device("cuda"), ExtractOptions())
     with pytest.raises(ValueError, match="runtime must be one of"):
         ExtractOptions(runtime="tensorrt")
+
+
+@pytest.mark.parametrize("cpus, processes, eager, fast", [(2, 1, 1, 0), (4, 1, 3, 1), (16, 1, 8, 4), (16, 2, 7, 2),
+                                                          (1, 1, 0, 0)])
+def test_automatic_workers_leave_onnx_runtime_the_cores(monkeypatch, cpus, processes, eager, fast):
+    from lead_hf.extract import loop
+
+    monkeypatch.setattr(loop.os, "sched_getaffinity", lambda pid: set(range(cpus)), raising=False)
+    assert loop.auto_num_workers(processes) == eager
+    assert loop.auto_num_workers(processes, fast_forward=True) == fast

@@ -126,10 +126,15 @@ def auto_batch_size(device: torch.device, image_size: tuple[int, int]) -> int:
     return int(min(1024, max(16, round(256 * scale / 16) * 16)))
 
 
-def auto_num_workers(num_processes: int) -> int:
+def auto_num_workers(num_processes: int, fast_forward: bool = False) -> int:
+    """DataLoader workers per process. PyTorch's forward: every core but one decodes (a 2-core machine gets
+    one worker). ``fast_forward`` (ONNX Runtime on the CPU): a quarter of the cores, since decoding and
+    preprocessing run at 90-330 img/s a thread against 30-110 img/s for the whole forward; on 2 cores the
+    forward then gets both and extraction was 1.1-1.4x faster than with a worker (docs/performance.md)."""
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     per_process = cpus // max(1, num_processes)
-    # keep one core per process for the forward pass; a 2-core machine gets one decoding worker
+    if fast_forward:
+        return int(max(0, min(8, per_process // 4)))
     return int(max(0, min(8, per_process - 1)))
 
 
@@ -305,7 +310,12 @@ def _plan(ref, build, ds_label, key, directory, opts, acc) -> _Plan:
     if text:
         from ..models.text import auto_text_batch_size
     batch_size = opts.batch_size or (auto_text_batch_size(device) if text else auto_batch_size(device, model.image_size))
-    workers = opts.num_workers if opts.num_workers >= 0 else auto_num_workers(acc.num_processes)
+    if opts.num_workers >= 0:
+        workers = opts.num_workers
+    else:
+        from .runtime import onnxruntime_applies
+
+        workers = auto_num_workers(acc.num_processes, fast_forward=onnxruntime_applies(model, device, opts) is None)
     # Chunks hold whole steps (batch_size x processes), so a resumed run batches every sample exactly as
     # an uninterrupted one and the arrays come out bit-identical.
     step = batch_size * acc.num_processes

@@ -34,7 +34,8 @@ class ExtractOptions(PluginOptions):
     batch_size: int = 0
     """Images per forward pass and process; 0 picks one (32 on CPU, about 256 at 224 px on a GPU)."""
     num_workers: int = -1
-    """DataLoader workers decoding images off the main thread; -1 picks from the CPU count."""
+    """DataLoader workers decoding images off the main thread; -1 picks from the CPU count and the runtime
+    (every core but one for PyTorch's forward, a quarter of them for ONNX Runtime's: none on 2 cores)."""
     mixed_precision: str = "no"
     """no | fp16 | bf16 (autocast for the forward pass; outputs are stored in float32)."""
     channels_last: bool = True
