@@ -78,7 +78,8 @@ def worker(job: dict) -> None:
         got = extract(spec, ds, opts)
         seconds = time.perf_counter() - start
         np.save(Path(job["out_dir"]) / f"{i}.npy", got.features)
-        cost = got.provenance.cost or {}
+        prov = got.provenance  # a dict in releases before the typed ExtractionProvenance (2026-12-02)
+        cost = (prov.get("cost") if isinstance(prov, dict) else prov.cost) or {}
         out[spec] = {"seconds": seconds, "loop_ips": cost.get("images_per_second"),
                      "flops": cost.get("flops_per_image"), "runtime": cost.get("runtime", {"runtime": "eager"}),
                      "n": int(got.features.shape[0])}
