@@ -166,8 +166,10 @@ def slow(self):
     return m
 ModelRef.load = slow
 extract({timm_model!r}, {str(tmp_path / 'ds')!r}, ExtractOptions(cache_dir={str(cache)!r}, batch_size=3,
-        chunk_size=6, num_workers=0, progress=False))
+        chunk_size=6, num_workers=0, progress=False, runtime="eager"))
 """
+    # runtime="eager": the slowed forward above is PyTorch's; ONNX Runtime would not run it and could finish
+    # the 30 rows between two polls
     proc = subprocess.Popen([sys.executable, "-c", script])
     deadline = time.time() + 120
     try:
@@ -183,7 +185,8 @@ extract({timm_model!r}, {str(tmp_path / 'ds')!r}, ExtractOptions(cache_dir={str(
             proc.kill()
     entry = next(p for p in (cache / "extract").iterdir() if not p.name.startswith("."))
     assert not (entry / "manifest.json").exists()
-    opts = ExtractOptions(cache_dir=str(cache), batch_size=3, chunk_size=6, num_workers=0, progress=False)
+    opts = ExtractOptions(cache_dir=str(cache), batch_size=3, chunk_size=6, num_workers=0, progress=False,
+                          runtime="eager")
     resumed = extract(timm_model, str(tmp_path / "ds"), opts)
     clean = extract(timm_model, str(tmp_path / "ds"), opts, cache_dir=str(tmp_path / "clean"))
     np.testing.assert_array_equal(resumed.features, clean.features)
