@@ -126,6 +126,8 @@ def test_a_run_reports_reference_rows_the_headline_and_every_measure(tmp_path):
 def test_an_old_fidelity_file_is_named_not_misread():
     with pytest.raises(ValueError, match="re-run `lead-hf benchmark`"):
         fidelity_table({"schema": "lead-hf/fidelity/v1", "scores": {}})
+    with pytest.raises(ValueError, match="re-run `lead-hf benchmark`"):  # not a KeyError on a missing field
+        per_dataset_table({"schema": "lead-hf/fidelity/v1", "scores": {}, "datasets": ["a"]})
 
 
 # ------------------------------------------------------------------------------- ground-truth rows

@@ -353,14 +353,18 @@ def _ci(ci, spec=".2f") -> str:
     return f"[{ci[0]:{spec}}, {ci[1]:{spec}}]" if ci else "-"
 
 
+def _check_schema(doc: dict[str, Any]) -> None:
+    if doc.get("schema") != FIDELITY_SCHEMA:
+        raise ValueError(f"this fidelity file has schema {doc.get('schema')!r}; this lead-hf reads "
+                         f"{FIDELITY_SCHEMA!r}: re-run `lead-hf benchmark` to rewrite it")
+
+
 def fidelity_table(doc: dict[str, Any]) -> str:
     """The Markdown table of a ``fidelity.json`` document, as the README shows it: per score (best mean
     regret first), then the reference rows, the means over the headline datasets of top-1 regret (accuracy
     points, 95% interval), recall@3, Spearman, Pearson and weighted tau (95% interval, and the paired
     difference to the best score). ``python -m lead_hf.benchmark FIDELITY_JSON`` prints it."""
-    if doc.get("schema") != FIDELITY_SCHEMA:
-        raise ValueError(f"this fidelity file has schema {doc.get('schema')!r}; this lead-hf reads "
-                         f"{FIDELITY_SCHEMA!r}: re-run `lead-hf benchmark` to rewrite it")
+    _check_schema(doc)
     head = ["score", "top-1 regret (points)", "95% CI", "recall@3", "Spearman", "Pearson", "weighted tau",
             "95% CI", "wtau minus best: 95% CI, P(>)"]
     lines = ["| " + " | ".join(head) + " |", "|---|" + "---:|" * (len(head) - 1)]
@@ -382,6 +386,7 @@ def fidelity_table(doc: dict[str, Any]) -> str:
 def per_dataset_table(doc: dict[str, Any]) -> str:
     """Markdown: weighted tau / top-1 regret (points) of every score and reference row on every dataset; the
     header gives each dataset's models scored of those with ground truth and marks the headline ones."""
+    _check_schema(doc)
     datasets, headline = doc["datasets"], set(doc["headline_datasets"])
     counts, truth = doc.get("models_per_dataset", {}), doc.get("ground_truth_models", {})
 
