@@ -76,6 +76,75 @@ def candidate_grid() -> list[tuple[str, str, dict]]:
     return rows
 
 
+# issue 25 item 8: the candidates and the rule declared in docs/lead.md before any v3 number was read
+V3_REGRET_TIE = 0.05  # accuracy points: a smaller difference in mean CHOOSE regret is a tie
+V3_WTAU_SLACK = 0.02  # on CONFIRM, the winner's mean weighted tau may trail the default's by at most this
+PAPER_MAPPING = "softmax, CE of softmax(F_t)"
+
+
+def v3_decision_grid() -> list[tuple[str, str, dict]]:
+    """The 20 rows of the v3 decision: the default, the default with the analytic NTK, eta = 1/lambda_max with
+    class-mean rates (t = 10, 30, 100 steps) and the whole-spectrum variants (t = 1, 3, 10), each with the
+    empirical and the analytic NTK, all with the paper's mapping."""
+    rows = [("default", "default", {}),
+            ("v3", f"analytic NTK | {PAPER_MAPPING} | class_mean, eta=class_mean | t=0.3",
+             {"ntk": "analytic"})]
+    kernels = {("class_mean", "lambda_max"): (10.0, 30.0, 100.0), ("class_block", "lambda_max"): (1.0, 3.0, 10.0),
+               ("full_kernel", "lambda_max"): (1.0, 3.0, 10.0)}
+    for (evolution, norm), ts in kernels.items():
+        for ntk in ("empirical", "analytic"):
+            prefix = "analytic NTK | " if ntk == "analytic" else ""
+            rows += [("v3", f"{prefix}{PAPER_MAPPING} | {evolution}, eta={norm} | t={t:g}",
+                      {**MAPPINGS[PAPER_MAPPING], "evolution": evolution, "eta_normalization": norm, "t": t,
+                       "ntk": ntk}) for t in ts]
+    return rows
+
+
+def decide_v3(table: list[dict]) -> dict:
+    """The declared rule on the rows of ``v3_decision_grid``: the CHOOSE winner is the lowest mean CHOOSE
+    regret (differences under V3_REGRET_TIE points tie, broken by the higher mean CHOOSE weighted tau); it
+    replaces the default only if it is not the default and, on CONFIRM, its mean regret is not above the
+    default's and its mean weighted tau not below the default's by more than V3_WTAU_SLACK."""
+    rows = [r for r in table if r["group"] in ("default", "v3") and r["score"] == "lead"]
+    default = next(r for r in rows if r["group"] == "default")
+    best_regret = min(r["choose_regret"] for r in rows)
+    tied = [r for r in rows if r["choose_regret"] - best_regret < V3_REGRET_TIE]
+    winner = max(tied, key=lambda r: (r["choose"], r["group"] == "default"))
+    out = {"winner": winner["setting"], "winner_options": winner["options"],
+           "tied_on_regret": [r["setting"] for r in tied],
+           "default": {k: default[k] for k in ("choose", "confirm", "choose_regret", "confirm_regret")},
+           "winner_values": {k: winner[k] for k in ("choose", "confirm", "choose_regret", "confirm_regret")}}
+    if winner is default:
+        out.update(adopted=False, reason="the default is the CHOOSE winner: it stays")
+    elif winner["confirm_regret"] > default["confirm_regret"]:
+        out.update(adopted=False, reason=f"CONFIRM regret {winner['confirm_regret']:.2f} is above the default's "
+                                         f"{default['confirm_regret']:.2f}: the default stays")
+    elif winner["confirm"] < default["confirm"] - V3_WTAU_SLACK:
+        out.update(adopted=False, reason=f"CONFIRM weighted tau {winner['confirm']:+.3f} trails the default's "
+                                         f"{default['confirm']:+.3f} by more than {V3_WTAU_SLACK}: the default stays")
+    else:
+        out.update(adopted=True, reason="best on CHOOSE and not worse on CONFIRM: it becomes the default")
+    return out
+
+
+def finished_rows(records, zoo: list[str], names) -> tuple[list[str], dict[str, list[str]]]:
+    """The rows of ``names`` whose ground truth (``records``) has every zoo member that may be scored on the
+    row's dataset, and for the others the members still missing (a row without any record lacks them all)."""
+    from lead_hf.models import excluded_datasets
+    from lead_hf.results.ground_truth import by_dataset, dataset_key
+
+    grouped = by_dataset(records)
+    done, missing = [], {}
+    for name in names:
+        have = grouped.get(name, {})
+        datasets = {dataset_key(gt.dataset) for gt in have.values() if gt.dataset}
+        lacking = [m for m in zoo if m not in have and not datasets & set(excluded_datasets(m))]
+        if not have:
+            lacking = list(zoo)
+        (missing.__setitem__(name, lacking) if lacking else done.append(name))
+    return done, missing
+
+
 def one_option_grid() -> list[tuple[str, str, dict]]:
     """(group, label, LEAD options) rows; every row differs from the current default in one option."""
     from lead_hf import score_options
@@ -235,6 +304,9 @@ def main(argv=None) -> int:
     parser.add_argument("--low-data-lead", nargs="*", default=[],
                         help="extra LEAD variants for the low-data rows, each OPTION=VALUE,... (LEAD's "
                              "defaults always run)")
+    parser.add_argument("--v3-decision", action="store_true",
+                        help="issue 25 item 8: only the 20 declared rows (docs/lead.md), only the rows whose ground "
+                             "truth is finished for every member, and the declared rule's verdict")
     parser.add_argument("--num-threads", type=int, default=1,
                         help="torch threads (1: multi-threaded eigh is 100x slower on a busy shared CPU)")
     args = parser.parse_args(argv)
@@ -246,6 +318,16 @@ def main(argv=None) -> int:
     first = truths[Path(args.ground_truth[0]).name]
     names = [d for d in (*args.choose, *args.confirm) if len(first.get(d, {})) >= 3]
     missing = [d for d in (*args.choose, *args.confirm) if d not in names]
+    if args.v3_decision:  # the declared rule counts only rows finished for every member
+        from lead_hf.benchmark import read_zoo
+        names, unfinished = finished_rows(read_ground_truth(args.ground_truth[0]), read_zoo(args.zoo),
+                                          (*args.choose, *args.confirm))
+        missing = [f"{d} ({len(m)} members unfinished)" for d, m in unfinished.items()]
+        args.choose = [d for d in args.choose if d in names]
+        args.confirm = [d for d in args.confirm if d in names]
+        if len(args.choose) < 2 or len(args.confirm) < 2:
+            raise SystemExit(f"the declared rule needs two finished rows in each half; finished: CHOOSE "
+                             f"{args.choose}, CONFIRM {args.confirm}; unfinished: {missing}")
     if not any(d in names for d in args.choose):
         raise SystemExit(f"no CHOOSE dataset has ground truth yet ({args.choose}); run the sweep first")
     base = BenchmarkOptions(zoo=args.zoo, zoo_dir=args.zoo_dir, ground_truth=args.ground_truth[0],
@@ -255,7 +337,7 @@ def main(argv=None) -> int:
     print(f"features ready ({time.time() - t0:.0f}s)", flush=True)
 
     table = []
-    grid = [row for row in ablation_grid(args.grid)
+    grid = [row for row in (v3_decision_grid() if args.v3_decision else ablation_grid(args.grid))
             if not any(k in row[1] for k in args.skip)
             and (not args.only or row[0] == "default"
                  or any(k == row[1] if args.exact else (k in row[1] or k in row[0]) for k in args.only))]
@@ -305,11 +387,16 @@ def main(argv=None) -> int:
                                                   for r in table if r["setting"] == f"{m} per class"), flush=True)
 
     chosen = choose(table)
+    decision = decide_v3(table) if args.v3_decision else None
     out = Path(args.out)
     write_json_atomic(out / f"{args.name}.json", {
         "choose": args.choose, "confirm": args.confirm, "ground_truths": args.ground_truth, "zoo": args.zoo,
-        "missing_datasets": missing, "rows": table, "chosen": chosen})
-    write_text_atomic(out / f"{args.name}.md", render(table, chosen, args, names, missing, list(truths)))
+        "missing_datasets": missing, "rows": table, "chosen": chosen, "decision": decision})
+    md = render(table, chosen, args, names, missing, list(truths))
+    if decision:
+        md += (f"\nDecision (the rule declared in docs/lead.md): CHOOSE winner `{decision['winner']}` "
+               f"(tied on regret: {len(decision['tied_on_regret'])}); {decision['reason']}.\n")
+    write_text_atomic(out / f"{args.name}.md", md)
     buf = io.StringIO()
     cols = ["group", "setting", "score", *(f"{d}@{t}" for t in truths for d in names),
             *(f"{h}@{t}" for t in truths for h in ("choose", "confirm")), "choose", "confirm",

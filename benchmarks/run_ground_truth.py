@@ -52,23 +52,24 @@ DATASETS = {
         "embedded:digits": {"train_split": "all", "test_split": "all"},
     },
 }
-# ft-v3: rows (name -> dataset + FinetuneOptions fields beyond the protocol's), in sweep order. The
+# ft-v3: rows (name -> dataset + FinetuneOptions fields beyond the protocol's), in sweep order: the
+# cheapest way to finished rows of both halves of the LEAD ablation first (docs/lead.md). The
 # protocol's own repeat seeds are 1-5 (6 seeds); the low-data rows run 8 (their accuracies are noisier).
 _EIGHT_SEEDS = {"repeat_seeds": (1, 2, 3, 4, 5, 6, 7)}
 _CLIPART = {"dataset": "embedded:clipart", "train_split": "train", "test_split": "test", "test_per_class": None}
 ROWS = {
     "ft-v3": {
         "clipart": {**_CLIPART, "train_per_class": 75},
-        "fashion_mnist": {"dataset": "embedded:fashion_mnist", **DATASETS["ft-v2"]["embedded:fashion_mnist"]},
         "clipart_10pc": {**_CLIPART, "train_per_class": 10, **_EIGHT_SEEDS},
+        "fashion_mnist": {"dataset": "embedded:fashion_mnist", **DATASETS["ft-v2"]["embedded:fashion_mnist"]},
+        "lfw_faces": {"dataset": "embedded:lfw_faces", **DATASETS["ft-v2"]["embedded:lfw_faces"]},
+        "digits": {"dataset": "embedded:digits", **DATASETS["ft-v2"]["embedded:digits"]},
+        "mnist": {"dataset": "embedded:mnist", **DATASETS["ft-v2"]["embedded:mnist"]},
         "clipart_25pc": {**_CLIPART, "train_per_class": 25, **_EIGHT_SEEDS},
         "fashion_mnist_10pc": {"dataset": "embedded:fashion_mnist", "train_per_class": 10, "test_per_class": 100,
                                **_EIGHT_SEEDS},
         "fashion_mnist_25pc": {"dataset": "embedded:fashion_mnist", "train_per_class": 25, "test_per_class": 100,
                                **_EIGHT_SEEDS},
-        "mnist": {"dataset": "embedded:mnist", **DATASETS["ft-v2"]["embedded:mnist"]},
-        "digits": {"dataset": "embedded:digits", **DATASETS["ft-v2"]["embedded:digits"]},
-        "lfw_faces": {"dataset": "embedded:lfw_faces", **DATASETS["ft-v2"]["embedded:lfw_faces"]},
     },
 }
 DEFAULTS = {"ft-v1": {"zoo": "zoo.txt", "out": "ground_truth", "runs": None},

@@ -111,3 +111,65 @@ def test_low_data_draws_from_the_subset_the_scores_see(ablation):
     assert ablation.smallest_class(entries) == 40
     assert ablation.own_subsets([GroundTruth(accuracy=0.9, train_split="train", train_per_class=100)])
     assert not ablation.own_subsets([GroundTruth(accuracy=0.9)])
+
+
+def test_v3_decision_grid_is_the_declared_twenty_rows(ablation):
+    """docs/lead.md declares 20 rows: the default, its analytic twin, and class_mean / class_block /
+    full_kernel with eta = 1/lambda_max at three t each, empirical and analytic NTK."""
+    from lead_hf.scores.lead import LeadOptions
+
+    grid = ablation.v3_decision_grid()
+    assert len(grid) == 20 and grid[0] == ("default", "default", {})
+    assert len({label for _, label, _ in grid}) == 20
+    options = [LeadOptions(**{**score_options("lead"), **opts}) for _, _, opts in grid]
+    kinds = {(o.ntk, o.evolution, o.eta_normalization) for o in options[2:]}
+    assert kinds == {(n, e, "lambda_max") for n in ("empirical", "analytic")
+                     for e in ("class_mean", "class_block", "full_kernel")}
+    assert options[1].ntk == "analytic" and options[1].t == options[0].t
+    assert all(o.softmax_before_ce and o.svm_probability == "softmax" for o in options)
+
+
+def _decision_row(group, setting, choose, confirm, choose_regret, confirm_regret):
+    return {"group": group, "setting": setting, "score": "lead", "options": {}, "choose": choose,
+            "confirm": confirm, "choose_regret": choose_regret, "confirm_regret": confirm_regret}
+
+
+def test_v3_rule_reads_regret_first_then_weighted_tau(ablation):
+    default = _decision_row("default", "default", 0.40, 0.40, 1.00, 1.00)
+    # lowest CHOOSE regret wins, even with a lower CHOOSE weighted tau; it passes CONFIRM
+    better = _decision_row("v3", "b", 0.30, 0.39, 0.50, 0.90)
+    got = ablation.decide_v3([default, better])
+    assert got["winner"] == "b" and got["adopted"] is True
+    # within the 0.05-point tie, the higher CHOOSE weighted tau wins
+    twin = _decision_row("v3", "c", 0.45, 0.40, 0.53, 0.80)
+    assert ablation.decide_v3([default, better, twin])["winner"] == "c"
+    # a winner whose CONFIRM regret is above the default's is not adopted
+    worse_confirm = _decision_row("v3", "d", 0.50, 0.50, 0.10, 1.10)
+    got = ablation.decide_v3([default, worse_confirm])
+    assert got["winner"] == "d" and got["adopted"] is False and "CONFIRM regret" in got["reason"]
+    # ... nor one whose CONFIRM weighted tau trails by more than 0.02
+    low_tau = _decision_row("v3", "e", 0.50, 0.37, 0.10, 0.90)
+    got = ablation.decide_v3([default, low_tau])
+    assert got["adopted"] is False and "weighted tau" in got["reason"]
+    # the default tied with a variant on regret and on weighted tau stays
+    same = _decision_row("v3", "f", 0.40, 0.50, 1.02, 0.10)
+    got = ablation.decide_v3([default, same])
+    assert got["winner"] == "default" and got["adopted"] is False
+
+
+def test_v3_rule_counts_only_rows_finished_for_every_member(ablation):
+    from lead_hf.results.ground_truth import GroundTruth
+
+    def rec(model, row, dataset):
+        return GroundTruth(accuracy=0.5, model=model, row=row, dataset=dataset)
+
+    zoo = ["zoo:a", "zoo:b", "zoo:mobilenetv2_100.in1k-fashion_mnist"]  # the last is derived from fashion_mnist
+    records = [rec("zoo:a", "clipart", "embedded:clipart"), rec("zoo:b", "clipart", "embedded:clipart"),
+               rec("zoo:a", "fashion_mnist", "embedded:fashion_mnist"),
+               rec("zoo:b", "fashion_mnist", "embedded:fashion_mnist"),
+               rec("zoo:a", "clipart_10pc", "embedded:clipart")]
+    done, missing = ablation.finished_rows(records, zoo, ["clipart", "fashion_mnist", "clipart_10pc", "mnist"])
+    assert done == ["fashion_mnist"]  # the derived member is never scored on its own dataset
+    assert missing["clipart"] == ["zoo:mobilenetv2_100.in1k-fashion_mnist"]
+    assert missing["clipart_10pc"] == ["zoo:b", "zoo:mobilenetv2_100.in1k-fashion_mnist"]
+    assert missing["mnist"] == zoo

@@ -21,8 +21,8 @@ def sweep():
 
 def test_rows_in_sweep_order_with_their_seeds(sweep):
     rows = sweep.sweep_rows("ft-v3")
-    assert [r for r, _, _ in rows] == ["clipart", "fashion_mnist", "clipart_10pc", "clipart_25pc",
-                                       "fashion_mnist_10pc", "fashion_mnist_25pc", "mnist", "digits", "lfw_faces"]
+    assert [r for r, _, _ in rows] == ["clipart", "clipart_10pc", "fashion_mnist", "lfw_faces", "digits", "mnist",
+                                       "clipart_25pc", "fashion_mnist_10pc", "fashion_mnist_25pc"]
     from lead_hf.finetune import FinetuneOptions
     seeds = {row: (o.seed, *o.repeat_seeds) for row, dataset, fields in rows
              for o in [FinetuneOptions.preset("ft-v3", dataset=dataset, **fields)]}
