@@ -393,6 +393,28 @@ def test_a_model_whose_weights_differ_from_the_ground_truths_is_skipped(tmp_path
     assert any("sha256:0000" in line and "skipped" in line for line in logs)
 
 
+def test_zoo_members_without_ground_truth_are_named_and_counted_in_the_table(tmp_path, tiny_zoo):
+    """A sweep not finished: the members the zoo has but the ground truth lacks are collected, and the
+    per-dataset header counts them (2 of 3), so a mean over fewer members says so in the table itself."""
+    from lead_hf.benchmark.fidelity import per_dataset_table
+    from lead_hf.benchmark.job import extracted_entries
+
+    data, specs = tiny_zoo
+    truth = {specs[0]: GroundTruth(0.6), specs[1]: GroundTruth(0.7)}
+    opts = BenchmarkOptions(image_size=32, max_per_class=None, cache_dir=str(tmp_path / "cache"))
+    pending = []
+    got = extracted_entries(specs, str(data), truth, opts, lambda m: None, no_truth=pending)
+    assert [e.accuracy for e in got] == [0.6, 0.7] and pending == [specs[2]]
+    doc = json.loads((Path(__file__).resolve().parents[1] / "benchmarks" / "results"
+                      / "benchmark_v2_fidelity.json").read_text())
+    d = doc["datasets"][0]
+    n = len(doc["models_per_dataset"][d])
+    doc["ground_truth_models"][d] = n
+    assert f"{d} ({n})" in per_dataset_table(doc) or f"{d} † ({n})" in per_dataset_table(doc)
+    doc["without_ground_truth"] = {d: ["zoo:x", "zoo:y"]}
+    assert f" ({n} of {n + 2})" in per_dataset_table(doc).splitlines()[0]
+
+
 @pytest.mark.parametrize("name, page", [("benchmark_v2_fidelity.json", "docs/benchmark.md"),
                                         ("benchmark_v2_fidelity.json", "README.md")])
 def test_the_benchmark_tables_are_the_committed_fidelity_json(name, page):

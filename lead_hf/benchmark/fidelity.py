@@ -332,6 +332,7 @@ def fidelity_document(result: BenchmarkResult) -> dict[str, Any]:
         "models_per_dataset": {key(d): ms for d, ms in models_per_ds.items()},
         "ground_truth_models": {key(d): n for d, n in result.ground_truth_models.items()},
         "left_out": {key(d): v for d, v in result.left_out.items() if v},
+        "without_ground_truth": {key(d): v for d, v in result.without_ground_truth.items() if v},
         "noise_ceiling": {key(d): v["weighted_tau"] for d, v in result.ceiling.items()},
         "scores": {name: _row(per(name), headline, ci(name), top_diff(name)) for name in order},
         "reference": reference,
@@ -385,13 +386,15 @@ def fidelity_table(doc: dict[str, Any]) -> str:
 
 def per_dataset_table(doc: dict[str, Any]) -> str:
     """Markdown: weighted tau / top-1 regret (points) of every score and reference row on every dataset; the
-    header gives each dataset's models scored of those with ground truth and marks the headline ones."""
+    header gives each dataset's models scored of those with ground truth or in the zoo (without ground truth
+    yet) and marks the headline ones."""
     _check_schema(doc)
     datasets, headline = doc["datasets"], set(doc["headline_datasets"])
     counts, truth = doc.get("models_per_dataset", {}), doc.get("ground_truth_models", {})
+    pending = doc.get("without_ground_truth", {})
 
     def header(d):
-        n, of = len(counts.get(d, [])), truth.get(d)
+        n, of = len(counts.get(d, [])), (truth.get(d) or 0) + len(pending.get(d, []))
         return f"{d}{'' if d in headline else ' †'} ({n}{f' of {of}' if of and of != n else ''})"
 
     lines = ["| score | " + " | ".join(header(d) for d in datasets) + " |", "|---|" + "---:|" * len(datasets)]

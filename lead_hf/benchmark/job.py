@@ -50,7 +50,7 @@ def precomputed_entries(folder, dataset: str, truth: dict[str, GroundTruth]) -> 
 
 def extracted_entries(models: list[str], dataset: str, truth: dict[str, GroundTruth], opts: BenchmarkOptions,
                       log: Callable[[str], None], name: str | None = None,
-                      left_out: dict[str, str] | None = None) -> list[Entry]:
+                      left_out: dict[str, str] | None = None, no_truth: list[str] | None = None) -> list[Entry]:
     """Entries from the extraction cache at fine-tuning's preprocessing, for the models with ground truth.
 
     Where the ground truth records its protocol (image size, training split, images per class, subset
@@ -58,8 +58,10 @@ def extracted_entries(models: list[str], dataset: str, truth: dict[str, GroundTr
     trained on ``dataset`` (``ZooEntry.trained_on``) are left out, and so is a model whose weights
     here are not the ones its ground truth records (``revision``): ``left_out`` (model -> why) collects
     those that have ground truth. ``name``: what the entries' rows call the dataset (a ground-truth row,
-    ``clipart_10pc``; default: ``dataset``)."""
+    ``clipart_10pc``; default: ``dataset``). ``no_truth`` collects the models that may be scored on ``dataset``
+    but have no ground truth on it (not fine-tuned yet: the tables say the dataset lacks them)."""
     left_out = {} if left_out is None else left_out
+    no_truth = [] if no_truth is None else no_truth
     from ..extract import ExtractOptions, extract
     from ..models import excluded_datasets
     from ..models.preprocessing import resized_ref
@@ -75,9 +77,11 @@ def extracted_entries(models: list[str], dataset: str, truth: dict[str, GroundTr
                 gt = truth.get(_model_name(spec))
             except ValueError as err:  # not resolvable here (weights not built, ...) and no ground truth by spec
                 log(f"  {spec}: no ground truth on {dataset} and not available here ({err}), skipped")
+                no_truth.append(spec)
                 continue
         if gt is None:
             log(f"  {spec}: no ground truth on {dataset}, skipped")
+            no_truth.append(spec)
             continue
         try:
             ref = resized_ref(spec, gt.image_size or opts.image_size)
@@ -177,10 +181,11 @@ def dataset_specs(opts: BenchmarkOptions, truth: dict[str, dict[str, GroundTruth
     return out
 
 
-def collect_entries(opts: BenchmarkOptions, log=print, left_out: dict[str, dict[str, str]] | None = None
-                    ) -> dict[str, list[Entry]]:
+def collect_entries(opts: BenchmarkOptions, log=print, left_out: dict[str, dict[str, str]] | None = None,
+                    no_truth: dict[str, list[str]] | None = None) -> dict[str, list[Entry]]:
     """name -> entries (features + labels + logits + accuracy) for every row or dataset benchmarked;
-    ``left_out`` collects, per name, the models with ground truth that could not be scored, and why."""
+    ``left_out`` collects, per name, the models with ground truth that could not be scored, and why;
+    ``no_truth`` the zoo's models that have no ground truth there."""
     from ..models import load_plugins
 
     truth = check_inputs(opts)
@@ -190,11 +195,13 @@ def collect_entries(opts: BenchmarkOptions, log=print, left_out: dict[str, dict[
         models = list(opts.models) or read_zoo(opts.zoo, opts.zoo_dir)
     out = {}
     left_out = {} if left_out is None else left_out
+    no_truth = {} if no_truth is None else no_truth
     for name, ds in dataset_specs(opts, truth):
         gt = truth[name]
         log(f"{name}: {len(gt)} models with ground truth" + (f" ({ds})" if dataset_key(ds) != name else ""))
         entries = precomputed_entries(opts.features, name, gt) if opts.features is not None \
-            else extracted_entries(models, ds, gt, opts, log, name=name, left_out=left_out.setdefault(name, {}))
+            else extracted_entries(models, ds, gt, opts, log, name=name, left_out=left_out.setdefault(name, {}),
+                                   no_truth=no_truth.setdefault(name, []))
         if len(entries) < opts.min_models:
             raise ValueError(f"dataset {name!r} has {len(entries)} models with both features and ground truth; "
                              f"at least {opts.min_models} are needed (check the model names in the CSV)")
@@ -216,7 +223,8 @@ def run_benchmark(opts: BenchmarkOptions, log=print, entries: dict[str, list[Ent
     every = methods + reference
     score_opts = check_score_options(every, parse_score_options(opts.score_options, every))
     left_out: dict[str, dict[str, str]] = {}
-    entries = entries if entries is not None else collect_entries(opts, log, left_out)
+    no_truth: dict[str, list[str]] = {}
+    entries = entries if entries is not None else collect_entries(opts, log, left_out, no_truth)
     rows = []
     for ds, es in entries.items():
         log(f"scoring {len(es)} models on {ds}")
@@ -247,6 +255,6 @@ def run_benchmark(opts: BenchmarkOptions, log=print, entries: dict[str, list[Ent
         headline_note="" if headline else (f"no dataset's noise ceiling reaches {opts.headline_ceiling:g}: the means "
                                            "are over every dataset, whose ground truth disagrees with itself"),
         ground_truth_models={ds: len(es) + len(left_out.get(ds, {})) for ds, es in entries.items()},
-        left_out=left_out,
+        left_out=left_out, without_ground_truth={ds: ms for ds, ms in no_truth.items() if ms},
         ci95={m: bootstrap_ci(rows, means=draws, measure=m) for m in draws},
         protocol=protocol_of(entries), vs_top=vs_top, primary=primary, vs_primary=vs_primary)

@@ -33,7 +33,8 @@ def markdown(result: BenchmarkResult, title: str = "Selection fidelity") -> str:
              "other)."
              + (f" Protocol: {result.protocol}." if result.protocol else ""), "",
              fidelity_table(doc).rstrip(), "",
-             "Per dataset: weighted tau / top-1 regret (points); (scored of those with ground truth); "
+             "Per dataset: weighted tau / top-1 regret (points); (models scored of those with ground truth or in "
+             "the zoo); "
              "† not in the headline.", "", per_dataset_table(doc).rstrip(), ""]
     if result.not_in_headline:
         lines += ["Not in the headline: " + "; ".join(f"{dataset_key(d)}: {why}"
@@ -41,6 +42,10 @@ def markdown(result: BenchmarkResult, title: str = "Selection fidelity") -> str:
     gone = [f"{m} on {dataset_key(d)} ({why})" for d, ms in result.left_out.items() for m, why in ms.items()]
     if gone:
         lines += ["", f"Not scored although fine-tuned ({len(gone)}): " + "; ".join(gone) + "."]
+    pending = [f"{dataset_key(d)}: {', '.join(ms)}" for d, ms in result.without_ground_truth.items() if ms]
+    if pending:
+        lines += ["", "In the zoo but without ground truth yet (not fine-tuned; the dataset's figures are over "
+                  "fewer members): " + "; ".join(pending) + "."]
     seconds = {m: s["seconds"] for m, s in result.summary.items()}
     lines += ["", "Seconds per model: " + ", ".join(f"{m} {v:.3f}" for m, v in sorted(seconds.items(),
                                                                                     key=lambda kv: kv[1])) + "."]

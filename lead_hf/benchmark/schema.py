@@ -56,6 +56,9 @@ class BenchmarkResult:
     """dataset -> how many models its ground truth has (the tables say when fewer were scored)."""
     left_out: dict[str, dict[str, str]] = field(default_factory=dict)
     """dataset -> model with ground truth -> why it was not scored (weights not built here, other weights)."""
+    without_ground_truth: dict[str, list[str]] = field(default_factory=dict)
+    """dataset -> the zoo's models that may be scored on it but have no ground truth there (a sweep not
+    finished): the dataset's means are over fewer members than the zoo has, and the tables say so."""
     ci95: dict[str, dict[str, list[float]]] = field(default_factory=dict)
     """measure -> score -> [low, high]: 95% bootstrap interval of the headline mean (models and seeds
     resampled)."""
