@@ -205,6 +205,7 @@ def main(argv=None) -> int:
         base["cached_only"] = True
     start = time.time()
     pair = -1
+    progress: dict[str, tuple[int, int]] = {}  # row -> (pairs finished, pairs to run), for --collect's summary
     for row, dataset, fields in rows:
         name = dataset.split(":", 1)[-1]
         opts = FinetuneOptions.preset(args.protocol, dataset=dataset, **base, **fields)
@@ -216,6 +217,7 @@ def main(argv=None) -> int:
         columns = ROW_COLUMNS if args.protocol in ROWS else COLUMNS
         label = f"{dataset} [{row}]" if args.protocol in ROWS else dataset
         previous, fresh = read_rows(csv_path), {}
+        wanted = [spec for spec in models if name not in excluded_datasets(spec)]
         for spec in models:
             if name in excluded_datasets(spec):
                 print(f"[{time.time() - start:.0f}s] {label} {spec}: skipped (derived from this dataset)", flush=True)
@@ -239,6 +241,10 @@ def main(argv=None) -> int:
             spread = f" +- {res.accuracy_std:.4f}" if res.accuracy_std is not None else ""
             print(f"[{time.time() - start:.0f}s] {label} {res.model}: {res.accuracy:.4f}{spread} "
                   f"(lr {res.best_learning_rate:g}, trained {res.trained})", flush=True)
+        progress[row] = (len(fresh), len(wanted))
+    if args.collect:
+        print("finished (model, row) pairs: " + ", ".join(f"{row} {done} of {of}" for row, (done, of) in
+                                                          progress.items()), flush=True)
     return 0
 
 

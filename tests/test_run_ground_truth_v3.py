@@ -104,7 +104,7 @@ def test_one_csv_per_row_and_exclusions_by_dataset(sweep, tmp_path, monkeypatch)
         sweep.main(["--protocol", "ft-v3", "--zoo", str(zoo), "--datasets", "cifar"])
 
 
-def test_collect_writes_the_rows_and_shards_split_them(sweep, tmp_path, monkeypatch):
+def test_collect_writes_the_rows_and_shards_split_them(sweep, tmp_path, monkeypatch, capsys):
     import lead_hf.finetune
 
     zoo = tmp_path / "zoo.txt"
@@ -113,6 +113,8 @@ def test_collect_writes_the_rows_and_shards_split_them(sweep, tmp_path, monkeypa
     monkeypatch.setattr(lead_hf.finetune, "finetune", _fake(calls, fail=("zoo:b",)))
     sweep.main(["--protocol", "ft-v3", "--zoo", str(zoo), "--out", str(tmp_path / "out"), "--collect"])
     assert list(sweep.read_rows(tmp_path / "out" / "clipart_25pc.csv")) == ["zoo:a", "zoo:c"]
+    summary = capsys.readouterr().out.splitlines()[-1]  # how far each row is
+    assert summary.startswith("finished (model, row) pairs: clipart 2 of 3, clipart_10pc 2 of 3")
     everything = set(calls)
     per_shard = []
     for index in range(2):
