@@ -149,10 +149,18 @@ def test_rows_that_share_a_dataset_are_kept_apart(tmp_path):
 
     for want, pairs in [((), [("clipart", "embedded:clipart"), ("clipart_10pc", "embedded:clipart")]),
                         (("clipart_10pc",), [("clipart_10pc", "embedded:clipart")]),
+                        # the row named clipart only, though clipart_10pc's dataset has that name too
+                        (("clipart",), [("clipart", "embedded:clipart")]),
                         (("embedded:clipart",), [("clipart", "embedded:clipart"),
                                                  ("clipart_10pc", "embedded:clipart")])]:
         opts = BenchmarkOptions(ground_truth=str(tmp_path), models=("zoo:a",), datasets=want)
         assert dataset_specs(opts, check_inputs(opts)) == pairs, want
+    # a bare dataset name that is no row's name: every row of it, extracted from the dataset they record
+    only = tmp_path / "only_10pc"
+    only.mkdir()
+    (only / "clipart_10pc.csv").write_text((tmp_path / "clipart_10pc.csv").read_text())
+    opts = BenchmarkOptions(ground_truth=str(only), models=("zoo:a",), datasets=("clipart",))
+    assert dataset_specs(opts, check_inputs(opts)) == [("clipart_10pc", "embedded:clipart")]
     with pytest.raises(ValueError, match="no ground truth for dataset.*clipart_5pc"):
         check_inputs(BenchmarkOptions(ground_truth=str(tmp_path), models=("zoo:a",), datasets=("clipart_5pc",)))
 

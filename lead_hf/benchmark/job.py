@@ -158,15 +158,15 @@ def _dataset_of(records: dict[str, GroundTruth], key: str) -> str:
 
 
 def _matches(want: str, truth: dict[str, dict[str, GroundTruth]]) -> list[tuple[str, str]]:
-    """(name, dataset) of the ground truth's rows that ``want`` names: a row by its name, or every row of a
-    dataset (then extracted from ``want`` as given)."""
-    hits = []
-    for key, records in truth.items():
-        if want == key:
-            hits.append((key, _dataset_of(records, key)))
-        elif dataset_key(want) in (key, dataset_key(_dataset_of(records, key))):
-            hits.append((key, want))
-    return hits
+    """(name, dataset) of the ground truth's rows that ``want`` names: the row of that name when there is one
+    (``clipart`` is the row, not also ``clipart_10pc``, which shares its dataset), else every row of the
+    dataset ``want`` names, extracted from ``want`` as given when it says where the data is
+    (``imagefolder:./dtd``), else from the dataset the ground truth records."""
+    if want in truth:
+        return [(want, _dataset_of(truth[want], want))]
+    bare = dataset_key(want) == want
+    return [(key, _dataset_of(records, key) if bare else want) for key, records in truth.items()
+            if dataset_key(want) in (key, dataset_key(_dataset_of(records, key)))]
 
 
 def dataset_specs(opts: BenchmarkOptions, truth: dict[str, dict[str, GroundTruth]]) -> list[tuple[str, str]]:
