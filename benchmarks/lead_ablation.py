@@ -319,7 +319,7 @@ def main(argv=None) -> int:
     names = [d for d in (*args.choose, *args.confirm) if len(first.get(d, {})) >= 3]
     missing = [d for d in (*args.choose, *args.confirm) if d not in names]
     if args.v3_decision:  # the declared rule counts only rows finished for every member
-        from lead_hf.benchmark import read_zoo
+        from lead_hf.benchmark.job import read_zoo
         names, unfinished = finished_rows(read_ground_truth(args.ground_truth[0]), read_zoo(args.zoo),
                                           (*args.choose, *args.confirm))
         missing = [f"{d} ({len(m)} members unfinished)" for d, m in unfinished.items()]
