@@ -52,6 +52,27 @@ def test_onnxruntime_equals_the_plain_loop(timm_model, opts):  # noqa: F811
     assert within_tolerance(eager.features, want_f)
 
 
+def test_a_model_without_a_classifier_runs_on_onnxruntime_too(tmp_path, opts):
+    """Its logits are empty ([B, 0]): the first-batch check took max() of nothing and fell back to PyTorch
+    for every such model (the FID InceptionV3 of the benchmark zoo)."""
+    from lead_hf.models.base import LoadedModel
+
+    torch.manual_seed(0)
+    body = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten()).eval()
+    model = LoadedModel(name="headless", module=body, family="torch", preprocess=None, revision="sha256:0",
+                        hub_id=None, image_size=(16, 16), num_classes=0, feature_dim=4,
+                        _both=lambda x: (body(x), body(x)[:, :0]))
+    forward, info = rt.forward_for(model, torch.device("cpu"), opts, tmp_path, threads=1)
+    pixels = torch.randn(3, 3, 16, 16)
+    feats, logits = forward(pixels)
+    assert info["runtime"] == "onnxruntime", info
+    assert tuple(logits.shape) == (3, 0)
+    with torch.no_grad():
+        assert within_tolerance(feats.numpy(), body(pixels).numpy())
+    assert rt.close_enough(torch.zeros(2, 0), torch.zeros(2, 0)) == (True, 0.0)
+    assert rt.close_enough(torch.zeros(2, 0), torch.zeros(3, 0))[0] is False
+
+
 def test_the_runtime_is_not_in_the_cache_key_and_the_export_is_cached(timm_model, opts, monkeypatch):  # noqa: F811
     ds = make_dataset(n=9)
     first = extract(timm_model, ds, opts, runtime="eager")
