@@ -22,16 +22,23 @@ dataset and its settings (splits, images per class, seeds) and has its own CSV, 
 go to ``benchmarks/ground_truth_v3/runs/``; the ft-v2 records copied there are reused (same training recipe,
 same run keys: ``repeat_seeds`` is not part of a run's key), so v2 pairs train their extra seeds only.
 
-    python benchmarks/run_ground_truth.py --protocol ft-v3 --shard 0/2 --num-threads 1 &   # and 1/2
+    python benchmarks/run_ground_truth.py --protocol ft-v3 --claim --num-threads 1 &   # as many as cores
     python benchmarks/run_ground_truth.py --protocol ft-v3 --collect       # one CSV per row
+
+``--claim`` shares the pairs among any number of workers without a fixed split: a worker takes the next
+(row, model) pair nobody holds, holding a lock file (``<runs>/claims/``) while it runs it, and passes over
+the pairs another live worker holds. A fixed ``--shard`` split left one worker an hour of expensive pairs
+while the other had finished; a killed worker's locks go with it.
 """
 from __future__ import annotations
 
 import _lab  # noqa: F401 - the checkout on sys.path, the benchmark zoo registered
 
 import argparse
+import contextlib
 import csv
 import io
+import re
 import shlex
 import sys
 import time
@@ -132,6 +139,28 @@ def row_of(res, opts, spec: str, dataset: str, extra_flags: str) -> dict:
             "devices": ";".join(sorted({str(r.get("device", "")) for r in res.runs}))}
 
 
+class Claimed(Exception):
+    """Another live worker holds this pair (``--claim``)."""
+
+
+@contextlib.contextmanager
+def claimed(folder: Path | None, row: str, spec: str):
+    """Hold the pair's lock file under ``folder`` while the block runs (None: no claiming); Claimed at once
+    when another process holds it. The lock goes with the process, so a killed worker leaves none behind."""
+    if folder is None:
+        yield
+        return
+    from lead_hf.utils.io import file_lock
+
+    name = re.sub(r"[^A-Za-z0-9._-]+", "_", f"{row}--{spec}")
+    with contextlib.ExitStack() as held:
+        try:
+            held.enter_context(file_lock(folder / f"{name}.lock", timeout=0))
+        except TimeoutError:
+            raise Claimed(f"{row} {spec}") from None
+        yield
+
+
 def parse_shard(text: str) -> tuple[int, int]:
     """``"I/N"`` -> (I, N) with 0 <= I < N; anything else is refused before any work."""
     try:
@@ -174,6 +203,9 @@ def main(argv=None) -> int:
                         help="run only every N-th (dataset, model) pair starting at I (0-based), for N parallel "
                              "workers sharing --runs-dir; shards write run records only: run once more "
                              "without --shard (everything cached) to write the CSVs")
+    parser.add_argument("--claim", action="store_true",
+                        help="share the pairs with the other --claim workers on the same --runs-dir: take the "
+                             "next pair no live worker holds (a lock file per pair under <runs>/claims/)")
     parser.add_argument("--collect", action="store_true",
                         help="train nothing: write the CSVs from the finished run records (after parallel --shard "
                              "workers, or while one still runs); a pair with a missing run is left out")
@@ -199,8 +231,13 @@ def main(argv=None) -> int:
     base = {"num_threads": args.num_threads, "cache_dir": runs}
     if args.seed is not None:
         base["seed"] = args.seed
-    if args.collect and shard:
-        raise SystemExit("--collect writes the CSVs of every shard's records: run it without --shard")
+    if args.collect and (shard or args.claim):
+        raise SystemExit("--collect writes the CSVs of every worker's records: run it without --shard or --claim")
+    if shard and args.claim:
+        raise SystemExit("--shard and --claim both split the pairs among workers: give one")
+    if args.claim and not runs:
+        raise SystemExit("--claim needs a runs folder that the workers share (--runs-dir)")
+    claims = Path(runs) / "claims" if args.claim else None
     if args.collect:
         base["cached_only"] = True
     start = time.time()
@@ -226,7 +263,11 @@ def main(argv=None) -> int:
             if shard and pair % shard[1] != shard[0]:
                 continue
             try:
-                res = finetune(spec, options=opts, log=lambda m: print(m, flush=True))
+                with claimed(claims, row, spec):
+                    res = finetune(spec, options=opts, log=lambda m: print(m, flush=True))
+            except Claimed:
+                print(f"[{time.time() - start:.0f}s] {label} {spec}: another worker is running it", flush=True)
+                continue
             except (ValueError, FloatingPointError) as err:  # weights not built, diverged at every rate, ...
                 print(f"[{time.time() - start:.0f}s] {label} {spec}: not run ({err})", flush=True)
                 continue

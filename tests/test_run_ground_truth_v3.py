@@ -124,3 +124,27 @@ def test_collect_writes_the_rows_and_shards_split_them(sweep, tmp_path, monkeypa
         per_shard.append(set(calls))
     assert per_shard[0] | per_shard[1] == everything and not per_shard[0] & per_shard[1]
     assert not (tmp_path / "sharded").exists()
+
+
+def test_claiming_workers_pass_over_a_pair_another_worker_holds(sweep, tmp_path, monkeypatch, capsys):
+    """--claim: a worker runs every pair except the one another live worker holds (its lock file under
+    <runs>/claims/); once that is released, the pair is run by whoever comes next."""
+    import lead_hf.finetune
+    from lead_hf.utils.io import file_lock
+
+    zoo = tmp_path / "zoo.txt"
+    zoo.write_text("zoo:a\nzoo:b\n")
+    calls = []
+    monkeypatch.setattr(lead_hf.finetune, "finetune", _fake(calls))
+    argv = ["--protocol", "ft-v3", "--zoo", str(zoo), "--datasets", "clipart", "mnist", "--runs-dir",
+            str(tmp_path / "runs"), "--out", str(tmp_path / "out"), "--claim"]
+    with file_lock(tmp_path / "runs" / "claims" / "mnist--zoo_b.lock"):  # another worker is on it
+        sweep.main(argv)
+    assert [(d, m) for d, _, m in calls] == [("embedded:clipart", "zoo:a"), ("embedded:clipart", "zoo:b"),
+                                             ("embedded:mnist", "zoo:a")]
+    assert "embedded:mnist [mnist] zoo:b: another worker is running it" in capsys.readouterr().out
+    calls.clear()
+    sweep.main(argv)
+    assert ("embedded:mnist", 100, "zoo:b") in calls
+    with pytest.raises(SystemExit, match="one"):
+        sweep.main([*argv, "--shard", "0/2"])
