@@ -277,7 +277,7 @@ def main(argv=None) -> int:
             fresh[spec] = row_of(res, opts, spec, dataset, flags)
             if args.protocol in ROWS:
                 fresh[spec]["row"] = row
-            if not shard:  # parallel shards would race on the CSV
+            if not (shard or args.claim):  # parallel workers would race on the CSV: --collect writes it
                 write_csv(csv_path, merged_rows(previous, fresh, zoo_order), columns)
             spread = f" +- {res.accuracy_std:.4f}" if res.accuracy_std is not None else ""
             print(f"[{time.time() - start:.0f}s] {label} {res.model}: {res.accuracy:.4f}{spread} "

@@ -146,5 +146,6 @@ def test_claiming_workers_pass_over_a_pair_another_worker_holds(sweep, tmp_path,
     calls.clear()
     sweep.main(argv)
     assert ("embedded:mnist", 100, "zoo:b") in calls
+    assert not (tmp_path / "out").exists()  # workers sharing the pairs leave the CSVs to --collect
     with pytest.raises(SystemExit, match="one"):
         sweep.main([*argv, "--shard", "0/2"])
