@@ -254,7 +254,7 @@ def main(argv=None) -> int:
         columns = ROW_COLUMNS if args.protocol in ROWS else COLUMNS
         label = f"{dataset} [{row}]" if args.protocol in ROWS else dataset
         previous, fresh = read_rows(csv_path), {}
-        wanted = [spec for spec in models if name not in excluded_datasets(spec)]
+        first_pair = pair + 1
         for spec in models:
             if name in excluded_datasets(spec):
                 print(f"[{time.time() - start:.0f}s] {label} {spec}: skipped (derived from this dataset)", flush=True)
@@ -282,7 +282,7 @@ def main(argv=None) -> int:
             spread = f" +- {res.accuracy_std:.4f}" if res.accuracy_std is not None else ""
             print(f"[{time.time() - start:.0f}s] {label} {res.model}: {res.accuracy:.4f}{spread} "
                   f"(lr {res.best_learning_rate:g}, trained {res.trained})", flush=True)
-        progress[row] = (len(fresh), len(wanted))
+        progress[row] = (len(fresh), pair + 1 - first_pair)
     if args.collect:
         print("finished (model, row) pairs: " + ", ".join(f"{row} {done} of {of}" for row, (done, of) in
                                                           progress.items()), flush=True)
