@@ -114,12 +114,14 @@ def test_low_data_draws_from_the_subset_the_scores_see(ablation):
 
 
 def test_v3_decision_grid_is_the_declared_twenty_rows(ablation):
-    """docs/lead.md declares 20 rows: the default, its analytic twin, and class_mean / class_block /
+    """docs/lead.md declares 20 rows: the default of that time, its analytic twin, and class_mean / class_block /
     full_kernel with eta = 1/lambda_max at three t each, empirical and analytic NTK."""
     from lead_hf.scores.lead import LeadOptions
 
     grid = ablation.v3_decision_grid()
-    assert len(grid) == 20 and grid[0] == ("default", "default", {})
+    assert len(grid) == 20 and grid[0][:2] == ("default", "default")
+    # the row held against is v2's default whatever the defaults are now (the decision replaced it)
+    assert grid[0][2]["t"] == 0.3 and grid[0][2]["eta_normalization"] == "class_mean"
     assert len({label for _, label, _ in grid}) == 20
     options = [LeadOptions(**{**score_options("lead"), **opts}) for _, _, opts in grid]
     kinds = {(o.ntk, o.evolution, o.eta_normalization) for o in options[2:]}

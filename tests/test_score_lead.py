@@ -375,17 +375,20 @@ def test_standardized_svm_is_invariant_to_feature_scale():
     assert torch.allclose(a, b, atol=1e-8)
 
 
-def test_time_coefficient_limits():
+@pytest.mark.parametrize("norm, ts", [("class_mean", (0.0, 0.5, 1.0, 4.0, 50.0)),
+                                       # t counts steps of eta / lambda_max: the slowest class needs more
+                                       ("lambda_max", (0.0, 1.0, 10.0, 100.0, 1e4))])
+def test_time_coefficient_limits(norm, ts):
     x, y = gaussian_classes(separation=0.5)  # 4 classes
-    probs = dict(SMALL, softmax_before_ce=False)
+    probs = dict(SMALL, softmax_before_ce=False, eta_normalization=norm)
     r0 = lead_hf.compute_score("lead", x, y, **probs, t=0.0)
     assert r0.value == pytest.approx(-r0.details["initial_cross_entropy"], rel=1e-9)
-    values = [lead_hf.score("lead", x, y, **probs, t=t) for t in (0.0, 0.5, 1.0, 4.0, 50.0)]
+    values = [lead_hf.score("lead", x, y, **probs, t=t) for t in ts]
     assert all(a < b for a, b in zip(values, values[1:]))
     assert values[-1] == pytest.approx(0.0, abs=1e-6)  # fully evolved logits are the labels
     assert all(v <= 0 for v in values)
     # default: F_t read as logits; fully evolved = one-hot logits, whose softmax gives e / (e + K - 1)
-    values = [lead_hf.score("lead", x, y, **SMALL, t=t) for t in (0.0, 0.5, 1.0, 4.0, 50.0)]
+    values = [lead_hf.score("lead", x, y, **SMALL, eta_normalization=norm, t=t) for t in ts]
     assert all(a < b for a, b in zip(values, values[1:]))
     assert values[-1] == pytest.approx(-np.log(1 + 3 / np.e), abs=1e-6)
 
@@ -394,9 +397,16 @@ def test_global_rate_ablation_uses_one_rate():
     x, y = gaussian_classes()
     r = lead_hf.compute_score("lead", x, y, **SMALL, class_aware=False)
     assert len(set(np.round(r.details["rates"], 12))) == 1
-    r2 = lead_hf.compute_score("lead", x, y, **SMALL)
+    r2 = lead_hf.compute_score("lead", x, y, **SMALL, eta_normalization="class_mean")
     # class_mean normalisation: rate_k = eta t lambda_k / mean_j lambda_j, so the rates average eta t
     assert np.mean(r2.details["rates"]) == pytest.approx(r2.options["eta"] * r2.options["t"])
+    # lambda_max (the default): rate_k = eta t lambda_k / lambda_max; the class rates are Rayleigh quotients
+    # of the kernel points' NTK, so none exceeds eta t, and their ratios are class_mean's
+    r3 = lead_hf.compute_score("lead", x, y, **SMALL)
+    assert r3.options["eta_normalization"] == "lambda_max"
+    assert 0 < max(r3.details["rates"]) <= r3.options["eta"] * r3.options["t"] * (1 + 1e-9)
+    np.testing.assert_allclose(np.asarray(r3.details["rates"]) / np.mean(r3.details["rates"]),
+                               np.asarray(r2.details["rates"]) / np.mean(r2.details["rates"]), rtol=1e-9)
 
 
 @pytest.mark.parametrize("evolution", ["class_block", "full_kernel"])

@@ -22,10 +22,10 @@ PROBABILITY_FLOOR = 1e-6
 
 @dataclass
 class LeadOptions(Constrained):
-    t: float = 0.3
-    """Time coefficient of the evolution (with eta_normalization=lambda_max: a number of gradient steps).
-    0.3 by the declared CHOOSE/CONFIRM rule on benchmark v2 (docs/benchmark.md section 5); the paper's 1
-    pushes every model's state further towards the labels and loses ranking signal."""
+    t: float = 10.0
+    """Time coefficient of the evolution (with eta_normalization=lambda_max: a number of gradient steps of
+    size eta / lambda_max). 10 steps by the declared CHOOSE/CONFIRM rule on benchmark v3 (docs/lead.md,
+    "Re-deciding the default on benchmark v3"); v2's rule had chosen t = 0.3 under class_mean scaling."""
     samples_per_class: int = 64
     """S: samples per class for the class-aware NTK (all of a class when it has fewer)."""
     head_widths: tuple[int, ...] = (1024, 2048)
@@ -41,11 +41,13 @@ class LeadOptions(Constrained):
     eta: float = 1.0
     """Learning-rate-like factor multiplying every rate (after normalisation); with
     eta_normalization=lambda_max it is c in eta = c / lambda_max (c < 2: a stable gradient step)."""
-    eta_normalization: str = "class_mean"
-    """The kernel's scale: eta*Theta*t is divided by the mean (class_mean) or largest (class_max) class
-    rate lambda_k, by lambda_max, the top eigenvalue of the NTK over all sampled points (lambda_max), by K
-    (unit_features), or not at all (none). The head always sees the features scaled to unit RMS norm, so
-    the score is free of their scale."""
+    eta_normalization: str = "lambda_max"
+    """The kernel's scale: eta*Theta*t is divided by lambda_max, the top eigenvalue of the NTK over all
+    sampled points (lambda_max: t then counts stable gradient steps, and how far each class moves depends
+    on its rate relative to the largest, which is the ranking signal), by the mean (class_mean) or largest
+    (class_max) class rate lambda_k, by K (unit_features), or not at all (none). The head always sees the
+    features scaled to unit RMS norm, so the score is free of their scale. lambda_max is the v3 default
+    (docs/lead.md); class_mean was v2's."""
     evolution: str = "class_mean"
     """Which kernel moves the logits: class_mean (each class's mean eigenvalue lambda_k, a scalar rate: the
     paper's class-aware decomposition) | class_block (each class's own S x S NTK block, its whole spectrum)
