@@ -91,6 +91,13 @@ def test_draws_missing_a_class_go_to_the_loop():
 
 
 LEAD_VARIANTS = [
+    {},                                                         # the defaults: eta = 1 / lambda_max (lanczos)
+    {"eta_normalization": "class_mean"},                        # v2's default
+    {"lambda_max_method": "eigvalsh"},
+    {"lambda_max_method": "matrix_free"},
+    {"max_kernel_points": 20},                                  # 60 sampled points: 4 per class kept
+    {"ntk": "analytic"},
+    {"ntk": "analytic", "lambda_max_method": "matrix_free", "max_kernel_points": 12},
     {"samples_per_class": 5},                                   # fewer NTK samples than a class has
     {"svm_fit": "in_sample", "standardize": False, "svm_probability": "sigmoid"},
     {"evolved_state": "decisions", "class_aware": False, "eta_normalization": "class_max", "svm_C": 0.3},
@@ -122,6 +129,36 @@ def test_lead_rows_with_more_copies_than_folds():
         assert_equal_draws("lead", feats, labels, logits, draws, samples_per_class=9, head_widths=(64, 128))
 
 
+def test_lead_default_is_handled():
+    from lead_hf.scores.lead import LeadOptions
+    from lead_hf.scores.lead.draws import handles
+
+    opts = LeadOptions()
+    assert opts.eta_normalization == "lambda_max" and opts.evolution == "class_mean"
+    assert handles(opts)
+    assert not handles(LeadOptions(evolution="full_kernel"))
+
+
+@pytest.mark.parametrize("method", ["lanczos", "eigvalsh", "matrix_free"])
+@pytest.mark.parametrize("dim, rank", [(150, 20), (6, None)], ids=["dual", "primal"])
+def test_lead_lambda_max_of_repeated_kernel_points(method, dim, rank):
+    """lambda_max on resamples of small classes (most rows repeated, some many times) whose sampled points
+    outnumber max_kernel_points, so that the kernel points are the first copies of each class: both the
+    copies that count and their multiplicities must be LEAD's."""
+    rng = np.random.default_rng(1)
+    feats, labels, logits = data(6, dim, k=4, seed=7, rank=rank)
+    members = [np.flatnonzero(labels == c) for c in range(4)]
+    heavy = np.sort(np.concatenate([np.repeat(m[:2], [5, 3]) for m in members]))  # two rows make each class
+    draws = [heavy, *[np.sort(np.concatenate([rng.choice(m, 6) for m in members])) for _ in range(3)]]
+    options = dict(samples_per_class=5, max_kernel_points=9, lambda_max_method=method, head_widths=(64, 128))
+    assert_equal_draws("lead", feats, labels, logits, draws, **options)
+    # the kernel points are a strict subset of the sampled points here (5 per class sampled, 2 kept)
+    import lead_hf
+
+    details = lead_hf.compute_score("lead", feats[heavy], labels[heavy], **options).details
+    assert details["kernel_points"] == 8 < 4 * 5
+
+
 def test_scaled_traces_equal_the_head():
     import torch
 
@@ -135,6 +172,9 @@ def test_scaled_traces_equal_the_head():
     for norm in (5.0, 4.9, 5.3, 50.0):  # 50: far from c0 = 0.2, many masks change
         want = head_kernel(head, (rows[sel] / norm).float()).traces().double()
         assert torch.allclose(traces(sel, torch.tensor(norm, dtype=torch.float64)), want, rtol=1e-5, atol=0)
+        gram = head_kernel(head, (rows[sel] / norm).float()).gram()  # lambda_max's Gram from the same signals
+        got = traces.kernel(sel, torch.tensor(norm, dtype=torch.float64)).gram()
+        assert torch.allclose(got, gram, rtol=1e-5, atol=1e-6 * float(gram.abs().max()))
 
 
 @pytest.mark.parametrize("shape", [(30, 8, None), (12, 90, 25)], ids=["N>D", "N<D"])

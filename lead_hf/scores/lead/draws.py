@@ -12,13 +12,20 @@ the distinct rows and their multiplicities:
   solution as the repeated rows'. The primal (N > D + 1) is fitted on the repeated rows as LEAD does.
 - The NTK samples: the first S copies of each class in the seeded order, i.e. a count per distinct row; the
   head's traces are taken on the distinct rows only (a trace depends on the row and on the scale of all the
-  resample's features, which the resample sets).
+  resample's features, which the resample sets). ntk="analytic": the closed form on the distinct rows.
+- lambda_max (eta_normalization="lambda_max", the default): the kernel points are counted per distinct row
+  the same way (all sampled copies, or the first max_kernel_points // K sampled copies of each class when
+  there are more than max_kernel_points). The Gram of repeated points has the top eigenvalue of
+  W^1/2 G W^1/2, with G the Gram of the distinct kernel points and W their copies: that m x m matrix (m
+  distinct points, about 0.63 of the copies in a bootstrap) by the same lambda_max_method, lanczos,
+  eigvalsh or matrix_free (then W^1/2 G W^1/2 v by the kernel's matvec, no m x m matrix).
 - The evolution and the cross-entropy: LEAD's own functions on the decisions and traces repeated as the copies
   are (O(N K), nothing to save).
 
 Handled: the least-squares probe out of fold or in sample, with svm_alpha (a number) or svm_C, the softmax,
-sigmoid or clip probabilities, evolution class_mean (the default), every eta_normalization but lambda_max.
-Other options return None: the resamples are then scored one by one.
+sigmoid or clip probabilities, evolution class_mean (the default), every eta_normalization and
+lambda_max_method, the empirical and the analytic NTK. Other options return None: the resamples are then
+scored one by one.
 """
 from __future__ import annotations
 
@@ -34,7 +41,8 @@ from .._probe import column_scale, ovr_targets, scores_to_probabilities
 from ..registry import register_draws
 from ..validation import ScoreInputs
 from .evolution import evolved_cross_entropies
-from .kernel import class_rates, head_kernel, kernel_scale, make_head
+from .kernel import (AnalyticHeadKernel, HeadKernel, class_rates, head_kernel, kernel_scale,
+                     lanczos_top_eigenvalue, make_head)
 from .options import LeadOptions
 from .probe import svm_decision
 
@@ -43,7 +51,7 @@ def handles(opts: LeadOptions) -> bool:
     """Whether :func:`lead_draws` computes these options (else the resamples are scored one by one)."""
     return (opts.svm_loss == "least_squares" and opts.svm_fit in ("out_of_fold", "in_sample")
             and opts.svm_alpha != "gcv" and opts.svm_probability != "temperature"
-            and opts.evolution == "class_mean" and opts.eta_normalization != "lambda_max")
+            and opts.evolution == "class_mean")
 
 
 def class_order(features: torch.Tensor, labels: torch.Tensor, seed: int) -> np.ndarray:
@@ -140,16 +148,21 @@ class ScaledTraces:
 
     def __call__(self, sel: torch.Tensor, norm: torch.Tensor) -> torch.Tensor:
         """Traces [len(sel)] (float64) of ``rows[sel] / norm``, as ``head_kernel`` takes them."""
+        return self.kernel(sel, norm).traces().double()
+
+    def kernel(self, sel: torch.Tensor, norm: torch.Tensor) -> HeadKernel:
+        """The head's NTK of ``rows[sel] / norm`` as its layer signals (``head_kernel``'s), float32: its
+        traces, and the Gram of its points where lambda_max is needed."""
         z = (self.rows[sel] / norm).float()
         c = float(1.0 / norm)
         if not self.incremental:
-            return head_kernel(self.head, z).traces().double()
+            return head_kernel(self.head, z)
         p1 = c * self.p[sel] + self.b1
         m1 = p1 > 0
         a1 = p1.clamp_min(0)
         flips = (m1 != self.m1[sel]).nonzero()                   # a unit on now and off at c0, or the reverse
         if flips.shape[0] > 64 * sel.numel():  # c far from c0: the head itself is cheaper
-            return head_kernel(self.head, z).traces().double()
+            return head_kernel(self.head, z)
         p2 = c * self.q[sel] + self.r[sel]
         if flips.numel():
             sign = m1[flips[:, 0], flips[:, 1]].to(p1.dtype) * 2 - 1
@@ -160,12 +173,7 @@ class ScaledTraces:
         if flips.numel():
             sign = m2[flips[:, 0], flips[:, 1]].to(p1.dtype) * 2 - 1
             back.index_add_(0, flips[:, 0], (sign * self.v[flips[:, 1]])[:, None] * self.w2[flips[:, 1]])
-        d2 = self.v * m2
-        d1 = back * m1
-        a2 = p2.clamp_min(0)
-        total = self.k * ((a2 ** 2).sum(1) + 1)
-        total = total + (d2 ** 2).sum(1) * ((a1 ** 2).sum(1) + 1) + (d1 ** 2).sum(1) * ((z ** 2).sum(1) + 1)
-        return total.double()
+        return HeadKernel([z, a1, p2.clamp_min(0)], [back * m1, self.v * m2, None], self.k)
 
 
 class _Resampler:
@@ -178,7 +186,6 @@ class _Resampler:
         self.fold_order = class_order(f, inputs.labels, opts.seed + 1)   # folds_and_order's seed
         self.ntk_order = class_order(f, inputs.labels, opts.seed)        # select_ntk_samples'
         self.sq_norms = f.pow(2).sum(1)
-        self.head = make_head(f.shape[1], self.k, opts.head_widths, opts.seed, dtype=torch.float32, device=f.device)
 
     def decisions(self, w: np.ndarray, idx: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
         """(out-of-fold decisions of every copy [N', K], their labels), copies grouped by row and fold."""
@@ -210,42 +217,83 @@ class _Resampler:
         return (torch.repeat_interleave(dec.reshape(-1, self.k), reps, dim=0),
                 torch.repeat_interleave(y[row_of], reps))
 
-    def ntk_samples(self, w: np.ndarray) -> tuple[np.ndarray, torch.Tensor]:
-        """(the copies of every row among the resample's NTK samples [N], the RMS norm of its rows)."""
-        chosen = selected_copies(copies_before(self.ntk_order, self.labels_np, w), w, self.opts.samples_per_class)
+    def ntk_samples(self, w: np.ndarray) -> tuple[np.ndarray, torch.Tensor, np.ndarray]:
+        """(the copies of every row among the resample's NTK samples [N], the RMS norm of its rows, the
+        copies of every row among its kernel points [N], those lambda_max is taken on)."""
+        opts = self.opts
+        rank = copies_before(self.ntk_order, self.labels_np, w)
+        chosen = selected_copies(rank, w, opts.samples_per_class)
+        # kernel_point_rows: every sampled copy, or when there are more than max_kernel_points of them the
+        # first of each class's sampled copies in the same seeded order
+        kept = chosen
+        if chosen.sum() > opts.max_kernel_points:
+            kept = selected_copies(rank, w, min(opts.samples_per_class, max(1, opts.max_kernel_points // self.k)))
         f = self.features
         norm = ((torch.as_tensor(w, dtype=f.dtype, device=f.device) @ self.sq_norms) / w.sum()).sqrt().clamp_min(1e-300)
-        return chosen, norm
+        return chosen, norm, kept
 
     def prepare_traces(self, counts: np.ndarray) -> None:
-        """The head's traces for every resample in ``counts``: taken once on every row one of them samples."""
+        """The head's signals for every resample in ``counts``: taken once on every row one of them samples."""
+        if self.opts.ntk == "analytic":  # no head: the closed form on the resample's rows is cheap
+            return
         samples = [self.ntk_samples(w) for w in counts]
-        self.candidates = np.flatnonzero(np.any([chosen > 0 for chosen, _ in samples], axis=0))
+        self.candidates = np.flatnonzero(np.any([chosen > 0 for chosen, _, _ in samples], axis=0))
         self.position = np.full(self.features.shape[0], -1)
         self.position[self.candidates] = np.arange(self.candidates.size)
-        c0 = float(np.median([1.0 / float(norm) for _, norm in samples]))
-        self.traces = ScaledTraces(self.head, self.features[torch.as_tensor(self.candidates, device=self.features.device)],
-                                   c0)
+        c0 = float(np.median([1.0 / float(norm) for _, norm, _ in samples]))
+        f = self.features
+        head = make_head(f.shape[1], self.k, self.opts.head_widths, self.opts.seed, dtype=torch.float32,
+                         device=f.device)
+        self.signals = ScaledTraces(head, f[torch.as_tensor(self.candidates, device=f.device)], c0)
 
-    def rates(self, w: np.ndarray) -> torch.Tensor:
-        """lambda_k of the resample: the head's traces on its NTK samples, taken on the distinct rows."""
-        chosen, norm = self.ntk_samples(w)
+    def kernel(self, rows: np.ndarray, norm: torch.Tensor) -> HeadKernel | AnalyticHeadKernel:
+        """The NTK of the distinct rows ``rows`` at the resample's scale, as ``kernel_inputs`` takes it."""
+        f, opts = self.features, self.opts
+        if opts.ntk == "analytic":
+            z = f[torch.as_tensor(rows, device=f.device)] / norm
+            return AnalyticHeadKernel(z.double(), tuple(int(h) for h in opts.head_widths), self.k)
+        return self.signals.kernel(torch.as_tensor(self.position[rows], device=f.device), norm)
+
+    def rates(self, w: np.ndarray) -> tuple[torch.Tensor, float | None]:
+        """(lambda_k, lambda_max or None where the scale needs none) of the resample, from its distinct rows."""
+        chosen, norm, kept = self.ntk_samples(w)
         rows = np.flatnonzero(chosen > 0)
-        traces = self.traces(torch.as_tensor(self.position[rows], device=self.features.device), norm)
-        reps = torch.as_tensor(chosen[rows], device=self.features.device)
-        labels = self.labels[torch.as_tensor(rows, device=self.features.device)]
-        return class_rates(torch.repeat_interleave(traces, reps), torch.repeat_interleave(labels, reps), self.k,
-                           self.opts)
+        kernel = self.kernel(rows, norm)
+        dev = self.features.device
+        reps = torch.as_tensor(chosen[rows], device=dev)
+        labels = self.labels[torch.as_tensor(rows, device=dev)]
+        lam = class_rates(torch.repeat_interleave(kernel.traces().double(), reps),
+                          torch.repeat_interleave(labels, reps), self.k, self.opts)
+        if self.opts.eta_normalization != "lambda_max":
+            return lam, None
+        return lam, repeated_top_eigenvalue(kernel, torch.as_tensor(kept[rows], device=dev), self.opts)
 
     def value(self, w: np.ndarray) -> float:
         opts = self.opts
         idx = np.repeat(np.arange(w.size), w)
         decision, y = self.decisions(w, idx)
         probs = scores_to_probabilities(decision, opts.svm_probability)
-        lam = self.rates(w)
-        tau = opts.eta * opts.t / kernel_scale(lam, None, opts, self.k)
+        lam, lam_max = self.rates(w)
+        tau = opts.eta * opts.t / kernel_scale(lam, lam_max, opts, self.k)
         ce = evolved_cross_entropies(decision, probs, y, None, None, lam, None, None, tau, opts, 1.0)[0]
         return -float(ce)
+
+
+def repeated_top_eigenvalue(kernel: HeadKernel | AnalyticHeadKernel, copies: torch.Tensor,
+                            opts: LeadOptions) -> float:
+    """lambda_max of ``kernel``'s points repeated ``copies`` times (``top_ntk_eigenvalue`` on the repeated
+    points), from the distinct points: the repeated Gram G_rep = E G E^T (E [n_rep, n] picks each copy's
+    point) has the nonzero eigenvalues of W^1/2 G W^1/2, W = E^T E = diag(copies). By the same method."""
+    present = copies.nonzero().squeeze(1)
+    part = kernel.subset(present)
+    root = copies[present].double().sqrt()
+    if opts.lambda_max_method == "matrix_free":
+        return lanczos_top_eigenvalue(lambda v: root * part.matvec(root * v), part.n, device=part.device,
+                                      seed=opts.seed)
+    gram = root[:, None] * part.gram() * root
+    if opts.lambda_max_method == "eigvalsh":
+        return float(torch.linalg.eigvalsh(gram)[-1])
+    return lanczos_top_eigenvalue(lambda v: gram @ v, gram.shape[0], device=gram.device, seed=opts.seed)
 
 
 @register_draws("lead")
