@@ -5,6 +5,7 @@ import json
 import numpy as np
 import pytest
 
+import lead_hf
 from lead_hf.benchmark import BenchmarkOptions, Entry, run_benchmark
 from lead_hf.benchmark.fidelity import (_halves, _quick, bootstrap_ci, bootstrap_draws, ceiling_measures,
                                         fidelity_document, fidelity_table, headline_datasets, paired_difference_ci,
@@ -99,7 +100,8 @@ def test_a_run_reports_reference_rows_the_headline_and_every_measure(tmp_path):
                   for i, s in enumerate(signals)],
     }
     opts = BenchmarkOptions(ground_truth="unused", features="unused", scores=("logme", "hscore"),
-                            reference=("num_params",), bootstrap=100, output_dir=str(tmp_path))
+                            reference=("num_params",), bootstrap=100, output_dir=str(tmp_path),
+                            score_options=("logme.tol=0.001",))
     res = run_benchmark(opts, log=lambda m: None, entries=entries)
     assert res.headline == ["steady"] and "noisy" in res.not_in_headline
     assert res.reference == ["num_params"] and "num_params" in res.summary
@@ -108,6 +110,10 @@ def test_a_run_reports_reference_rows_the_headline_and_every_measure(tmp_path):
     assert doc["noise_ceiling"]["steady"] == pytest.approx(1.0) and doc["noise_ceiling"]["noisy"] < 0.8
     assert set(doc["reference"]) == {"num_params", "random", "noise_ceiling"}
     assert set(doc["scores"]) == {"logme", "hscore"}
+    # every row says the options it ran with, defaults filled in and the ones asked for applied
+    assert set(doc["score_options"]) == {"logme", "hscore", "num_params"}
+    assert doc["score_options"]["logme"]["tol"] == pytest.approx(0.001)
+    assert doc["score_options"]["logme"]["max_iter"] == lead_hf.score_options("logme")["max_iter"]
     for group in ("scores", "reference"):
         for name, row in doc[group].items():
             assert {"mean_wtau", "mean_regret", "per_dataset"} <= set(row), name

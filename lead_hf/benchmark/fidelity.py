@@ -338,6 +338,8 @@ def fidelity_document(result: BenchmarkResult) -> dict[str, Any]:
         "reference": reference,
         "primary": result.primary,
         "vs_primary": result.vs_primary,
+        "score_options": {name: result.score_options[name] for name in [*order, *result.reference]
+                          if name in result.score_options},
         "best": {m: best_score(result.summary, m) for m in ("top1_regret", "weighted_tau")},
         "bootstrap": {"draws": result.options.get("bootstrap"), "seed": result.options.get("seed"),
                       "over": "the models of every dataset and the fine-tuning seeds of every model, "

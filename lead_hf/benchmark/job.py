@@ -3,6 +3,7 @@ each model), every score on every entry, and the agreement of each score's ranki
 from __future__ import annotations
 
 import dataclasses
+import json
 import time
 from pathlib import Path
 from typing import Any, Callable
@@ -209,6 +210,11 @@ def collect_entries(opts: BenchmarkOptions, log=print, left_out: dict[str, dict[
     return out
 
 
+def resolved_options(options) -> dict[str, Any]:
+    """A score's options dataclass as plain JSON values (tuples become lists)."""
+    return json.loads(json.dumps(dataclasses.asdict(options), default=str)) if options is not None else {}
+
+
 def run_benchmark(opts: BenchmarkOptions, log=print, entries: dict[str, list[Entry]] | None = None) -> BenchmarkResult:
     """Every score and reference row on every entry, their agreement with fine-tuning per dataset, the
     noise ceilings and random-order expectations, the headline datasets, and bootstrap intervals (models
@@ -257,4 +263,5 @@ def run_benchmark(opts: BenchmarkOptions, log=print, entries: dict[str, list[Ent
         ground_truth_models={ds: len(es) + len(left_out.get(ds, {})) for ds, es in entries.items()},
         left_out=left_out, without_ground_truth={ds: ms for ds, ms in no_truth.items() if ms},
         ci95={m: bootstrap_ci(rows, means=draws, measure=m) for m in draws},
-        protocol=protocol_of(entries), vs_top=vs_top, primary=primary, vs_primary=vs_primary)
+        protocol=protocol_of(entries), vs_top=vs_top, primary=primary, vs_primary=vs_primary,
+        score_options={m: resolved_options(o) for m, o in score_opts.items()})

@@ -71,3 +71,6 @@ class BenchmarkResult:
     """The first score asked for (LEAD by default)."""
     vs_primary: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
     """measure -> score -> {"ci95", "p_better"}: its mean minus the primary score's, on the same draws."""
+    score_options: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """score -> every option it ran with, defaults filled in: a row's numbers belong to these options (the
+    defaults change between releases; LEAD's did on 2026-12-06)."""
