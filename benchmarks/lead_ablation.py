@@ -85,9 +85,9 @@ V2_DEFAULT = {**V1, "t": 0.3, "ntk": "empirical"}
 
 
 def v3_decision_grid() -> list[tuple[str, str, dict]]:
-    """The 20 rows of the v3 decision: the default of that time (v2's, pinned), its analytic-NTK twin, eta = 1/lambda_max with
-    class-mean rates (t = 10, 30, 100 steps) and the whole-spectrum variants (t = 1, 3, 10), each with the
-    empirical and the analytic NTK, all with the paper's mapping."""
+    """The 20 rows of the v3 decision: the default of that time (v2's, pinned), its analytic-NTK twin,
+    eta = 1/lambda_max with class-mean rates (t = 10, 30, 100 steps) and the whole-spectrum variants
+    (t = 1, 3, 10), each with the empirical and the analytic NTK, all with the paper's mapping."""
     rows = [("default", "default", dict(V2_DEFAULT)),
             ("v3", f"analytic NTK | {PAPER_MAPPING} | class_mean, eta=class_mean | t=0.3",
              {**V2_DEFAULT, "ntk": "analytic"})]

@@ -42,9 +42,10 @@ class LeadOptions(Constrained):
     """Learning-rate-like factor multiplying every rate (after normalisation); with
     eta_normalization=lambda_max it is c in eta = c / lambda_max (c < 2: a stable gradient step)."""
     eta_normalization: str = "lambda_max"
-    """The kernel's scale: eta*Theta*t is divided by lambda_max, the top eigenvalue of the NTK over all
-    sampled points (lambda_max: t then counts stable gradient steps, and how far each class moves depends
-    on its rate relative to the largest, which is the ranking signal), by the mean (class_mean) or largest
+    """The kernel's scale: eta*Theta*t is divided by lambda_max, the top eigenvalue of the NTK over the
+    kernel points (the sampled points, at most max_kernel_points of them; lambda_max: t then counts stable
+    gradient steps, and how far each class moves depends on its rate relative to the model's fastest
+    direction, which is the ranking signal), by the mean (class_mean) or largest
     (class_max) class rate lambda_k, by K (unit_features), or not at all (none). The head always sees the
     features scaled to unit RMS norm, so the score is free of their scale. lambda_max is the v3 default
     (docs/lead.md); class_mean was v2's."""
