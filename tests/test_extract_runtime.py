@@ -90,7 +90,10 @@ def test_the_runtime_is_not_in_the_cache_key_and_the_export_is_cached(timm_model
 
 
 def test_an_export_that_fails_falls_back_to_pytorch(timm_model, opts, monkeypatch):  # noqa: F811
+    calls = []
+
     def broken(*args, **kwargs):
+        calls.append(1)
         raise RuntimeError("operator not supported")
 
     monkeypatch.setattr(rt, "export", broken)
@@ -100,9 +103,38 @@ def test_an_export_that_fails_falls_back_to_pytorch(timm_model, opts, monkeypatc
     info = out.provenance.cost["runtime"]
     assert info["runtime"] == "eager" and "operator not supported" in info["why"]
     assert within_tolerance(out.features, plain_loop(timm_model, ds)[0])
-    # asked for nothing in particular: no warning, the reason is still recorded
+    # asked for nothing in particular: no warning, the reason is still recorded, and the export that failed
+    # is not tried again (its .failed record says why)
     out = extract(timm_model, ds, opts, use_cache=False)
-    assert out.provenance.cost["runtime"]["runtime"] == "eager"
+    info = out.provenance.cost["runtime"]
+    assert info["runtime"] == "eager" and "operator not supported" in info["why"] and "recorded" in info["why"]
+    assert calls == [1]
+    [record] = (opts.cache_root() / "onnx").glob("*.failed")
+    record.unlink()  # deleting the record tries again
+    extract(timm_model, ds, opts, use_cache=False)
+    assert calls == [1, 1]
+
+
+def test_a_real_export_failure_keeps_the_exporters_graph_dump_off_stderr(tmp_path, opts, capfd):
+    """An adaptive pool whose input is not a multiple of its output cannot be exported (the benchmark zoo's
+    LeNet at 64 px): the exporter prints its whole traced graph from C++ before raising; the user sees only
+    the reason, recorded, and PyTorch's features."""
+    from lead_hf.models.base import LoadedModel
+
+    torch.manual_seed(0)
+    body = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.AdaptiveAvgPool2d(5), torch.nn.Flatten()).eval()
+    model = LoadedModel(name="odd-pool", module=body, family="torch", preprocess=None, revision="sha256:0",
+                        hub_id=None, image_size=(16, 16), num_classes=0, feature_dim=100,
+                        _both=lambda x: (body(x), body(x)[:, :0]))
+    capfd.readouterr()
+    forward, info = rt.forward_for(model, torch.device("cpu"), opts, tmp_path, threads=1)
+    err = capfd.readouterr().err
+    assert info["runtime"] == "eager" and "ONNX export" in info["why"], info
+    assert "graph" not in err.lower() and "aten::" not in err, err[:500]
+    pixels = torch.randn(2, 3, 16, 16)
+    with torch.no_grad():
+        assert within_tolerance(forward(pixels)[0].numpy(), body(pixels).numpy())  # channels-last: not bitwise
+    assert len(list((tmp_path / "onnx").glob("*.failed"))) == 1
 
 
 def test_a_check_that_fails_falls_back_to_pytorch(timm_model, opts, monkeypatch):  # noqa: F811

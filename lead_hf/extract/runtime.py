@@ -9,10 +9,12 @@ PyTorch: the exported graph is checked on the first batch against PyTorch's own 
 (an operator the exporter does not know, a session that does not load, features further apart than
 ``TOLERANCE``) falls back to PyTorch, with the reason recorded in the provenance (``cost["runtime"]``).
 The exported model is kept in the cache (``<cache>/onnx/``), keyed by the model's name, revision and input
-size, so a second extraction of the same model does not export it again.
+size, so a second extraction of the same model does not export it again; an export that failed leaves a
+``.failed`` record there instead, so the next extraction goes straight to PyTorch.
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import time
@@ -22,6 +24,7 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
+from ..utils.io import write_text_atomic
 from .options import RUNTIMES  # noqa: F401 - the runtimes' names, with the options (no ML framework)
 
 TOLERANCE = 1e-4
@@ -84,6 +87,33 @@ def export_path(cache_root: Path, model) -> Path:
     return Path(cache_root) / "onnx" / (hashlib.sha256(blob.encode()).hexdigest()[:40] + ".onnx")
 
 
+def failed_export_path(path: Path) -> Path:
+    """Where a failed export of the graph ``path`` records why: an export fails the same way every time for
+    the same model, size and torch version (the key of ``path``), so it is tried once, not per extraction."""
+    return path.with_suffix(".failed")
+
+
+@contextlib.contextmanager
+def _stderr_silenced():
+    """Send file descriptor 2 to nowhere: when the TorchScript exporter fails it prints the whole traced graph
+    (hundreds of lines) from C++, which Python's warnings filters and ``sys.stderr`` do not reach. The error
+    itself still propagates, with its message."""
+    import os
+    import sys
+
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as sink:
+            os.dup2(sink.fileno(), 2)
+            try:
+                yield
+            finally:
+                os.dup2(saved, 2)
+    finally:
+        os.close(saved)
+
+
 def export(model, path: Path) -> None:
     """The model's forward (features and logits) as an ONNX graph with a free batch size, written atomically."""
     from ..utils.io import atomic_path
@@ -92,7 +122,7 @@ def export(model, path: Path) -> None:
 
     example = torch.zeros(2, 3, *model.image_size, device=next(model.module.parameters()).device)
     path.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(path) as tmp, torch.no_grad(), warnings.catch_warnings():
+    with atomic_path(path) as tmp, torch.no_grad(), warnings.catch_warnings(), _stderr_silenced():
         warnings.simplefilter("ignore")  # the TorchScript exporter's deprecation notice, tracer notes
         torch.onnx.export(_Both(model).eval(), (example,), str(tmp), dynamo=False, input_names=["pixels"],
                           output_names=["features", "logits"], opset_version=17,
@@ -157,6 +187,10 @@ def eager_forward(model, opts):
     return model
 
 
+class _ExportFailedBefore(Exception):
+    """The graph's export failed in an earlier extraction (its ``.failed`` record says why)."""
+
+
 def forward_for(model, device: torch.device, opts, cache_root: Path, threads: int,
                 log: Callable[[str], None] | None = None):
     """(forward: pixels [B, 3, H, W] -> (features, logits) for the loop, info for the provenance: the runtime
@@ -166,11 +200,20 @@ def forward_for(model, device: torch.device, opts, cache_root: Path, threads: in
     info: dict[str, Any] = {"runtime": "eager"}
     if reason is None:
         start = time.perf_counter()
+        path = export_path(cache_root, model)
+        failed = failed_export_path(path)
         try:
-            path = export_path(cache_root, model)
             if not path.exists():
-                export(model, path)
+                if failed.is_file():
+                    raise _ExportFailedBefore(failed.read_text(encoding="utf-8").strip())
+                try:
+                    export(model, path)
+                except Exception as err:
+                    write_text_atomic(failed, f"{type(err).__name__}: {str(err)[:200]}\n")
+                    raise
             ort_forward = OrtForward(session(path, threads), model, opts.channels_last)
+        except _ExportFailedBefore as err:
+            reason = f"ONNX export failed ({err}; recorded in {failed}, delete it to try again)"
         except Exception as err:  # noqa: BLE001 - any failure: PyTorch runs the model, as it always could
             reason = f"ONNX export or session failed ({type(err).__name__}: {str(err)[:200]})"
         else:
