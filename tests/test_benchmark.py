@@ -415,8 +415,10 @@ def test_zoo_members_without_ground_truth_are_named_and_counted_in_the_table(tmp
     assert f" ({n} of {n + 2})" in per_dataset_table(doc).splitlines()[0]
 
 
-@pytest.mark.parametrize("name, page", [("benchmark_v2_fidelity.json", "docs/benchmark.md"),
-                                        ("benchmark_v2_fidelity.json", "README.md"),
+@pytest.mark.parametrize("name, page", [("benchmark_v3_fidelity.json", "README.md"),
+                                        ("benchmark_v3_fidelity.json", "docs/benchmark.md"),
+                                        ("benchmark_v3_fidelity.json", "docs/benchmark_v3.md"),
+                                        ("benchmark_v2_fidelity.json", "docs/benchmark.md"),
                                         ("benchmark_v3_partial_fidelity.json", "docs/benchmark_v3.md")])
 def test_the_benchmark_tables_are_the_committed_fidelity_json(name, page):
     """The benchmark tables of the README and docs/benchmark.md are rendered from benchmarks/results/<name>
