@@ -213,7 +213,8 @@ def forward_for(model, device: torch.device, opts, cache_root: Path, threads: in
                     raise
             ort_forward = OrtForward(session(path, threads), model, opts.channels_last)
         except _ExportFailedBefore as err:
-            reason = f"ONNX export failed ({err}; recorded in {failed}, delete it to try again)"
+            # the file's name, not its path: provenance travels (model cards), local paths must not
+            reason = f"ONNX export failed ({err}; recorded in <cache>/onnx/{failed.name}, delete it to try again)"
         except Exception as err:  # noqa: BLE001 - any failure: PyTorch runs the model, as it always could
             reason = f"ONNX export or session failed ({type(err).__name__}: {str(err)[:200]})"
         else:
