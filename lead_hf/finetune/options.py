@@ -61,7 +61,8 @@ class FinetuneOptions(PluginOptions):
     mean over `seed` and these, with its standard deviation kept (ft-v2: 1,2)."""
     lr_search_steps: int = 0
     """When the best learning rate is at an edge of the grid, extend the grid past that edge by one
-    step (the grid's own ratio), up to this many times, so that the best is bracketed (ft-v2: 2)."""
+    step (the grid's own ratio), up to this many times, so that the best is bracketed (ft-v2: 2). When no
+    rate learns anything (every run diverged or at chance accuracy) the grid is extended downwards."""
     protocol_name: str = "custom"
     """Label stored with the results (FinetuneOptions.preset sets it: ft-v1, ft-v2)."""
     num_threads: int = 0
