@@ -183,7 +183,8 @@ def _failed(run: dict[str, Any]) -> bool:
     grid fails like this they all tie at chance and the grid looks bracketed; for a pre-trained model the
     rates are too large (MobileNetV2-1.4 of nsfwjs at 0.003-0.03 on 100 Fashion-MNIST images; it learns at
     0.00095 on 1,000), so the search goes lower."""
-    return bool(run.get("diverged")) or ("chance" in run and run["accuracy"] <= run["chance"])
+    # both are counts over the same test set, but may come through different float types: compare loosely
+    return bool(run.get("diverged")) or ("chance" in run and run["accuracy"] <= run["chance"] + 1e-6)
 
 
 def _grid_ratio(rates) -> float:
