@@ -166,8 +166,9 @@ def test_bad_inputs(tmp_path, data_dir, tiny_model):
 
 # ------------------------------------------------------------------------------ protocol ft-v2 pieces
 
-def _fake_training(monkeypatch, accuracy_of):
-    """Replace the training of one run by ``accuracy_of(lr, seed)``: tests the grid/seed logic only."""
+def _fake_training(monkeypatch, accuracy_of, **fields):
+    """Replace the training of one run by ``accuracy_of(lr, seed)``: tests the grid/seed logic only.
+    ``fields`` go into every record (``chance=0.1``)."""
     import lead_hf.finetune.image as ft
 
     calls = []
@@ -175,7 +176,7 @@ def _fake_training(monkeypatch, accuracy_of):
     def fake(ref, data, opts, lr, log, seed, image_size, keep=None):
         calls.append((lr, seed, image_size))
         return {"lr": lr, "seed": seed, "image_size": image_size, "accuracy": float(accuracy_of(lr, seed)),
-                "is_main": True}
+                "is_main": True, **fields}
 
     monkeypatch.setattr(ft, "train_one", fake)
     return calls
@@ -212,29 +213,17 @@ def test_lr_search_stops_when_bracketed_and_is_bounded(tmp_path, monkeypatch, da
 def test_a_grid_where_no_rate_learns_goes_lower(tmp_path, monkeypatch, data_dir, tiny_model):
     """Every rate at chance (not diverged, just nothing learnt) ties, which looked bracketed; it is the
     rates being too large, so the grid goes down until a rate learns and is bracketed."""
-    import lead_hf.finetune.image as ft
-
-    calls = []
-
-    def fake(ref, data, opts, lr, log, seed, image_size, keep=None):
-        calls.append(lr)
-        acc = 0.1 if lr > 0.002 else 0.8 - abs(np.log10(lr) - np.log10(0.001))
-        return {"lr": lr, "seed": seed, "image_size": image_size, "accuracy": acc, "chance": 0.1,
-                "is_main": True}
-
-    monkeypatch.setattr(ft, "train_one", fake)
+    calls = _fake_training(monkeypatch, lambda lr, seed: 0.1 if lr > 0.002 else
+                           0.8 - abs(np.log10(lr) - np.log10(0.001)), chance=0.1)
     res = finetune(tiny_model, data_dir, _opts(tmp_path, learning_rates=(0.003, 0.01, 0.03), lr_search_steps=3),
                    log=lambda m: None)
-    assert calls == pytest.approx([0.003, 0.01, 0.03, 0.000949, 0.0003], rel=1e-9)
+    assert [c[0] for c in calls] == pytest.approx([0.003, 0.01, 0.03, 0.000949, 0.0003], rel=1e-9)
     assert res.best_learning_rate == pytest.approx(0.000949)
     # a run above chance anywhere is learning: a plain tie in the middle stays bracketed
-    calls.clear()
-    monkeypatch.setattr(ft, "train_one", lambda ref, data, opts, lr, log, seed, image_size, keep=None: (
-        calls.append(lr) or {"lr": lr, "seed": seed, "image_size": image_size, "chance": 0.1, "is_main": True,
-                             "accuracy": 0.1 if lr != 0.01 else 0.2}))
+    calls = _fake_training(monkeypatch, lambda lr, seed: 0.1 if lr != 0.01 else 0.2, chance=0.1)
     finetune(tiny_model, data_dir, _opts(tmp_path / "b", learning_rates=(0.003, 0.01, 0.03), lr_search_steps=3),
              log=lambda m: None)
-    assert calls == [0.003, 0.01, 0.03]
+    assert [c[0] for c in calls] == [0.003, 0.01, 0.03]
 
 
 def test_repeat_seeds_run_at_the_best_rate_and_give_mean_and_std(tmp_path, monkeypatch, data_dir, tiny_model):
