@@ -61,8 +61,11 @@ DATASETS = {
 }
 # ft-v3: rows (name -> dataset + FinetuneOptions fields beyond the protocol's), in sweep order: the
 # cheapest way to finished rows of both halves of the LEAD ablation first (docs/lead.md). The
-# protocol's own repeat seeds are 1-5 (6 seeds); the low-data rows run 8 (their accuracies are noisier).
+# protocol's own repeat seeds are 1-5 (6 seeds); the low-data rows run 8 (their accuracies are noisier), and
+# fashion_mnist_10pc 10: its seed halves agreed at 0.79 with 8, under the headline's 0.8 (issue 25 item 5;
+# docs/benchmark_v3.md, decided on the ground truth alone, before any score was read on that row).
 _EIGHT_SEEDS = {"repeat_seeds": (1, 2, 3, 4, 5, 6, 7)}
+_TEN_SEEDS = {"repeat_seeds": (1, 2, 3, 4, 5, 6, 7, 8, 9)}
 _CLIPART = {"dataset": "embedded:clipart", "train_split": "train", "test_split": "test", "test_per_class": None}
 ROWS = {
     "ft-v3": {
@@ -74,7 +77,7 @@ ROWS = {
         "mnist": {"dataset": "embedded:mnist", **DATASETS["ft-v2"]["embedded:mnist"]},
         "clipart_25pc": {**_CLIPART, "train_per_class": 25, **_EIGHT_SEEDS},
         "fashion_mnist_10pc": {"dataset": "embedded:fashion_mnist", "train_per_class": 10, "test_per_class": 100,
-                               **_EIGHT_SEEDS},
+                               **_TEN_SEEDS},
         "fashion_mnist_25pc": {"dataset": "embedded:fashion_mnist", "train_per_class": 25, "test_per_class": 100,
                                **_EIGHT_SEEDS},
     },

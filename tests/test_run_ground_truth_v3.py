@@ -27,7 +27,8 @@ def test_rows_in_sweep_order_with_their_seeds(sweep):
     seeds = {row: (o.seed, *o.repeat_seeds) for row, dataset, fields in rows
              for o in [FinetuneOptions.preset("ft-v3", dataset=dataset, **fields)]}
     assert seeds["clipart"] == seeds["fashion_mnist"] == seeds["mnist"] == tuple(range(6))
-    assert seeds["clipart_10pc"] == seeds["fashion_mnist_25pc"] == tuple(range(8))
+    assert seeds["clipart_10pc"] == seeds["clipart_25pc"] == seeds["fashion_mnist_25pc"] == tuple(range(8))
+    assert seeds["fashion_mnist_10pc"] == tuple(range(10))  # its 8 seeds' halves agreed under 0.8
     clip = dict(rows[0][2])
     assert (clip["train_split"], clip["train_per_class"], clip["test_split"], clip["test_per_class"]) == \
         ("train", 75, "test", None)
@@ -89,7 +90,7 @@ def test_one_csv_per_row_and_exclusions_by_dataset(sweep, tmp_path, monkeypatch)
     low = sweep.read_rows(tmp_path / "out" / "fashion_mnist_10pc.csv")
     assert list(low) == ["zoo:a"]  # the Fashion-MNIST-trained member is excluded from every fashion_mnist row
     assert low["zoo:a"]["row"] == "fashion_mnist_10pc" and low["zoo:a"]["dataset"] == "embedded:fashion_mnist"
-    assert low["zoo:a"]["train_per_class"] == "10" and "--repeat-seeds 1,2,3,4,5,6,7" in low["zoo:a"]["command"]
+    assert low["zoo:a"]["train_per_class"] == "10" and "--repeat-seeds 1,2,3,4,5,6,7,8,9" in low["zoo:a"]["command"]
     assert list(sweep.read_rows(tmp_path / "out" / "clipart.csv")) == ["zoo:a",
                                                                        "zoo:mobilenetv2_100.fashion_mnist-scratch"]
     header = (tmp_path / "out" / "clipart.csv").read_text().splitlines()[0].split(",")
