@@ -434,3 +434,13 @@ def test_the_benchmark_tables_are_the_committed_fidelity_json(name, page):
         assert rendered in text, \
             f"{page}'s benchmark table differs from {name}: paste the output of " \
             f"`python -m lead_hf.benchmark benchmarks/results/{name}`"
+
+
+def test_the_chart_title_wraps_a_long_list_of_headline_datasets():
+    from lead_hf.benchmark.report import chart_title
+
+    over = "the headline datasets (" + ", ".join(f"dataset_number_{i}" for i in range(9)) + ")"
+    lines = chart_title("Agreement with fine-tuning", over).splitlines()
+    assert len(lines) >= 2 and all(len(line) <= 130 for line in lines)
+    assert " ".join(lines) == f"Agreement with fine-tuning: means over {over}; grey: reference rows"
+    assert chart_title("T", "every dataset") == "T: means over every dataset; grey: reference rows"

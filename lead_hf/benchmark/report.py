@@ -5,6 +5,7 @@ import csv
 import dataclasses
 import datetime as _dt
 import io
+import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -64,6 +65,11 @@ def write_csv(result: BenchmarkResult, path) -> Path:
     return write_text_atomic(path, buf.getvalue())
 
 
+def chart_title(title: str, over: str, width: int = 130) -> str:
+    """The chart's title, wrapped at ``width`` characters (a 12-inch figure holds about 140 at 10 pt)."""
+    return textwrap.fill(f"{title}: means over {over}; grey: reference rows", width)
+
+
 def write_chart(result: BenchmarkResult, path, title: str = "Agreement with fine-tuning") -> Path:
     """Two panels, one row per score (references in grey): the mean top-1 regret in accuracy points and the
     mean weighted tau over the headline datasets, each with its 95% bootstrap interval, the random order's
@@ -94,12 +100,13 @@ def write_chart(result: BenchmarkResult, path, title: str = "Agreement with fine
                            label=f"{'random order' if ref == 'random' else 'noise ceiling'} ({value:.2f})")
         ax.axvline(0, color="grey", lw=0.8)
         ax.set_xlabel(label)
-        ax.legend(fontsize=8, loc="lower right", framealpha=0.9)
+        ax.legend(fontsize=8, loc="best", framealpha=0.9)  # where it hides the fewest bars
     axes[0].set_yticks(y, names)
     axes[0].invert_yaxis()
     over = "every dataset (none reaches the noise ceiling asked)" if result.headline_note else \
         f"the headline datasets ({', '.join(doc['headline_datasets'])})"
-    fig.suptitle(f"{title}: means over {over}; grey: reference rows", fontsize=10)
+    # wrapped: with many headline datasets one line runs past the figure's edges
+    fig.suptitle(chart_title(title, over), fontsize=10)
     fig.tight_layout()
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", dpi=100)
