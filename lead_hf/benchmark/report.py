@@ -66,7 +66,8 @@ def write_csv(result: BenchmarkResult, path) -> Path:
 
 
 def chart_title(title: str, over: str, width: int = 130) -> str:
-    """The chart's title, wrapped at ``width`` characters (a 12-inch figure holds about 140 at 10 pt)."""
+    """The chart's title, wrapped at ``width`` characters: the figure is 12 inches wide, and at 10 pt a
+    list of six headline datasets on one line ran past both of its edges."""
     return textwrap.fill(f"{title}: means over {over}; grey: reference rows", width)
 
 
