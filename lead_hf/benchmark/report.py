@@ -106,7 +106,6 @@ def write_chart(result: BenchmarkResult, path, title: str = "Agreement with fine
     axes[0].invert_yaxis()
     over = "every dataset (none reaches the noise ceiling asked)" if result.headline_note else \
         f"the headline datasets ({', '.join(doc['headline_datasets'])})"
-    # wrapped: with many headline datasets one line runs past the figure's edges
     fig.suptitle(chart_title(title, over), fontsize=10)
     fig.tight_layout()
     with atomic_path(path) as tmp:
